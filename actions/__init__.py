@@ -1,0 +1,1 @@
+"""Rasa SDK custom actions for the Kara Healthmall assistant."""

@@ -1,0 +1,1 @@
+"""Kara Support Chat handoff gateway: websockets in front of Rasa and human agents."""

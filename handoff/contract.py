@@ -1,0 +1,79 @@
+"""The handoff payload: the one contract between the assistant and the gateway.
+
+When the assistant decides a person must take over, it sends, in the same turn
+as its "what happens next" text, a Rasa ``json_message`` of this exact shape::
+
+    {"handoff": {"queue": "security" | "disputes" | "emergency" | "general",
+                 "reason": "<short>",
+                 "priority": <int, emergency highest>,
+                 "summary": "<one line for the agent>",
+                 "context": {<role, order number, other slots>}}}
+
+The action server builds it with :func:`handoff_payload`; the gateway reads it
+back with :func:`parse_handoff`. This module imports only the standard library
+so both sides can depend on it.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Dict, Mapping, Optional
+
+#: Queue name -> priority. Higher is served first; emergency is the highest.
+QUEUE_PRIORITY: Dict[str, int] = {
+    "emergency": 3,
+    "security": 2,
+    "disputes": 1,
+    "general": 0,
+}
+QUEUES = tuple(QUEUE_PRIORITY)  # in serving order: emergency first
+
+
+@dataclass(frozen=True)
+class Handoff:
+    """A request for a person, as the assistant sends it."""
+
+    queue: str
+    reason: str
+    summary: str
+    context: Dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.queue not in QUEUE_PRIORITY:
+            raise ValueError(f"unknown handoff queue {self.queue!r}")
+
+    @property
+    def priority(self) -> int:
+        return QUEUE_PRIORITY[self.queue]
+
+
+def handoff_payload(handoff: Handoff) -> Dict[str, Any]:
+    """The ``json_message`` the assistant sends (keys exactly as the contract)."""
+    body = asdict(handoff)
+    return {
+        "handoff": {
+            "queue": body["queue"],
+            "reason": body["reason"],
+            "priority": handoff.priority,
+            "summary": body["summary"],
+            "context": body["context"],
+        }
+    }
+
+
+def parse_handoff(custom: Any) -> Optional[Handoff]:
+    """Read a bot message's ``custom`` payload; None when it is not a handoff.
+
+    Tolerant of what it does not need (an unknown queue becomes ``general``)
+    so that a newer assistant never strands a shopper with an older gateway.
+    """
+    if not isinstance(custom, Mapping) or not isinstance(custom.get("handoff"), Mapping):
+        return None
+    body = custom["handoff"]
+    queue = body.get("queue")
+    context = body.get("context")
+    return Handoff(
+        queue=queue if queue in QUEUE_PRIORITY else "general",
+        reason=str(body.get("reason") or "handoff"),
+        summary=str(body.get("summary") or ""),
+        context=dict(context) if isinstance(context, Mapping) else {},
+    )
