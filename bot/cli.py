@@ -1,0 +1,135 @@
+"""The command line: ``./kara <command>`` (``python -m bot <command>``).
+
+    run     train if needed, seed the demo shop, start the whole system
+    test    make sure PostgreSQL/Redis/Chromium are there, train if needed, run pytest
+    train   train the model if config, domain or data changed
+    seed    load a shop data file into the shop database
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import List, Optional
+
+from bot import paths
+from bot.model_cache import ensure_model
+from bot.processes import ManagedProcess, http_json, seed_shop, start_bot_stack
+
+DEFAULT_SHOP_DB = f"sqlite:///{paths.VAR / 'shop.db'}"
+DEFAULT_GATEWAY_DB = f"sqlite:///{paths.VAR / 'gateway.db'}"
+DEMO_AGENT = ("demo", "Demo Agent", "kara-demo")  # username, display name, password
+
+
+def _step(text: str) -> None:
+    print(f"==> {text}", flush=True)
+
+
+def cmd_train(_: argparse.Namespace) -> int:
+    ensure_model()
+    return 0
+
+
+def cmd_seed(args: argparse.Namespace) -> int:
+    paths.VAR.mkdir(exist_ok=True)
+    seed_shop(args.db_url, Path(args.file))
+    print(f"seeded {args.db_url} from {args.file}")
+    return 0
+
+
+def _gateway_cli(*argv: str) -> List[str]:
+    return [str(paths.VENV_BIN / "python"), "-m", "handoff", *argv]
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    paths.VAR.mkdir(exist_ok=True)
+    logs = paths.VAR / "logs"
+    _step("model")
+    model = ensure_model()
+    _step("demo shop database")
+    seed_shop(args.shop_db)
+    _step("action server and Rasa server (loading the model takes a moment)")
+    stack = start_bot_stack(model, args.shop_db, logs, rasa_port=args.rasa_port,
+                            actions_port=args.actions_port, redis_url=args.redis_url)
+    gateway: Optional[ManagedProcess] = None
+    try:
+        _step("gateway")
+        db = ["--db-url", args.gateway_db]
+        subprocess.run(_gateway_cli("migrate", *db), cwd=paths.ROOT, check=True)
+        user, name, password = DEMO_AGENT
+        subprocess.run(_gateway_cli("create-agent", user, "--name", name, "--password", password,
+                                    "--if-missing", *db), cwd=paths.ROOT, check=True)
+        serve = ["serve", "--port", str(args.gateway_port), "--rasa-url", stack.rasa_url, *db]
+        if args.redis_url:
+            serve += ["--redis-url", args.redis_url]
+        gateway = ManagedProcess("gateway", _gateway_cli(*serve), logs / "gateway.log").start()
+        base = f"http://127.0.0.1:{args.gateway_port}"
+        gateway.wait_ready(lambda: http_json(f"{base}/healthz") is not None, 60)
+        print(f"""
+Kara Support Chat is running.
+  storefront with the chat widget  {base}/
+  provider emergency line          {base}/emergency
+  agent console                    {base}/console   (login: {user} / {password})
+  Rasa REST channel                {stack.rasa_url}/webhooks/rest/webhook
+  logs                             {logs}
+Press Ctrl-C to stop.""", flush=True)
+        while all(p.alive() for p in (stack.rasa, stack.actions, gateway)):
+            time.sleep(1)
+        print("a process stopped; see the logs", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        if gateway is not None:
+            gateway.stop()
+        stack.stop()
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    from bot.services import ensure_all
+
+    _step("services: PostgreSQL, Redis, Chromium")
+    ensure_all()
+    _step("model")
+    ensure_model()
+    _step("pytest")
+    code = subprocess.call([str(paths.VENV_BIN / "python"), "-m", "pytest", *args.pytest_args],
+                           cwd=paths.ROOT)
+    return code
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kara", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="start the whole system on embedded defaults")
+    run.add_argument("--shop-db", default=os.environ.get("KARA_SHOP_DB_URL", DEFAULT_SHOP_DB))
+    run.add_argument("--gateway-db", default=os.environ.get("KARA_GATEWAY_DB_URL", DEFAULT_GATEWAY_DB))
+    run.add_argument("--redis-url", default=os.environ.get("KARA_REDIS_URL"),
+                     help="share live state through Redis (default: in memory)")
+    run.add_argument("--rasa-port", type=int, default=int(os.environ.get("KARA_RASA_PORT", 5005)))
+    run.add_argument("--actions-port", type=int, default=int(os.environ.get("KARA_ACTIONS_PORT", 5055)))
+    run.add_argument("--gateway-port", type=int, default=int(os.environ.get("KARA_GATEWAY_PORT", 8765)))
+    run.set_defaults(func=cmd_run)
+
+    test = sub.add_parser("test", help="run every test (pytest arguments may follow)")
+    test.add_argument("pytest_args", nargs=argparse.REMAINDER)
+    test.set_defaults(func=cmd_test)
+
+    train = sub.add_parser("train", help="train the model if its inputs changed")
+    train.set_defaults(func=cmd_train)
+
+    seed = sub.add_parser("seed", help="load a shop data file (format: actions/shop/SCHEMA.md)")
+    seed.add_argument("file", nargs="?", default=str(paths.DEMO_SHOP))
+    seed.add_argument("--db-url", default=os.environ.get("KARA_SHOP_DB_URL", DEFAULT_SHOP_DB))
+    seed.set_defaults(func=cmd_seed)
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))

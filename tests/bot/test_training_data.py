@@ -1,0 +1,73 @@
+"""The training data, the domain and the test stories, checked with Rasa's own
+tools against the one trained model of this run."""
+from __future__ import annotations
+
+import re
+import subprocess
+
+import yaml
+
+from bot import paths
+from bot.model_cache import ensure_model, fingerprint, model_inputs
+
+RASA = str(paths.VENV_BIN / "rasa")
+
+
+def _run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([RASA, *args], cwd=paths.ROOT, capture_output=True, text=True,
+                          env={"PATH": str(paths.VENV_BIN) + ":/usr/bin:/bin",
+                               "TF_CPP_MIN_LOG_LEVEL": "2", "HOME": str(paths.ROOT / "var")})
+
+
+def test_rasa_data_validate_is_clean() -> None:
+    result = _run("data", "validate", "--domain", str(paths.DOMAIN), "--data", str(paths.DATA),
+                  "--config", str(paths.CONFIG), "--fail-on-warnings")
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-4000:]
+    assert not re.search(r"UserWarning|WARNING .*(rasa\.validator|rasa\.shared)", output), output[-4000:]
+
+
+def test_every_test_story_passes(tmp_path) -> None:
+    model = ensure_model(quiet=True)
+    result = _run("test", "core", "--model", str(model), "--stories", str(paths.ROOT / "tests" / "stories"),
+                  "--out", str(tmp_path), "--fail-on-prediction-errors")
+    failed = (tmp_path / "failed_test_stories.yml")
+    detail = failed.read_text() if failed.exists() else ""
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:] + detail[-3000:]
+
+
+def _examples(path) -> set:
+    found = set()
+    for block in (yaml.safe_load(path.read_text()) or {}).get("nlu", []):
+        for line in str(block.get("examples", "")).splitlines():
+            text = re.sub(r"\[([^\]]+)\]\([^)]+\)|\[([^\]]+)\]\{[^}]+\}", r"\1\2", line.lstrip("- ").strip())
+            if text:
+                found.add(text.lower())
+    return found
+
+
+def test_held_out_messages_are_not_training_messages() -> None:
+    training = set().union(*(_examples(p) for p in paths.DATA.rglob("*.yml")))
+    held_out = _examples(paths.ROOT / "tests" / "nlu" / "holdout.yml")
+    assert len(held_out) > 100
+    assert held_out & training == set()
+
+
+def test_story_messages_are_not_training_messages() -> None:
+    training = set().union(*(_examples(p) for p in paths.DATA.rglob("*.yml")))
+    stories = yaml.safe_load((paths.ROOT / "tests" / "stories" / "test_stories.yml").read_text())
+    said = {re.sub(r"\[([^\]]+)\]\([^)]+\)", r"\1", str(step["user"])).strip().lower()
+            for story in stories["stories"] for step in story["steps"] if "user" in step}
+    assert said & training == set()
+
+
+def test_model_is_cached_by_the_hash_of_its_inputs() -> None:
+    model = ensure_model(quiet=True)
+    mtime = model.stat().st_mtime
+    assert ensure_model(quiet=True) == model and model.stat().st_mtime == mtime
+    assert model.name == f"{fingerprint()}.tar.gz"
+    # A change to any input changes the fingerprint, so the next run retrains.
+    inputs = model_inputs()
+    assert paths.CONFIG in inputs and paths.DOMAIN in inputs
+    assert any(p.parent == paths.DATA or paths.DATA in p.parents for p in inputs)
+    assert fingerprint(inputs[:-1]) != fingerprint(inputs)
