@@ -16,7 +16,22 @@ RASA = str(paths.VENV_BIN / "rasa")
 def _run(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([RASA, *args], cwd=paths.ROOT, capture_output=True, text=True,
                           env={"PATH": str(paths.VENV_BIN) + ":/usr/bin:/bin",
-                               "TF_CPP_MIN_LOG_LEVEL": "2", "HOME": str(paths.ROOT / "var")})
+                               "TF_CPP_MIN_LOG_LEVEL": "2", "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+                               "RASA_TELEMETRY_ENABLED": "false", "HOME": str(paths.ROOT / "var")})
+
+
+def _responses_used_outside_stories() -> set:
+    """Form questions (``utter_ask_<slot>``) and responses that actions send.
+
+    Rasa 3.6's validator only looks at stories and rules, so it reports these
+    as unused although forms and actions use them."""
+    domain = yaml.safe_load(paths.DOMAIN.read_text())
+    form_slots = {slot for form in domain.get("forms", {}).values()
+                  for slot in form.get("required_slots", [])}
+    used = {f"utter_ask_{slot}" for slot in form_slots}
+    for module in (paths.ROOT / "actions").rglob("*.py"):
+        used |= set(re.findall(r'response="(utter_\w+)"', module.read_text()))
+    return used & set(domain["responses"])
 
 
 def test_rasa_data_validate_is_clean() -> None:
@@ -24,7 +39,12 @@ def test_rasa_data_validate_is_clean() -> None:
                   "--config", str(paths.CONFIG), "--fail-on-warnings")
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-4000:]
-    assert not re.search(r"UserWarning|WARNING .*(rasa\.validator|rasa\.shared)", output), output[-4000:]
+    warnings = re.findall(r"UserWarning: (.*)", output)
+    unused = {m.group(1) for w in warnings
+              if (m := re.match(r"The utterance '(\w+)' is not used in any story or rule", w))}
+    assert unused <= _responses_used_outside_stories(), output[-4000:]
+    others = [w for w in warnings if "is not used in any story or rule" not in w]
+    assert others == [], output[-4000:]
 
 
 def test_every_test_story_passes(tmp_path) -> None:
