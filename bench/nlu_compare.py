@@ -11,6 +11,7 @@ as the bot would answer with help rather than hand off).
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 import tempfile
@@ -32,8 +33,8 @@ def train(config: Path, out: Path) -> Tuple[Path, float]:
         [str(paths.VENV_BIN / "rasa"), "train", "--config", str(config), "--domain",
          str(paths.DOMAIN), "--data", str(paths.DATA), "--out", str(out),
          "--fixed-model-name", config.stem],
-        cwd=paths.ROOT, check=True, stdout=subprocess.DEVNULL,
-        env={**__import__("os").environ, **training_env()},
+        cwd=paths.ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env={**os.environ, **training_env(), "RASA_CACHE_DIRECTORY": str(out / f"cache-{config.stem}")},
     )
     return out / f"{config.stem}.tar.gz", time.monotonic() - started
 
