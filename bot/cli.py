@@ -17,7 +17,7 @@ from typing import List, Optional
 
 from bot import paths
 from bot.model_cache import ensure_model
-from bot.processes import ManagedProcess, http_json, seed_shop, start_bot_stack
+from bot.processes import ManagedProcess, http_ok, seed_shop, start_bot_stack
 
 DEFAULT_SHOP_DB = f"sqlite:///{paths.VAR / 'shop.db'}"
 DEFAULT_GATEWAY_DB = f"sqlite:///{paths.VAR / 'gateway.db'}"
@@ -60,14 +60,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         db = ["--db-url", args.gateway_db]
         subprocess.run(_gateway_cli("migrate", *db), cwd=paths.ROOT, check=True)
         user, name, password = DEMO_AGENT
+        # Creates the demo agent, or resets its password to the documented one.
         subprocess.run(_gateway_cli("create-agent", user, "--name", name, "--password", password,
-                                    "--if-missing", *db), cwd=paths.ROOT, check=True)
+                                    *db), cwd=paths.ROOT, check=True)
         serve = ["serve", "--port", str(args.gateway_port), "--rasa-url", stack.rasa_url, *db]
         if args.redis_url:
             serve += ["--redis-url", args.redis_url]
         gateway = ManagedProcess("gateway", _gateway_cli(*serve), logs / "gateway.log").start()
         base = f"http://127.0.0.1:{args.gateway_port}"
-        gateway.wait_ready(lambda: http_json(f"{base}/healthz") is not None, 60)
+        gateway.wait_ready(lambda: http_ok(f"{base}/healthz"), 60)
         print(f"""
 Kara Support Chat is running.
   storefront with the chat widget  {base}/

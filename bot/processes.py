@@ -35,6 +35,15 @@ def http_json(url: str, timeout: float = 2.0) -> Optional[object]:
         return None
 
 
+def http_ok(url: str, timeout: float = 2.0) -> bool:
+    """Whether ``url`` answers 200."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
+            return resp.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
 @dataclass
 class ManagedProcess:
     """A child process with its own log file and a readiness probe."""
