@@ -1,25 +1,30 @@
 """Fixtures for the browser tests of widget/: Debian's Chromium driven by
-Playwright (never a downloaded browser), the real gateway started as
-``python -m handoff serve`` in front of the trained assistant, and a scripted
-stand-in gateway (fake_gateway.py) for the fast page tests."""
+Playwright (never a downloaded browser) and the real gateway, started as
+``python -m handoff serve`` in front of the trained assistant (``rasa_stack``).
+
+* ``gateway``: one gateway for the whole run, with the agent ``tolu``;
+  ``agent`` adds a fresh agent to it for one test (its own console, its own
+  chats).
+* ``own_gateway``: a gateway of the test's own (own port, own database),
+  for what a shared one cannot promise: nobody online, queues holding exactly
+  the test's chats, the gateway going away and coming back.
+"""
 from __future__ import annotations
 
-import asyncio
+import itertools
 import json
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Iterator, List
+from typing import Dict, Iterator, List, Optional
 
 import pytest
-
-from .fake_gateway import AGENT as FAKE_AGENT
-from .fake_gateway import FakeGateway
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "docs" / "screenshots"
@@ -34,6 +39,7 @@ CHROMIUM_ARGS = [
     "--autoplay-policy=no-user-gesture-required",
 ]
 AGENT_USER, AGENT_NAME, AGENT_PASSWORD = "tolu", "Tolu Adebayo", "s3cure-Pass!word"
+_agent_ids = itertools.count(1)
 
 
 def free_port() -> int:
@@ -59,7 +65,8 @@ def browser():
 
 @pytest.fixture
 def new_context(browser):
-    """Factory for isolated browser contexts (one per person), closed after the test."""
+    """Factory for isolated browser contexts (one per person), closed after the
+    test: the people of one test (and the agents they signed in) leave with it."""
     contexts: List = []
 
     def make(**options):
@@ -78,75 +85,6 @@ def watch(page, errors: List[str]) -> None:
     """Collect script errors and dialogs: an alert() means markup ran."""
     page.on("pageerror", lambda exc: errors.append(f"pageerror: {exc}"))
     page.on("dialog", lambda d: (errors.append(f"dialog: {d.message}"), d.dismiss()))
-
-
-# ---- the stand-in gateway ---------------------------------------------------
-
-
-class FakeServer:
-    """FakeGateway on its own event loop thread; can stop and come back on the same port."""
-
-    def __init__(self, **options) -> None:
-        self.gateway = FakeGateway(**options)
-        self.port = free_port()
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-        self.runner = None
-
-    def _run(self, coro, timeout: float = 10):
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
-
-    async def _start(self) -> None:
-        from aiohttp import web
-
-        app = self.gateway.app()
-
-        async def close_sockets(_app) -> None:  # a going-away gateway drops its sockets
-            for ws in list(self.gateway.agent_sockets):
-                await ws.close(code=1001)
-            for conv in self.gateway.conversations.values():
-                for ws in list(conv.sockets):
-                    await ws.close(code=1001)
-
-        app.on_shutdown.append(close_sockets)
-        self.runner = web.AppRunner(app, shutdown_timeout=0.5)
-        await self.runner.setup()
-        await web.TCPSite(self.runner, "127.0.0.1", self.port, shutdown_timeout=0.5).start()
-
-    def start(self) -> "FakeServer":
-        self._run(self._start())
-        return self
-
-    def stop(self) -> None:
-        if self.runner is not None:
-            self._run(self.runner.cleanup())
-            self.runner = None
-
-    def close(self) -> None:
-        self.stop()
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(5)
-
-
-@pytest.fixture
-def fake_gateway() -> Iterator[FakeServer]:
-    server = FakeServer().start()
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def fake_gateway_offline() -> Iterator[FakeServer]:
-    server = FakeServer(agents_online=False).start()
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def fake_agent():
-    return FAKE_AGENT
 
 
 # ---- the real gateway -------------------------------------------------------
@@ -178,95 +116,121 @@ class PageReceiver:
 
 
 class Gateway:
-    """The running gateway process; `restart()` stops it and starts it again on
-    the same port, database and signing secret (tokens stay valid)."""
+    """One ``python -m handoff serve`` process on a free port with its own
+    SQLite database and paging webhook. ``stop()`` / ``start()`` /
+    ``restart()`` bring it down and back on the same port, database and
+    signing secret (tokens stay valid; live state such as queues is in memory
+    and starts empty again)."""
 
-    def __init__(self, start, port: int, log: Path, pager: PageReceiver) -> None:
-        self._start = start
-        self.port = port
-        self.base_url = f"http://127.0.0.1:{port}"
-        self.log = log
-        self.pager = pager
-        self.agent = {"username": AGENT_USER, "name": AGENT_NAME, "password": AGENT_PASSWORD}
-        self.process = start()
+    def __init__(self, rasa_url: str, workdir: Path) -> None:
+        self.rasa_url = rasa_url
+        self.db_path = workdir / "gateway.db"
+        self.db_url = f"sqlite:///{self.db_path}"
+        self.log = workdir / "gateway.log"
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.pager = PageReceiver()
+        self.process: Optional[subprocess.Popen] = None
+        self.agent: Dict[str, str] = {}  # the shared gateway's agent
+
+    # -- agents and the database ----------------------------------------------
+
+    def create_agent(self, name: str = "Ada Obi", username: Optional[str] = None,
+                     password: str = AGENT_PASSWORD) -> Dict[str, str]:
+        """A real agent account, made with ``python -m handoff create-agent``."""
+        username = username or f"agent{next(_agent_ids)}-{os.getpid()}"
+        created = subprocess.run(
+            [sys.executable, "-m", "handoff", "create-agent", username, "--name", name,
+             "--password", password, "--db-url", self.db_url],
+            cwd=ROOT, capture_output=True, text=True, timeout=120,
+        )
+        assert created.returncode == 0, created.stdout + created.stderr
+        return {"username": username, "name": name, "password": password}
+
+    def query(self, sql: str, *params) -> List[tuple]:
+        """Read what the gateway stored (read-only)."""
+        with sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=10) as db:
+            return db.execute(sql, params).fetchall()
+
+    # -- the process ------------------------------------------------------------
+
+    def start(self) -> "Gateway":
+        cmd = [sys.executable, "-m", "handoff", "serve", "--port", str(self.port),
+               "--rasa-url", self.rasa_url, "--db-url", self.db_url,
+               "--page-webhook", self.pager.url, "--secret", "widget-tests-secret"]
+        # A short grace before a silent agent counts as gone, and an emergency
+        # pages the on-call person after 2 s instead of minutes, so tests see it.
+        cmd += ["--grace-seconds", "5", "--emergency-page-after", "2"]
+        offset = self.log.read_text().count("gateway listening on") if self.log.exists() else 0
+        with open(self.log, "a") as out:
+            proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, text=True)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"gateway exited with {proc.returncode}:\n{self.log.read_text()[-4000:]}")
+            if self.log.read_text().count("gateway listening on") > offset:
+                self.process = proc
+                return self
+            time.sleep(0.1)
+        proc.kill()
+        proc.wait(5)
+        raise RuntimeError(f"gateway did not start in 60 s:\n{self.log.read_text()[-4000:]}")
 
     def stop(self) -> None:
+        if self.process is None:
+            return
         self.process.terminate()
         try:
             self.process.wait(10)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(5)
-
-    def start(self) -> None:
-        self.process = self._start()
+        self.process = None
 
     def restart(self) -> None:
         self.stop()
         self.start()
 
-
-def _start_gateway(rasa_url: str, db_url: str, port: int, log: Path, page_webhook: str) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "handoff", "serve", "--port", str(port), "--rasa-url", rasa_url,
-           "--db-url", db_url, "--page-webhook", page_webhook, "--secret", "widget-tests-secret"]
-    offset = log.read_text().count("gateway listening on") if log.exists() else 0
-    # A short grace before a silent shopper counts as gone, and an emergency
-    # pages the on-call person after 2 s instead of minutes, so tests see it.
-    cmd += ["--grace-seconds", "5", "--emergency-page-after", "2"]
-    out = open(log, "a")
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, text=True)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"gateway exited with {proc.returncode}:\n{log.read_text()[-4000:]}")
-        if log.read_text().count("gateway listening on") > offset:
-            return proc
-        time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError(f"gateway did not start in 60 s:\n{log.read_text()[-4000:]}")
+    def close(self) -> None:
+        self.stop()
+        self.pager.close()
 
 
 @pytest.fixture(scope="session")
-def assistant_url(request) -> Iterator[str]:
-    """The trained assistant (``rasa_stack``). KARA_WIDGET_RASA_URL reuses an
-    assistant that is already running; KARA_WIDGET_FAKE_RASA=1 puts a scripted
-    stand-in there instead, for quick runs of the page flows without a model."""
+def assistant_url(request) -> str:
+    """The trained assistant (``rasa_stack``); KARA_WIDGET_RASA_URL reuses one
+    that is already running."""
     if os.environ.get("KARA_WIDGET_RASA_URL"):
-        yield os.environ["KARA_WIDGET_RASA_URL"]
-    elif os.environ.get("KARA_WIDGET_FAKE_RASA") == "1":
-        from .fake_rasa import FakeRasa
-
-        fake = FakeRasa(free_port()).start()
-        yield fake.url
-        fake.stop()
-    else:
-        yield request.getfixturevalue("rasa_stack").rasa_url
+        return os.environ["KARA_WIDGET_RASA_URL"]
+    return request.getfixturevalue("rasa_stack").rasa_url
 
 
 @pytest.fixture(scope="session")
 def gateway(assistant_url, tmp_path_factory) -> Iterator[Gateway]:
-    """`python -m handoff serve` on a free port, a temp SQLite database, one agent."""
-    workdir = tmp_path_factory.mktemp("widget-gateway")
-    db_url = f"sqlite:///{workdir / 'gateway.db'}"
-    log = workdir / "gateway.log"
-    created = subprocess.run(
-        [sys.executable, "-m", "handoff", "create-agent", AGENT_USER, "--name", AGENT_NAME,
-         "--password", AGENT_PASSWORD, "--db-url", db_url],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
-    )
-    assert created.returncode == 0, created.stdout + created.stderr
-    port = free_port()
-    pager = PageReceiver()
-    gw = Gateway(lambda: _start_gateway(assistant_url, db_url, port, log, pager.url), port, log, pager)
+    """The gateway every test shares, with one agent (``gateway.agent``)."""
+    gw = Gateway(assistant_url, tmp_path_factory.mktemp("widget-gateway"))
+    gw.agent = gw.create_agent(AGENT_NAME, AGENT_USER, AGENT_PASSWORD)
+    gw.start()
     yield gw
-    gw.stop()
-    pager.close()
+    gw.close()
+
+
+@pytest.fixture
+def agent(gateway) -> Dict[str, str]:
+    """A fresh agent on the shared gateway: its console holds only this test's chats."""
+    return gateway.create_agent()
+
+
+@pytest.fixture
+def own_gateway(assistant_url, tmp_path_factory) -> Iterator[Gateway]:
+    """A gateway for this test alone (no agent until the test creates one)."""
+    gw = Gateway(assistant_url, tmp_path_factory.mktemp("own-gateway")).start()
+    yield gw
+    gw.close()
 
 
 @pytest.fixture(scope="session")
-def screenshots_dir(tmp_path_factory) -> Path:
-    """docs/screenshots for the README, but only when the real assistant answered."""
-    if os.environ.get("KARA_WIDGET_FAKE_RASA") == "1":
-        return tmp_path_factory.mktemp("screenshots")
+def screenshots_dir() -> Path:
+    """docs/screenshots, for the README."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return SCREENSHOTS
