@@ -1,0 +1,128 @@
+"""Bot turn latency: straight to Rasa's REST channel, and through the gateway.
+
+At 1, 10 and 50 concurrent conversations, each conversation sends the same
+questions in turn (greeting, FAQs, thanks: answered by the assistant, no form,
+no handoff) and waits for the answer before the next one (closed loop).
+
+* direct: ``POST /webhooks/rest/webhook`` (aiohttp, kept-alive connections, the
+  metadata the gateway sends); a turn ends when the JSON reply is read.
+* gateway: a shopper websocket (``hello`` first, not timed) sends ``message``;
+  a turn ends when the bot's ``typing`` off arrives (the gateway publishes it
+  together with the bot's messages, after storing them).
+
+Both run against the same Rasa server in the same run, interleaved A-B-B-A twice
+per level so that drift on a noisy machine falls on both sides alike.
+"""
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from typing import Dict, List, Tuple
+
+import aiohttp
+
+from .clients import shopper
+from .report import Row, check
+from .stats import ms, summary
+from .system import System
+
+TEXTS = ["hi", "what is your support email", "how long does a refund take",
+         "what are your opening hours", "what is your phone number", "thanks"]
+TARGET_RATIO = 1.10
+
+
+def plan(quick: bool) -> List[Tuple[int, int]]:
+    """(concurrent conversations, turns per conversation per round)."""
+    if quick:
+        return [(1, 6), (10, 2), (50, 1)]
+    return [(1, 50), (10, 8), (50, 3)]
+
+
+async def direct_round(rasa_url: str, conversations: int, turns: int) -> List[float]:
+    url = rasa_url + "/webhooks/rest/webhook"
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=120)) as session:
+        start = asyncio.Event()
+
+        async def conversation() -> List[float]:
+            sender = "bench-" + uuid.uuid4().hex
+            out = []
+            await start.wait()
+            for turn in range(turns):
+                body = {"sender": sender, "message": TEXTS[turn % len(TEXTS)],
+                        "metadata": {"role": "shopper", "line": "chat"}}
+                t0 = time.perf_counter()
+                async with session.post(url, json=body) as response:
+                    replies = await response.json(content_type=None)
+                out.append(time.perf_counter() - t0)
+                if response.status != 200 or not replies:
+                    raise RuntimeError(f"Rasa answered {response.status} {replies!r}")
+            return out
+
+        tasks = [asyncio.ensure_future(conversation()) for _ in range(conversations)]
+        await asyncio.sleep(0)
+        start.set()
+        return [x for part in await asyncio.gather(*tasks) for x in part]
+
+
+async def gateway_round(ws_url: str, conversations: int, turns: int) -> List[float]:
+    clients = await asyncio.gather(*(shopper(ws_url) for _ in range(conversations)))
+
+    async def conversation(client) -> List[float]:
+        out = []
+        for turn in range(turns):
+            t0 = time.perf_counter()
+            await client.send(type="message", text=TEXTS[turn % len(TEXTS)])
+            await client.expect("typing", 120, where=lambda f: f.get("who") == "bot" and f.get("on") is False)
+            out.append(time.perf_counter() - t0)
+        return out
+
+    try:
+        parts = await asyncio.gather(*(conversation(c) for c in clients))
+    finally:
+        await asyncio.gather(*(c.close() for c in clients), return_exceptions=True)
+    return [x for part in parts for x in part]
+
+
+async def measure(rasa_url: str, ws_url: str, quick: bool) -> Dict[int, Dict[str, List[float]]]:
+    results: Dict[int, Dict[str, List[float]]] = {}
+    # warm up both paths (first TF call, connection pools)
+    await direct_round(rasa_url, 2, 2)
+    await gateway_round(ws_url, 2, 2)
+    for conversations, turns in plan(quick):
+        got: Dict[str, List[float]] = {"direct": [], "gateway": []}
+        for side in ("direct", "gateway", "gateway", "direct") * 2:
+            if side == "direct":
+                got[side] += await direct_round(rasa_url, conversations, turns)
+            else:
+                got[side] += await gateway_round(ws_url, conversations, turns)
+        results[conversations] = got
+        d, g = summary(got["direct"]), summary(got["gateway"])
+        print(f"  {conversations:>2} conversations: direct p95 {ms(d['p95'])}, gateway p95 {ms(g['p95'])} "
+              f"({g['n']} turns each)", flush=True)
+    return results
+
+
+def run(system: System, quick: bool) -> List[Row]:
+    rasa_url = system.rasa_url
+    gw = system.gateway("bot-latency", db_url=system.database(), rasa_url=rasa_url)
+    try:
+        with system.profiled([gw], "bot-latency"):
+            results = asyncio.run(measure(rasa_url, gw.ws_url, quick))
+    finally:
+        system.stop_gateway(gw)
+    rows: List[Row] = []
+    for conversations, got in results.items():
+        d, g = summary(got["direct"]), summary(got["gateway"])
+        ratio = g["p95"] / d["p95"]
+        label = f"{conversations} concurrent"
+        rows.append(Row(f"Bot turn p50 / p95 / p99, direct to Rasa, {label}",
+                        f"{ms(d['p50'])} / {ms(d['p95'])} / {ms(d['p99'])}", note=(
+                            f"{d['n']} turns per side at {label} (two A-B-B-A rounds, interleaved); one gateway process on "
+                            "PostgreSQL, live state in memory." if conversations == 1 else "")))
+        rows.append(Row(f"Bot turn p50 / p95 / p99, through the gateway, {label}",
+                        f"{ms(g['p50'])} / {ms(g['p95'])} / {ms(g['p99'])}"))
+        rows.append(Row(f"Gateway overhead: p95 gateway / p95 direct, {label}", f"{ratio:.2f}",
+                        f"<= {TARGET_RATIO:.2f}", check(ratio <= TARGET_RATIO)))
+    return rows

@@ -1,0 +1,323 @@
+"""The real system, started once per benchmark run.
+
+:class:`System` starts what the benchmarks ask for, at most once, and stops all
+of it at the end (``with System(...) as system``):
+
+* the assistant (action server + Rasa server) through
+  :func:`bot.processes.start_bot_stack`, on the cached model of
+  :func:`bot.model_cache.ensure_model` and a demo shop in a temporary SQLite
+  file (its start time is one of the platform figures);
+* gateways as real ``python -m handoff serve`` processes (the CLI), each on
+  its own port and log, with PostgreSQL databases of their own (created here,
+  dropped at the end) and, for several processes, a Redis key prefix of their
+  own (deleted at the end; never FLUSHALL);
+* agents through ``python -m handoff create-agent``;
+* the timing proxy in front of Rasa (:mod:`bench.rasa_proxy`) for the
+  handoff benchmark.
+
+Benchmark gateways run without the per-connection rate limit
+(``KARA_GATEWAY_RATE_PER_S=0``; the CLI has no flag for it): a benchmark
+client sends faster than the default 10 frames/s a person could.
+"""
+from __future__ import annotations
+
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, Iterator, List, Optional, Sequence
+
+from bot import paths
+from bot.processes import BotStack, free_port, http_ok, seed_shop, start_bot_stack
+
+PYTHON = str(paths.VENV_BIN / "python")
+PG_ADMIN = os.environ.get("KARA_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("KARA_BENCH_REDIS", "redis://127.0.0.1:6379/0")
+CLOSED_RASA = "http://127.0.0.1:9"  # nothing listens: for gateways that never ask the bot
+SECRET = "kara-bench-secret"
+AGENT_PASSWORD = "bench-password"
+NOFILE = 65536
+#: what every benchmark gateway gets in its environment (see module docs)
+GATEWAY_ENV = {"KARA_GATEWAY_RATE_PER_S": "0"}
+
+
+def raise_nofile(limit: int = NOFILE) -> int:
+    """Raise this process's open-file limit as far as allowed; returns the soft limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    for target in (limit, hard):
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, target), max(hard, target)))
+            break
+        except (ValueError, OSError):
+            continue
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+@dataclass
+class GatewayProc:
+    """A running ``python -m handoff serve``."""
+
+    name: str
+    proc: subprocess.Popen
+    url: str
+    log: Path
+    db_url: str
+    redis_url: Optional[str]
+
+    @property
+    def ws_url(self) -> str:
+        return self.url.replace("http://", "ws://")
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def stop(self) -> None:
+        if self.proc.poll() is not None:
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(15)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.proc.wait(5)
+
+
+@dataclass
+class System:
+    quick: bool = False
+    tmp: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="kara-bench-")))
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
+    bot_stack: Optional[BotStack] = None
+    #: seconds from launching the action server and Rasa server to both answering
+    bot_start_s: Optional[float] = None
+    gateways: List[GatewayProc] = field(default_factory=list)
+    databases: List[str] = field(default_factory=list)
+    redis_prefixes: List[str] = field(default_factory=list)
+    proxy: Optional[subprocess.Popen] = None
+    proxy_url: Optional[str] = None
+    #: record py-spy profiles of the gateways while they are measured
+    profile: bool = False
+    profiles: List[Path] = field(default_factory=list)
+
+    def __enter__(self) -> "System":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- the assistant ------------------------------------------------------
+
+    def bot(self) -> BotStack:
+        """The action server + Rasa server (started on first use, timed)."""
+        if self.bot_stack is None:
+            from bot.model_cache import ensure_model, model_path
+
+            if not model_path().exists():
+                print("  (no cached model: ./kara train trains it once)", flush=True)
+            model = ensure_model(quiet=True)
+            shop = f"sqlite:///{self.tmp / 'shop.db'}"
+            seed_shop(shop)
+            print("  starting action server + Rasa server ...", flush=True)
+            started = time.monotonic()
+            self.bot_stack = start_bot_stack(model, shop, self.tmp / "bot-logs", timeout=300)
+            self.bot_start_s = time.monotonic() - started
+            print(f"  assistant ready in {self.bot_start_s:.1f} s", flush=True)
+        return self.bot_stack
+
+    @property
+    def rasa_url(self) -> str:
+        return self.bot().rasa_url
+
+    # -- databases ---------------------------------------------------------
+
+    def database(self) -> str:
+        """A fresh PostgreSQL database (dropped at the end); SQLAlchemy URL."""
+        import psycopg2
+
+        name = f"kbench_{self.run_id}_{len(self.databases)}"
+        admin = psycopg2.connect(PG_ADMIN)
+        admin.autocommit = True
+        try:
+            with admin.cursor() as cur:
+                cur.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            admin.close()
+        self.databases.append(name)
+        host_part = PG_ADMIN.split("://", 1)[1].rsplit("/", 1)[0]
+        return f"postgresql+psycopg2://{host_part}/{name}"
+
+    def redis_prefix(self) -> str:
+        prefix = f"kbench:{self.run_id}:{len(self.redis_prefixes)}"
+        self.redis_prefixes.append(prefix)
+        return prefix
+
+    # -- gateways ----------------------------------------------------------
+
+    def gateway(self, name: str, *, db_url: str, rasa_url: str = CLOSED_RASA,
+                redis_url: Optional[str] = None, redis_prefix: Optional[str] = None,
+                extra: Optional[List[str]] = None, nofile: bool = False,
+                timeout: float = 60) -> GatewayProc:
+        """``python -m handoff serve`` on a free port, until it says it listens."""
+        port = free_port()
+        cmd = [PYTHON, "-m", "handoff", "serve", "--host", "127.0.0.1", "--port", str(port),
+               "--rasa-url", rasa_url, "--db-url", db_url, "--secret", SECRET, *(extra or [])]
+        if redis_url:
+            cmd += ["--redis-url", redis_url, "--redis-prefix", redis_prefix or self.redis_prefix()]
+        log = self.tmp / f"gateway-{name}.log"
+        out = log.open("ab")
+        preexec = (lambda: raise_nofile()) if nofile else None  # noqa: E731 (ulimit -n for the child)
+        proc = subprocess.Popen(
+            cmd, cwd=paths.ROOT, stdout=subprocess.PIPE, stderr=out,
+            env={**os.environ, "PYTHONPATH": str(paths.ROOT), **GATEWAY_ENV},
+            preexec_fn=preexec, start_new_session=True,
+        )
+        assert proc.stdout is not None
+        line = b""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if line or proc.poll() is not None:
+                break
+        if not line.startswith(b"gateway listening on "):
+            proc.kill()
+            proc.wait(5)
+            raise RuntimeError(f"gateway {name} did not start: {line!r}\n{log.read_text()[-3000:]}")
+        url = line.decode().split("gateway listening on ", 1)[1].strip()
+
+        def drain(stream=proc.stdout, sink=out) -> None:  # keep its stdout pipe from filling
+            for chunk in iter(lambda: stream.readline(), b""):
+                sink.write(chunk)
+
+        threading.Thread(target=drain, daemon=True).start()
+        gw = GatewayProc(name, proc, url, log, db_url, redis_url)
+        self.gateways.append(gw)
+        return gw
+
+    def create_agent(self, db_url: str, username: str, name: str) -> None:
+        """``python -m handoff create-agent`` (password :data:`AGENT_PASSWORD`)."""
+        subprocess.run(
+            [PYTHON, "-m", "handoff", "create-agent", username, "--name", name,
+             "--password", AGENT_PASSWORD, "--db-url", db_url],
+            cwd=paths.ROOT, check=True, stdout=subprocess.DEVNULL,
+            env={**os.environ, "PYTHONPATH": str(paths.ROOT)},
+        )
+
+    # -- timing proxy in front of Rasa -------------------------------------
+
+    def rasa_proxy(self) -> str:
+        """URL of :mod:`bench.rasa_proxy` forwarding to the Rasa server."""
+        if self.proxy_url is None:
+            port = free_port()
+            log = (self.tmp / "rasa-proxy.log").open("ab")
+            self.proxy = subprocess.Popen(
+                [PYTHON, "-m", "bench.rasa_proxy", "--port", str(port), "--upstream", self.rasa_url],
+                cwd=paths.ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                env={**os.environ, "PYTHONPATH": str(paths.ROOT)},
+            )
+            url = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 30
+            while not http_ok(url + "/_bench/health"):
+                if self.proxy.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("the Rasa timing proxy did not start")
+                time.sleep(0.2)
+            self.proxy_url = url
+        return self.proxy_url
+
+    # -- profiling ---------------------------------------------------------
+
+    @contextmanager
+    def profiled(self, gateways: Sequence[GatewayProc], label: str) -> Iterator[None]:
+        """With ``--profile``: ``py-spy record`` each gateway while the block runs
+        (raw collapsed stacks in ``var/bench/profile-<label>-<gateway>.txt``; ``--gil``:
+        only the thread holding the GIL is sampled, i.e. where Python spends CPU)."""
+        if not self.profile or not shutil.which("py-spy"):
+            yield
+            return
+        out_dir = paths.VAR / "bench"
+        out_dir.mkdir(parents=True, exist_ok=True)
+        spies = []
+        for gw in gateways:
+            out = out_dir / f"profile-{label}-{gw.name}.txt"
+            spy = subprocess.Popen(
+                ["py-spy", "record", "--pid", str(gw.pid), "--format", "raw", "--rate", os.environ.get("KARA_BENCH_PYSPY_RATE", "200"), "--gil",
+                 "--nonblocking", "-o", str(out)],
+                stdout=subprocess.DEVNULL, stderr=(self.tmp / "py-spy.log").open("ab"), start_new_session=True,
+            )
+            spies.append((spy, out))
+        time.sleep(1.0)  # py-spy attaches
+        try:
+            yield
+        finally:
+            for spy, out in spies:
+                if spy.poll() is None:
+                    spy.send_signal(signal.SIGINT)
+            for spy, out in spies:
+                try:
+                    spy.wait(30)
+                except subprocess.TimeoutExpired:
+                    spy.kill()
+                    spy.wait(5)
+                if out.exists():
+                    self.profiles.append(out)
+
+    # -- the end -----------------------------------------------------------
+
+    def stop_gateway(self, gw: GatewayProc) -> None:
+        gw.stop()
+        if gw in self.gateways:
+            self.gateways.remove(gw)
+
+    def close(self) -> None:
+        for gw in list(self.gateways):
+            gw.stop()
+        self.gateways.clear()
+        if self.proxy is not None and self.proxy.poll() is None:
+            try:
+                os.killpg(self.proxy.pid, signal.SIGTERM)
+                self.proxy.wait(10)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                self.proxy.kill()
+        if self.bot_stack is not None:
+            self.bot_stack.stop()
+            self.bot_stack = None
+        if self.databases:
+            try:
+                import psycopg2
+
+                admin = psycopg2.connect(PG_ADMIN)
+                admin.autocommit = True
+                with admin.cursor() as cur:
+                    for name in self.databases:
+                        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                admin.close()
+            except Exception as exc:  # pragma: no cover - cleanup best effort
+                print(f"  (could not drop benchmark databases: {exc})", file=sys.stderr)
+        if self.redis_prefixes:
+            try:
+                import redis
+
+                client = redis.Redis.from_url(REDIS_URL)
+                for prefix in self.redis_prefixes:
+                    keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+                    for i in range(0, len(keys), 500):
+                        client.delete(*keys[i:i + 500])
+                client.close()
+            except Exception as exc:  # pragma: no cover
+                print(f"  (could not delete benchmark Redis keys: {exc})", file=sys.stderr)
+        if os.environ.get("KARA_BENCH_KEEP_TMP"):
+            print(f"  (kept {self.tmp})")
+        else:
+            shutil.rmtree(self.tmp, ignore_errors=True)
