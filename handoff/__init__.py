@@ -1,1 +1,23 @@
-"""Kara Support Chat handoff gateway: websockets in front of Rasa and human agents."""
+"""Kara Support Chat handoff gateway: websockets in front of Rasa and human agents.
+
+Where things are:
+
+* ``PROTOCOL.md``: the websocket protocol (every frame, field and error);
+  ``protocol.py``: its limits, error codes and frame parser; ``frames.py``:
+  the ``message`` frames built from stored messages.
+* ``queue.py``: the queue and live state contract (``QueueStore``) and the
+  in-memory store; ``queue_redis.py``: the Redis store (Lua, atomic).
+* ``storage.py``: SQL storage (SQLAlchemy); ``models.py``: the schema;
+  ``migrations/``: Alembic.
+* ``service.py``: what happens to a conversation (bot, handoff, claim,
+  transfer, hand-back, close, grace period, paging).
+* ``server.py``: the websocket endpoints; ``web.py``: login and static files
+  on the same port; ``connection.py``: the (leaner) connection class;
+  ``keepalive.py``: one ping loop per process; ``hub.py`` + ``bus.py``:
+  relaying frames between sockets and processes.
+* ``auth.py`` (passwords, tokens), ``rasa_client.py``, ``paging.py``,
+  ``ratelimit.py``, ``logs.py`` (PII redaction), ``config.py``, ``cli.py``.
+* ``contract.py``: the handoff payload the assistant sends (fixed).
+
+Run it with ``python -m handoff serve`` (see ``cli.py``).
+"""

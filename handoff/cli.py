@@ -1,0 +1,114 @@
+"""Command line: ``python -m handoff serve | migrate | create-agent``.
+
+* ``serve [--host] [--port] [--rasa-url] [--db-url] [--redis-url] [--secret]
+  [--grace-seconds] [--emergency-page-after] [--page-webhook]
+  [--allowed-origin ...] [--widget-dir] [--ping-interval] [--no-migrate]``:
+  run the gateway; prints ``gateway listening on http://HOST:PORT`` when
+  ready. Flags default to ``KARA_GATEWAY_*`` (see :mod:`handoff.config`).
+  No ``--redis-url``: live state in memory (one process only).
+* ``migrate [--db-url]``: create or upgrade the schema (Alembic).
+* ``create-agent USERNAME --name "Display Name" [--password P] [--db-url]``:
+  password from ``--password`` or the first line of standard input;
+  an existing username gets the new password (and name).
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import sys
+from typing import List, Optional
+
+from . import logs
+from .auth import hash_password
+from .config import GatewayConfig
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m handoff", description="Kara Support Chat handoff gateway")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the gateway")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--rasa-url")
+    serve.add_argument("--db-url")
+    serve.add_argument("--redis-url", help="shared live state; omit for in-memory (one process)")
+    serve.add_argument("--redis-prefix")
+    serve.add_argument("--secret", help="token signing secret, the same for every process")
+    serve.add_argument("--grace-seconds", type=float)
+    serve.add_argument("--emergency-page-after", type=float, metavar="S")
+    serve.add_argument("--page-webhook", metavar="URL")
+    serve.add_argument("--allowed-origin", action="append", dest="allowed_origins", metavar="ORIGIN")
+    serve.add_argument("--widget-dir")
+    serve.add_argument("--rasa-timeout", type=float)
+    serve.add_argument("--ping-interval", type=float, help="seconds; 0 disables keepalive pings")
+    serve.add_argument("--no-migrate", dest="migrate", action="store_const", const=False)
+    serve.add_argument("--log-level", default="INFO")
+
+    migrate = commands.add_parser("migrate", help="create or upgrade the database schema")
+    migrate.add_argument("--db-url")
+
+    agent = commands.add_parser("create-agent", help="create an agent account (or reset its password)")
+    agent.add_argument("username")
+    agent.add_argument("--name", required=True, help="display name shown to shoppers")
+    agent.add_argument("--password", help="default: read from standard input")
+    agent.add_argument("--db-url")
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "serve":
+        logs.setup(getattr(__import__("logging"), str(args.log_level).upper(), 20))
+        overrides = {
+            k: v
+            for k, v in vars(args).items()
+            if k not in ("command", "log_level") and v is not None
+        }
+        if "allowed_origins" in overrides:
+            overrides["allowed_origins"] = tuple(overrides["allowed_origins"])
+        config = GatewayConfig.from_env(**overrides)
+        from .server import run
+
+        try:
+            asyncio.run(run(config))
+        except KeyboardInterrupt:
+            pass
+        return 0
+
+    from .storage import Storage, migrate
+
+    db_url = args.db_url or GatewayConfig.from_env().db_url
+    if args.command == "migrate":
+        migrate(db_url)
+        print(f"database at head: {db_url.split('@')[-1]}")
+        return 0
+
+    # create-agent
+    password = args.password
+    if password is None:
+        password = getpass.getpass("Password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\r\n")
+    if len(password) < 8:
+        print("the password must have at least 8 characters", file=sys.stderr)
+        return 2
+    username = args.username.strip()
+    if not username or len(username) > 64:
+        print("the username must have 1..64 characters", file=sys.stderr)
+        return 2
+    migrate(db_url)
+
+    async def create() -> str:
+        storage = Storage(db_url)
+        try:
+            hashed = hash_password(password)
+            if await storage.set_agent_password(username, args.name, hashed):
+                return "updated"
+            await storage.create_agent(username, args.name, hashed)
+            return "created"
+        finally:
+            await storage.close()
+
+    outcome = asyncio.run(create())
+    print(f"agent {username} {outcome}")
+    return 0

@@ -1,0 +1,81 @@
+"""Gateway settings: one dataclass, filled from CLI flags or ``KARA_GATEWAY_*``.
+
+Each field's environment variable is ``KARA_GATEWAY_`` + its name in upper
+case (``KARA_GATEWAY_REDIS_URL``, ``KARA_GATEWAY_GRACE_SECONDS``...);
+``allowed_origins`` is comma-separated in ``KARA_GATEWAY_ALLOWED_ORIGIN``.
+A flag beats the environment, which beats the default.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Mapping, Optional, Tuple
+
+from .storage import DEFAULT_DB_URL
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class GatewayConfig:
+    host: str = "127.0.0.1"
+    port: int = 8765
+    rasa_url: str = "http://127.0.0.1:5005"
+    db_url: str = DEFAULT_DB_URL
+    #: None: live state in this process's memory (one process only)
+    redis_url: Optional[str] = None
+    redis_prefix: str = "kara"
+    #: token signing secret; None: a random one (tokens die with the process)
+    secret: Optional[str] = None
+    grace_seconds: float = 30.0
+    #: an agent is online while a heartbeat renewed their presence this recently
+    presence_ttl_s: float = 30.0
+    emergency_page_after: float = 120.0
+    page_webhook: Optional[str] = None
+    #: browser Origins allowed on websockets; empty: any. Clients that send no
+    #: Origin (not browsers) are always allowed.
+    allowed_origins: Tuple[str, ...] = ()
+    widget_dir: Path = field(default_factory=lambda: REPO_ROOT / "widget")
+    rasa_timeout: float = 20.0
+    #: websocket keepalive ping interval; 0 disables pings
+    ping_interval: float = 20.0
+    #: per-connection rate limit: sustained frames/s and burst
+    rate_per_s: float = 10.0
+    rate_burst: int = 30
+    #: handle time assumed before any chat was closed (estimated wait)
+    default_handle_s: float = 180.0
+    shopper_token_ttl_s: int = 7 * 24 * 3600
+    agent_token_ttl_s: int = 12 * 3600
+    #: run Alembic migrations at start
+    migrate: bool = True
+
+    @classmethod
+    def from_env(cls, env: Optional[Mapping[str, str]] = None, **overrides: object) -> "GatewayConfig":
+        env = os.environ if env is None else env
+        config = cls()
+        for f in fields(cls):
+            name = "ALLOWED_ORIGIN" if f.name == "allowed_origins" else f.name.upper()
+            raw = env.get("KARA_GATEWAY_" + name)
+            if raw is not None and raw != "":
+                setattr(config, f.name, _convert(getattr(config, f.name), f.name, raw))
+        for key, value in overrides.items():
+            if value is not None:
+                setattr(config, key, value)
+        config.allowed_origins = tuple(config.allowed_origins)
+        config.widget_dir = Path(config.widget_dir)
+        return config
+
+
+def _convert(default: object, name: str, raw: str) -> object:
+    if name == "allowed_origins":
+        return tuple(part.strip() for part in raw.split(",") if part.strip())
+    if isinstance(default, bool):
+        return raw.lower() in ("1", "true", "yes", "on")
+    if isinstance(default, int):
+        return int(raw)
+    if isinstance(default, float):
+        return float(raw)
+    if isinstance(default, Path):
+        return Path(raw)
+    return raw

@@ -1,0 +1,153 @@
+"""The relay: which websockets of this process belong to whom, and fan-out.
+
+Every frame for a shopper or an agent is published on the :mod:`bus`
+(``c:<conversation>``, ``a:<agent>``, ``agents``), never written straight to
+a socket, so it reaches the right sockets whichever process they are on. This
+process subscribes to ``c:<id>`` while it has a socket of that conversation and
+to ``a:<id>`` while it has a socket of that agent; frames arrive as ready JSON
+text and are written with :func:`websockets.broadcast` (no awaiting, no
+per-connection task, one serialisation for all sockets).
+
+A sender's own socket gets its message back the same way: that echo, with the
+stored ``id`` and ``ts``, is the acknowledgement. Clients de-duplicate by
+message ``id`` (a message may arrive both live and in a resumed history).
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Set, Tuple
+
+import websockets
+
+from .bus import Bus
+from .protocol import dumps
+
+logger = logging.getLogger(__name__)
+
+Frame = Mapping[str, Any]
+QUEUES_TOPIC = "queues"
+AGENTS_TOPIC = "agents"
+
+
+class Hub:
+    def __init__(self, bus: Bus, on_queues_changed: Callable[[], None]) -> None:
+        self.bus = bus
+        self._on_queues_changed = on_queues_changed
+        self._shoppers: Dict[str, Set[Any]] = {}
+        self._agents: Dict[int, Set[Any]] = {}
+        self._held: Dict[Any, List[str]] = {}
+
+    async def start(self) -> None:
+        await self.bus.subscribe(QUEUES_TOPIC)
+        await self.bus.subscribe(AGENTS_TOPIC)
+        await self.bus.start(self._deliver)
+
+    # -- local sockets -----------------------------------------------------
+
+    async def add_shopper(self, conversation_id: str, socket: Any) -> None:
+        sockets = self._shoppers.setdefault(conversation_id, set())
+        sockets.add(socket)
+        if len(sockets) == 1:
+            await self.bus.subscribe(f"c:{conversation_id}")
+
+    async def remove_shopper(self, conversation_id: str, socket: Any) -> None:
+        sockets = self._shoppers.get(conversation_id)
+        if sockets is None:
+            return
+        sockets.discard(socket)
+        if not sockets:
+            del self._shoppers[conversation_id]
+            await self.bus.unsubscribe(f"c:{conversation_id}")
+
+    async def add_agent(self, agent_id: int, socket: Any) -> int:
+        """Returns how many sockets this agent now has on this process."""
+        sockets = self._agents.setdefault(agent_id, set())
+        sockets.add(socket)
+        if len(sockets) == 1:
+            await self.bus.subscribe(f"a:{agent_id}")
+        return len(sockets)
+
+    async def remove_agent(self, agent_id: int, socket: Any) -> int:
+        """Returns how many sockets this agent still has on this process."""
+        sockets = self._agents.get(agent_id)
+        if sockets is None:
+            return 0
+        sockets.discard(socket)
+        if sockets:
+            return len(sockets)
+        del self._agents[agent_id]
+        await self.bus.unsubscribe(f"a:{agent_id}")
+        return 0
+
+    def local_conversations(self) -> Iterable[str]:
+        return list(self._shoppers)
+
+    def local_agents(self) -> Iterable[int]:
+        return list(self._agents)
+
+    def shopper_sockets(self, conversation_id: str) -> Set[Any]:
+        return self._shoppers.get(conversation_id, set())
+
+    def agent_sockets(self) -> Iterable[Any]:
+        return [socket for sockets in self._agents.values() for socket in sockets]
+
+    # -- sending -----------------------------------------------------------
+
+    async def send(self, *events: Tuple[str, Frame]) -> None:
+        """Publish frames: each event is (topic, frame)."""
+        await self.bus.publish(*((topic, dumps(frame)) for topic, frame in events))
+
+    @staticmethod
+    def to_shopper(conversation_id: str, frame: Frame) -> Tuple[str, Frame]:
+        return f"c:{conversation_id}", frame
+
+    @staticmethod
+    def to_agent(agent_id: int, frame: Frame) -> Tuple[str, Frame]:
+        return f"a:{agent_id}", frame
+
+    @staticmethod
+    def to_agents(frame: Frame) -> Tuple[str, Frame]:
+        return AGENTS_TOPIC, frame
+
+    async def queues_changed(self) -> None:
+        await self.bus.publish((QUEUES_TOPIC, ""))
+
+    def hold(self, socket: Any) -> None:
+        """Keep frames for ``socket`` back until :meth:`release` (its welcome
+        must be the first frame it gets, yet it listens before that)."""
+        self._held[socket] = []
+
+    def release(self, socket: Any) -> None:
+        """Write the frames held for ``socket``, in order, and stop holding."""
+        for text in self._held.pop(socket, ()):
+            self.write((socket,), text)
+
+    def write(self, sockets: Iterable[Any], text: str) -> None:
+        """Write one ready frame to local sockets without waiting."""
+        if self._held:
+            ready = []
+            for socket in sockets:
+                held = self._held.get(socket)
+                if held is None:
+                    ready.append(socket)
+                else:
+                    held.append(text)
+            sockets = ready
+        try:
+            websockets.broadcast(sockets, text)
+        except RuntimeError:  # a socket busy with a fragmented send: skip all, rare
+            logger.warning("broadcast skipped a busy socket")
+
+    def _deliver(self, topic: str, payload: str) -> None:
+        if topic.startswith("c:"):
+            self.write(self._shoppers.get(topic[2:], ()), payload)
+        elif topic.startswith("a:"):
+            try:
+                agent_id = int(topic[2:])
+            except ValueError:
+                return
+            self.write(self._agents.get(agent_id, ()), payload)
+        elif topic == AGENTS_TOPIC:
+            self.write(self.agent_sockets(), payload)
+        elif topic == QUEUES_TOPIC:
+            self._on_queues_changed()

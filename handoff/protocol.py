@@ -1,0 +1,343 @@
+"""The websocket JSON protocol, version 1: limits, error codes, client frames.
+
+``PROTOCOL.md`` beside this file is the documentation the widget and the
+console are written against; this module is its executable form. Every
+client frame is parsed by :func:`parse_frame` into one of the frozen
+dataclasses below, or rejected with a :class:`ProtocolError` whose
+:meth:`~ProtocolError.frame` is the ``error`` frame to send back. Parsing
+never raises anything else, whatever the input.
+
+Server frames are plain dicts built by the small helpers at the end
+(:func:`error_frame`, :func:`dumps`), so the server never sends something
+this module does not know about.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple, Type, Union
+
+from .contract import QUEUES
+
+#: Protocol version spoken by this gateway (``hello.v``).
+VERSION = 1
+#: Largest accepted text frame, in bytes of UTF-8.
+MAX_FRAME_BYTES = 4096
+#: Largest accepted chat message text, in characters.
+MAX_TEXT_CHARS = 2000
+#: Largest ``ref`` / ``client_id`` a client may attach.
+MAX_REF_CHARS = 64
+
+ROLES = ("shopper", "vendor", "provider")
+LINES = ("chat", "emergency")
+STATES = ("bot", "waiting", "agent", "closed")
+
+#: Close code used after an ``unauthorized`` error.
+CLOSE_UNAUTHORIZED = 4401
+
+
+class Code:
+    """Error codes (the ``code`` of an ``error`` frame). See PROTOCOL.md."""
+
+    BAD_JSON = "bad_json"
+    BINARY = "binary_not_supported"
+    TOO_LARGE = "too_large"
+    UNKNOWN_TYPE = "unknown_type"
+    MISSING_FIELD = "missing_field"
+    BAD_VALUE = "bad_value"
+    NOT_READY = "not_ready"
+    UNSUPPORTED_VERSION = "unsupported_version"
+    UNAUTHORIZED = "unauthorized"
+    RATE_LIMITED = "rate_limited"
+    NOT_FOUND = "not_found"
+    ALREADY_CLAIMED = "already_claimed"
+    NOT_OWNER = "not_owner"
+    BAD_STATE = "bad_state"
+    UNAVAILABLE = "unavailable"
+    INTERNAL = "internal_error"
+
+
+class ProtocolError(Exception):
+    """A client frame was refused; :meth:`frame` is the reply."""
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        field: Optional[str] = None,
+        ref: Optional[str] = None,
+        retry_after_ms: Optional[int] = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.field = field
+        self.ref = ref
+        self.retry_after_ms = retry_after_ms
+
+    def frame(self) -> Dict[str, Any]:
+        return error_frame(
+            self.code,
+            self.message,
+            field=self.field,
+            ref=self.ref,
+            retry_after_ms=self.retry_after_ms,
+        )
+
+
+# --------------------------------------------------------------------------
+# Client frames
+
+
+@dataclass(frozen=True)
+class ShopperHello:
+    v: int
+    token: Optional[str] = None
+    role: str = "shopper"
+    line: str = "chat"
+    ref: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class ShopperMessage:
+    text: str
+    client_id: Optional[str] = None
+    ref: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class ShopperTyping:
+    on: bool
+    ref: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class Rating:
+    score: int
+    comment: Optional[str] = None
+    ref: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class Ticket:
+    email: str
+    text: str
+    ref: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class AgentHello:
+    v: int
+    token: str
+    ref: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class Claim:
+    conversation_id: str
+    ref: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class AgentMessage:
+    conversation_id: str
+    text: str
+    ref: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class AgentTyping:
+    conversation_id: str
+    on: bool
+    ref: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class Transfer:
+    conversation_id: str
+    queue: str
+    ref: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class Handback:
+    conversation_id: str
+    ref: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class Close:
+    conversation_id: str
+    ref: Optional[str] = None
+
+
+ShopperFrame = Union[ShopperHello, ShopperMessage, ShopperTyping, Rating, Ticket]
+AgentFrame = Union[AgentHello, Claim, AgentMessage, AgentTyping, Transfer, Handback, Close]
+ClientFrame = Union[ShopperFrame, AgentFrame]
+
+# --------------------------------------------------------------------------
+# Field validators: value -> value, or raise _Bad(code, message)
+
+
+class _Bad(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+Validator = Callable[[Any], Any]
+
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
+
+
+def _string(max_chars: int, *, min_chars: int = 1, too_large: bool = False) -> Validator:
+    def check(value: Any) -> str:
+        if not isinstance(value, str):
+            raise _Bad(Code.BAD_VALUE, "must be a string")
+        if len(value) > max_chars:
+            code = Code.TOO_LARGE if too_large else Code.BAD_VALUE
+            raise _Bad(code, f"must be at most {max_chars} characters")
+        if len(value.strip()) < min_chars:
+            raise _Bad(Code.BAD_VALUE, "must not be empty")
+        return value
+
+    return check
+
+
+def _boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise _Bad(Code.BAD_VALUE, "must be true or false")
+    return value
+
+
+def _integer(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _Bad(Code.BAD_VALUE, "must be an integer")
+    return value
+
+
+def _score(value: Any) -> int:
+    value = _integer(value)
+    if not 1 <= value <= 5:
+        raise _Bad(Code.BAD_VALUE, "must be between 1 and 5")
+    return value
+
+
+def _one_of(choices: Tuple[str, ...]) -> Validator:
+    def check(value: Any) -> str:
+        if value not in choices:
+            raise _Bad(Code.BAD_VALUE, "must be one of " + ", ".join(choices))
+        return value
+
+    return check
+
+
+def _email(value: Any) -> str:
+    value = _string(254)(value).strip()
+    if not _EMAIL.match(value):
+        raise _Bad(Code.BAD_VALUE, "must be an email address")
+    return value
+
+
+_text = _string(MAX_TEXT_CHARS, too_large=True)
+_id = _string(MAX_REF_CHARS)
+_token = _string(2048)
+
+# type -> (dataclass, {field: (validator, required)})
+_Spec = Tuple[Type[Any], Mapping[str, Tuple[Validator, bool]]]
+
+SHOPPER_FRAMES: Mapping[str, _Spec] = {
+    "hello": (
+        ShopperHello,
+        {
+            "v": (_integer, True),
+            "token": (_token, False),
+            "role": (_one_of(ROLES), False),
+            "line": (_one_of(LINES), False),
+        },
+    ),
+    "message": (ShopperMessage, {"text": (_text, True), "client_id": (_id, False)}),
+    "typing": (ShopperTyping, {"on": (_boolean, True)}),
+    "rating": (Rating, {"score": (_score, True), "comment": (_string(500, min_chars=0), False)}),
+    "ticket": (Ticket, {"email": (_email, True), "text": (_text, True)}),
+}
+
+AGENT_FRAMES: Mapping[str, _Spec] = {
+    "hello": (AgentHello, {"v": (_integer, True), "token": (_token, True)}),
+    "claim": (Claim, {"conversation_id": (_id, True)}),
+    "message": (AgentMessage, {"conversation_id": (_id, True), "text": (_text, True)}),
+    "typing": (AgentTyping, {"conversation_id": (_id, True), "on": (_boolean, True)}),
+    "transfer": (Transfer, {"conversation_id": (_id, True), "queue": (_one_of(QUEUES), True)}),
+    "handback": (Handback, {"conversation_id": (_id, True)}),
+    "close": (Close, {"conversation_id": (_id, True)}),
+}
+
+
+def parse_frame(raw: Union[str, bytes], frames: Mapping[str, _Spec]) -> Any:
+    """Parse one websocket frame against an endpoint's frame table.
+
+    Returns the typed frame, or raises :class:`ProtocolError` (never anything
+    else). ``frames`` is :data:`SHOPPER_FRAMES` or :data:`AGENT_FRAMES`.
+    """
+    if not isinstance(raw, str):
+        raise ProtocolError(Code.BINARY, "Binary frames are not supported; send JSON text.")
+    if len(raw) > MAX_FRAME_BYTES or len(raw.encode("utf-8", "surrogatepass")) > MAX_FRAME_BYTES:
+        raise ProtocolError(Code.TOO_LARGE, f"Frames are limited to {MAX_FRAME_BYTES} bytes.")
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError):
+        body = None
+    if not isinstance(body, dict):
+        raise ProtocolError(Code.BAD_JSON, "A frame must be one JSON object.")
+    ref = body.get("ref")
+    if ref is not None and not (isinstance(ref, str) and 0 < len(ref) <= MAX_REF_CHARS):
+        raise ProtocolError(
+            Code.BAD_VALUE, f"ref must be a string of 1..{MAX_REF_CHARS} characters.", field="ref"
+        )
+    kind = body.get("type")
+    if not isinstance(kind, str) or kind not in frames:
+        known = ", ".join(frames)
+        raise ProtocolError(Code.UNKNOWN_TYPE, f"Unknown frame type; expected one of {known}.", ref=ref)
+    cls, fields = frames[kind]
+    values: Dict[str, Any] = {"ref": ref}
+    for name, (check, required) in fields.items():
+        value = body.get(name)
+        if value is None:
+            if required:
+                raise ProtocolError(Code.MISSING_FIELD, f"'{name}' is required.", field=name, ref=ref)
+            continue
+        try:
+            values[name] = check(value)
+        except _Bad as bad:
+            raise ProtocolError(bad.code, f"'{name}' {bad.message}.", field=name, ref=ref) from None
+    return cls(**values)
+
+
+# --------------------------------------------------------------------------
+# Server frames
+
+
+def error_frame(
+    code: str,
+    message: str,
+    *,
+    field: Optional[str] = None,
+    ref: Optional[str] = None,
+    retry_after_ms: Optional[int] = None,
+) -> Dict[str, Any]:
+    frame: Dict[str, Any] = {"type": "error", "code": code, "message": message}
+    if field is not None:
+        frame["field"] = field
+    if ref is not None:
+        frame["ref"] = ref
+    if retry_after_ms is not None:
+        frame["retry_after_ms"] = retry_after_ms
+    return frame
+
+
+def dumps(frame: Mapping[str, Any]) -> str:
+    """Serialise a server frame (compact, UTF-8 kept as is)."""
+    return json.dumps(frame, ensure_ascii=False, separators=(",", ":"), default=str)

@@ -1,0 +1,309 @@
+"""The handoff queue and the rest of the live state: the :class:`QueueStore` contract.
+
+Live state is what every gateway process must agree on at once: which chats
+wait in which queue and in what order, who owns a chat, which agents are
+online. It lives in Redis (:class:`handoff.queue_redis.RedisQueueStore`) so
+several processes act as one, or in memory (:class:`MemoryQueueStore`) for a
+single process. Both pass the same contract tests
+(``tests/handoff/test_queue_store.py``). Durable records (transcripts,
+handoff history) are in :mod:`handoff.storage`, not here.
+
+Ordering: queues are served ``emergency`` > ``security`` > ``disputes`` >
+``general`` (:data:`handoff.contract.QUEUES`), first come first served within
+a queue; a chat whose agent dropped goes back to the *front* of its queue. A
+shopper's position counts every chat served before theirs, across queues
+(1 = next).
+
+Every state change an agent or a timer makes is one atomic operation that
+checks its precondition (``claim`` only a waiting chat, ``release`` /
+``requeue`` only a chat one owns), so two agents claiming at once cannot both
+win, on one process or many.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Dict, List, Optional, Protocol, Set, Tuple
+
+from .contract import QUEUE_PRIORITY, QUEUES
+
+#: Conversation states, as the shopper sees them.
+BOT, WAITING, AGENT, CLOSED = "bot", "waiting", "agent", "closed"
+
+
+@dataclass(frozen=True)
+class QueueEntry:
+    """A chat waiting for a person (what agents see in the queue lists)."""
+
+    conversation_id: str
+    queue: str
+    reason: str
+    summary: str
+    handoff_id: int
+    context: Dict[str, Any] = field(default_factory=dict)
+    enqueued_at: float = field(default_factory=time.time)
+    line: str = "chat"
+    requeued: bool = False
+
+    @property
+    def priority(self) -> int:
+        return QUEUE_PRIORITY[self.queue]
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"), default=str)
+
+    @classmethod
+    def from_json(cls, text: str) -> "QueueEntry":
+        return cls(**json.loads(text))
+
+    def frame(self, now: Optional[float] = None) -> Dict[str, Any]:
+        """The entry as the protocol shows it to agents."""
+        now = time.time() if now is None else now
+        return {
+            "conversation_id": self.conversation_id,
+            "queue": self.queue,
+            "priority": self.priority,
+            "reason": self.reason,
+            "summary": self.summary,
+            "context": self.context,
+            "line": self.line,
+            "requeued": self.requeued,
+            "enqueued_at": _iso(self.enqueued_at),
+            "waited_s": max(0, int(now - self.enqueued_at)),
+        }
+
+
+def _iso(ts: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts)) + f".{int(ts % 1 * 1000):03d}Z"
+
+
+@dataclass(frozen=True)
+class LiveState:
+    """Where a conversation is now. A conversation never seen is in ``bot``."""
+
+    state: str = BOT
+    queue: Optional[str] = None
+    handoff_id: Optional[int] = None
+    agent_id: Optional[int] = None
+    agent_name: Optional[str] = None
+    entry: Optional[QueueEntry] = None
+    #: set while ``closed`` and the shopper's rating of that handoff is awaited
+    rating_handoff: Optional[int] = None
+
+
+Snapshot = Dict[str, List[QueueEntry]]
+
+
+def positions(snapshot: Snapshot) -> Dict[str, int]:
+    """conversation id -> position in serving order (1 = next)."""
+    result: Dict[str, int] = {}
+    ahead = 0
+    for queue in QUEUES:
+        for entry in snapshot.get(queue, []):
+            ahead += 1
+            result[entry.conversation_id] = ahead
+    return result
+
+
+class QueueStore(Protocol):
+    """Live state shared by all gateway processes (see module docs)."""
+
+    async def get(self, conversation_id: str) -> LiveState:
+        """The live state (``LiveState()`` when unknown)."""
+
+    async def set_state(self, conversation_id: str, state: LiveState) -> None:
+        """Overwrite the state of a conversation that is neither waiting nor owned
+        (new conversation, closed -> bot, rating received)."""
+
+    async def enqueue(self, entry: QueueEntry, *, front: bool = False) -> None:
+        """Put a chat in ``entry.queue`` (back, or front), state ``waiting``."""
+
+    async def claim(self, conversation_id: str, agent_id: int, agent_name: str) -> Optional[QueueEntry]:
+        """Atomically take a waiting chat; None when it is not waiting (lost race)."""
+
+    async def release(
+        self, conversation_id: str, agent_id: int, state: str, *, rating_handoff: Optional[int] = None
+    ) -> bool:
+        """Owner ``agent_id`` lets go: the chat goes to ``state`` (bot or closed).
+        False (and nothing changes) when ``agent_id`` is not the owner."""
+
+    async def requeue(self, conversation_id: str, agent_id: int, entry: QueueEntry, *, front: bool) -> bool:
+        """Owner ``agent_id`` puts the chat back in a queue (transfer, agent drop).
+        False (and nothing changes) when ``agent_id`` is not the owner."""
+
+    async def dequeue(self, conversation_id: str, state: str) -> Optional[QueueEntry]:
+        """Take a waiting chat out of its queue into ``state`` (ticket left)."""
+
+    async def snapshot(self) -> Snapshot:
+        """Every queue, in serving order."""
+
+    async def owned_by(self, agent_id: int) -> List[str]:
+        """Conversation ids owned by an agent."""
+
+    async def agent_online(self, agent_id: int, process_id: str, ttl_s: float) -> None:
+        """Mark an agent present on a process until now + ttl (heartbeats renew)."""
+
+    async def agent_offline(self, agent_id: int, process_id: str) -> None:
+        """The agent has no connection on that process any more."""
+
+    async def online_agents(self) -> Set[int]:
+        """Agents present on any process."""
+
+    async def record_handle_time(self, seconds: float) -> None:
+        """Remember how long a chat took an agent (claim to release)."""
+
+    async def average_handle_time(self) -> Optional[float]:
+        """Rolling mean of the last handle times; None before any."""
+
+    async def mark_paged(self, handoff_id: int) -> bool:
+        """True the first time only: an emergency handoff is paged once."""
+
+    async def owners(self) -> Set[int]:
+        """Agents who own at least one chat (online or not)."""
+
+    async def once(self, key: str, ttl_s: float) -> bool:
+        """True for the first caller of ``key`` (any process) until ``ttl_s`` passes."""
+
+    async def close(self) -> None:
+        """Release connections."""
+
+
+#: How many handle times the rolling average keeps.
+HANDLE_TIMES_KEPT = 50
+
+
+class MemoryQueueStore:
+    """One-process live state in dicts. Each method runs without awaiting, so
+    it is atomic on the event loop exactly like a Lua script on Redis."""
+
+    def __init__(self) -> None:
+        self._states: Dict[str, LiveState] = {}
+        self._queues: Dict[str, List[str]] = {queue: [] for queue in QUEUES}
+        self._owned: Dict[int, Set[str]] = {}
+        self._presence: Dict[Tuple[int, str], float] = {}
+        self._handle_times: List[float] = []
+        self._paged: Set[int] = set()
+        self._once: Dict[str, float] = {}
+
+    async def get(self, conversation_id: str) -> LiveState:
+        return self._states.get(conversation_id, LiveState())
+
+    async def set_state(self, conversation_id: str, state: LiveState) -> None:
+        self._unlist(conversation_id)
+        current = self._states.get(conversation_id)
+        if current is not None and current.agent_id is not None:
+            self._owned.get(current.agent_id, set()).discard(conversation_id)
+        self._states[conversation_id] = state
+
+    def _unlist(self, conversation_id: str) -> None:
+        for ids in self._queues.values():
+            if conversation_id in ids:
+                ids.remove(conversation_id)
+
+    async def enqueue(self, entry: QueueEntry, *, front: bool = False) -> None:
+        self._put(entry, front)
+
+    def _put(self, entry: QueueEntry, front: bool) -> None:
+        cid = entry.conversation_id
+        self._unlist(cid)
+        current = self._states.get(cid)
+        if current is not None and current.agent_id is not None:
+            self._owned.get(current.agent_id, set()).discard(cid)
+        ids = self._queues[entry.queue]
+        ids.insert(0, cid) if front else ids.append(cid)
+        self._states[cid] = LiveState(state=WAITING, queue=entry.queue, handoff_id=entry.handoff_id, entry=entry)
+
+    async def claim(self, conversation_id: str, agent_id: int, agent_name: str) -> Optional[QueueEntry]:
+        current = self._states.get(conversation_id)
+        if current is None or current.state != WAITING or current.entry is None:
+            return None
+        self._unlist(conversation_id)
+        self._states[conversation_id] = replace(current, state=AGENT, agent_id=agent_id, agent_name=agent_name)
+        self._owned.setdefault(agent_id, set()).add(conversation_id)
+        return current.entry
+
+    def _owns(self, conversation_id: str, agent_id: int) -> bool:
+        current = self._states.get(conversation_id)
+        return current is not None and current.state == AGENT and current.agent_id == agent_id
+
+    async def release(
+        self, conversation_id: str, agent_id: int, state: str, *, rating_handoff: Optional[int] = None
+    ) -> bool:
+        if not self._owns(conversation_id, agent_id):
+            return False
+        current = self._states[conversation_id]
+        self._owned.get(agent_id, set()).discard(conversation_id)
+        self._states[conversation_id] = LiveState(
+            state=state, handoff_id=current.handoff_id, entry=current.entry, rating_handoff=rating_handoff
+        )
+        return True
+
+    async def requeue(self, conversation_id: str, agent_id: int, entry: QueueEntry, *, front: bool) -> bool:
+        if not self._owns(conversation_id, agent_id):
+            return False
+        self._owned.get(agent_id, set()).discard(conversation_id)
+        self._put(entry, front)
+        return True
+
+    async def dequeue(self, conversation_id: str, state: str) -> Optional[QueueEntry]:
+        current = self._states.get(conversation_id)
+        if current is None or current.state != WAITING:
+            return None
+        self._unlist(conversation_id)
+        self._states[conversation_id] = LiveState(state=state, handoff_id=current.handoff_id, entry=current.entry)
+        return current.entry
+
+    async def snapshot(self) -> Snapshot:
+        result: Snapshot = {}
+        for queue in QUEUES:
+            entries = []
+            for cid in self._queues[queue]:
+                entry = self._states[cid].entry
+                if entry is not None:
+                    entries.append(entry)
+            result[queue] = entries
+        return result
+
+    async def owned_by(self, agent_id: int) -> List[str]:
+        return sorted(self._owned.get(agent_id, set()))
+
+    async def agent_online(self, agent_id: int, process_id: str, ttl_s: float) -> None:
+        self._presence[(agent_id, process_id)] = time.time() + ttl_s
+
+    async def agent_offline(self, agent_id: int, process_id: str) -> None:
+        self._presence.pop((agent_id, process_id), None)
+
+    async def online_agents(self) -> Set[int]:
+        now = time.time()
+        for key in [key for key, until in self._presence.items() if until < now]:
+            del self._presence[key]
+        return {agent_id for agent_id, _ in self._presence}
+
+    async def record_handle_time(self, seconds: float) -> None:
+        self._handle_times.insert(0, seconds)
+        del self._handle_times[HANDLE_TIMES_KEPT:]
+
+    async def average_handle_time(self) -> Optional[float]:
+        if not self._handle_times:
+            return None
+        return sum(self._handle_times) / len(self._handle_times)
+
+    async def mark_paged(self, handoff_id: int) -> bool:
+        if handoff_id in self._paged:
+            return False
+        self._paged.add(handoff_id)
+        return True
+
+    async def owners(self) -> Set[int]:
+        return {agent_id for agent_id, owned in self._owned.items() if owned}
+
+    async def once(self, key: str, ttl_s: float) -> bool:
+        now = time.time()
+        if self._once.get(key, 0.0) > now:
+            return False
+        self._once[key] = now + ttl_s
+        return True
+
+    async def close(self) -> None:
+        return None

@@ -1,0 +1,290 @@
+"""The :class:`~handoff.queue.QueueStore` on Redis, shared by gateway processes.
+
+Keys (``P`` is the prefix, ``kara`` by default; tests use their own):
+
+* ``P:conv:<id>``: hash ``state, queue, handoff_id, agent_id, agent_name,
+  entry (JSON), rating_handoff``; expires after 30 days without change.
+* ``P:q:<queue>``: sorted set of waiting conversation ids; the score is a
+  sequence number (``P:seq``), a chat sent to the front gets the lowest
+  score minus one.
+* ``P:owned:<agent id>``: set of conversation ids the agent owns.
+* ``P:presence``: sorted set ``<agent id>|<process id>`` scored by expiry.
+* ``P:aht``: list of the last handle times (seconds).
+* ``P:paged:<handoff id>``: set once when an emergency handoff is paged.
+* ``P:once:<job>``: a job one process runs for all (``once``), with a TTL.
+
+Every change is one Lua script, so it is atomic across processes.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any, List, Optional, Set
+
+import redis.asyncio as aioredis
+
+from .contract import QUEUES
+from .queue import AGENT, HANDLE_TIMES_KEPT, WAITING, LiveState, QueueEntry, Snapshot
+
+CONVERSATION_TTL_S = 30 * 24 * 3600
+
+_FIELDS = ("state", "queue", "handoff_id", "agent_id", "agent_name", "entry", "rating_handoff")
+
+# KEYS: conv, target queue, seq, owned set of the current owner (or a dummy), all queues
+# ARGV: conv id, queue, handoff id, entry json, front ("1"/"0"), ttl, required owner ("" = none)
+_ENQUEUE = """
+if ARGV[7] ~= '' then
+  local cur = redis.call('HMGET', KEYS[1], 'state', 'agent_id')
+  if cur[1] ~= 'agent' or cur[2] ~= ARGV[7] then return 0 end
+  redis.call('SREM', KEYS[4], ARGV[1])
+end
+for i = 5, #KEYS do redis.call('ZREM', KEYS[i], ARGV[1]) end
+local score
+if ARGV[5] == '1' then
+  local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+  if first[2] then score = tonumber(first[2]) - 1 else score = redis.call('INCR', KEYS[3]) end
+else
+  score = redis.call('INCR', KEYS[3])
+end
+redis.call('ZADD', KEYS[2], score, ARGV[1])
+redis.call('HSET', KEYS[1], 'state', 'waiting', 'queue', ARGV[2], 'handoff_id', ARGV[3],
+           'entry', ARGV[4], 'agent_id', '', 'agent_name', '', 'rating_handoff', '')
+redis.call('EXPIRE', KEYS[1], ARGV[6])
+return 1
+"""
+
+# KEYS: conv, owned set of the claimer, all queues; ARGV: conv id, agent id, agent name, ttl
+_CLAIM = """
+if redis.call('HGET', KEYS[1], 'state') ~= 'waiting' then return false end
+for i = 3, #KEYS do redis.call('ZREM', KEYS[i], ARGV[1]) end
+redis.call('HSET', KEYS[1], 'state', 'agent', 'agent_id', ARGV[2], 'agent_name', ARGV[3])
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+redis.call('SADD', KEYS[2], ARGV[1])
+return redis.call('HGET', KEYS[1], 'entry')
+"""
+
+# KEYS: conv, owned set; ARGV: conv id, agent id, new state, rating handoff, ttl
+_RELEASE = """
+local cur = redis.call('HMGET', KEYS[1], 'state', 'agent_id')
+if cur[1] ~= 'agent' or cur[2] ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], 'state', ARGV[3], 'queue', '', 'agent_id', '', 'agent_name', '',
+           'rating_handoff', ARGV[4])
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+redis.call('SREM', KEYS[2], ARGV[1])
+return 1
+"""
+
+# KEYS: conv, all queues; ARGV: conv id, new state, ttl
+_DEQUEUE = """
+if redis.call('HGET', KEYS[1], 'state') ~= 'waiting' then return false end
+for i = 2, #KEYS do redis.call('ZREM', KEYS[i], ARGV[1]) end
+redis.call('HSET', KEYS[1], 'state', ARGV[2], 'queue', '')
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return redis.call('HGET', KEYS[1], 'entry')
+"""
+
+# KEYS: conv, all queues; ARGV: conv id, ttl, then field/value pairs
+_SET_STATE = """
+local cur = redis.call('HGET', KEYS[1], 'agent_id')
+for i = 2, #KEYS do redis.call('ZREM', KEYS[i], ARGV[1]) end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return cur
+"""
+
+
+def _int(value: Any) -> Optional[int]:
+    return int(value) if value not in (None, "", b"") else None
+
+
+def _str(value: Any) -> Optional[str]:
+    return value if value not in (None, "") else None
+
+
+class RedisQueueStore:
+    """Live state in Redis (see module docs)."""
+
+    def __init__(self, url: str, *, prefix: str = "kara") -> None:
+        self.prefix = prefix
+        self.redis = aioredis.from_url(url, decode_responses=True)
+        self._enqueue = self.redis.register_script(_ENQUEUE)
+        self._claim = self.redis.register_script(_CLAIM)
+        self._release = self.redis.register_script(_RELEASE)
+        self._dequeue = self.redis.register_script(_DEQUEUE)
+        self._set_state = self.redis.register_script(_SET_STATE)
+
+    # key helpers
+    def _conv(self, cid: str) -> str:
+        return f"{self.prefix}:conv:{cid}"
+
+    def _queue(self, queue: str) -> str:
+        return f"{self.prefix}:q:{queue}"
+
+    def _owned(self, agent_id: Any) -> str:
+        return f"{self.prefix}:owned:{agent_id}"
+
+    @property
+    def _queues(self) -> List[str]:
+        return [self._queue(queue) for queue in QUEUES]
+
+    async def get(self, conversation_id: str) -> LiveState:
+        values = await self.redis.hmget(self._conv(conversation_id), _FIELDS)
+        state, queue, handoff_id, agent_id, agent_name, entry, rating_handoff = values
+        if not state:
+            return LiveState()
+        return LiveState(
+            state=state,
+            queue=_str(queue),
+            handoff_id=_int(handoff_id),
+            agent_id=_int(agent_id),
+            agent_name=_str(agent_name),
+            entry=QueueEntry.from_json(entry) if entry else None,
+            rating_handoff=_int(rating_handoff),
+        )
+
+    async def set_state(self, conversation_id: str, state: LiveState) -> None:
+        pairs: List[Any] = [
+            "state", state.state,
+            "queue", state.queue or "",
+            "handoff_id", "" if state.handoff_id is None else state.handoff_id,
+            "agent_id", "",
+            "agent_name", "",
+            "entry", state.entry.to_json() if state.entry else "",
+            "rating_handoff", "" if state.rating_handoff is None else state.rating_handoff,
+        ]
+        previous_owner = await self._set_state(
+            keys=[self._conv(conversation_id), *self._queues],
+            args=[conversation_id, CONVERSATION_TTL_S, *pairs],
+        )
+        if previous_owner:
+            await self.redis.srem(self._owned(previous_owner), conversation_id)
+
+    async def _put(self, entry: QueueEntry, front: bool, owner: Optional[int]) -> bool:
+        done = await self._enqueue(
+            keys=[
+                self._conv(entry.conversation_id),
+                self._queue(entry.queue),
+                f"{self.prefix}:seq",
+                self._owned(owner if owner is not None else "-"),
+                *self._queues,
+            ],
+            args=[
+                entry.conversation_id,
+                entry.queue,
+                entry.handoff_id,
+                entry.to_json(),
+                "1" if front else "0",
+                CONVERSATION_TTL_S,
+                "" if owner is None else str(owner),
+            ],
+        )
+        return bool(done)
+
+    async def enqueue(self, entry: QueueEntry, *, front: bool = False) -> None:
+        await self._put(entry, front, None)
+
+    async def claim(self, conversation_id: str, agent_id: int, agent_name: str) -> Optional[QueueEntry]:
+        entry = await self._claim(
+            keys=[self._conv(conversation_id), self._owned(agent_id), *self._queues],
+            args=[conversation_id, agent_id, agent_name, CONVERSATION_TTL_S],
+        )
+        return QueueEntry.from_json(entry) if entry else None
+
+    async def release(
+        self, conversation_id: str, agent_id: int, state: str, *, rating_handoff: Optional[int] = None
+    ) -> bool:
+        done = await self._release(
+            keys=[self._conv(conversation_id), self._owned(agent_id)],
+            args=[conversation_id, agent_id, state, "" if rating_handoff is None else rating_handoff,
+                  CONVERSATION_TTL_S],
+        )
+        return bool(done)
+
+    async def requeue(self, conversation_id: str, agent_id: int, entry: QueueEntry, *, front: bool) -> bool:
+        assert entry.conversation_id == conversation_id
+        return await self._put(entry, front, agent_id)
+
+    async def dequeue(self, conversation_id: str, state: str) -> Optional[QueueEntry]:
+        entry = await self._dequeue(
+            keys=[self._conv(conversation_id), *self._queues], args=[conversation_id, state, CONVERSATION_TTL_S]
+        )
+        return QueueEntry.from_json(entry) if entry else None
+
+    async def snapshot(self) -> Snapshot:
+        pipe = self.redis.pipeline(transaction=True)
+        for key in self._queues:
+            pipe.zrange(key, 0, -1)
+        id_lists = await pipe.execute()
+        all_ids = [cid for ids in id_lists for cid in ids]
+        entries = {}
+        if all_ids:
+            pipe = self.redis.pipeline(transaction=False)
+            for cid in all_ids:
+                pipe.hmget(self._conv(cid), "state", "entry")
+            for cid, (state, entry) in zip(all_ids, await pipe.execute()):
+                if state == WAITING and entry:
+                    entries[cid] = QueueEntry.from_json(entry)
+        return {queue: [entries[cid] for cid in ids if cid in entries] for queue, ids in zip(QUEUES, id_lists)}
+
+    async def owned_by(self, agent_id: int) -> List[str]:
+        ids = await self.redis.smembers(self._owned(agent_id))
+        if not ids:
+            return []
+        # Trust the conversation hash over the set (the set is an index).
+        ids = sorted(ids)
+        pipe = self.redis.pipeline(transaction=False)
+        for cid in ids:
+            pipe.hmget(self._conv(cid), "state", "agent_id")
+        return [
+            cid
+            for cid, (state, owner) in zip(ids, await pipe.execute())
+            if state == AGENT and owner == str(agent_id)
+        ]
+
+    async def agent_online(self, agent_id: int, process_id: str, ttl_s: float) -> None:
+        await self.redis.zadd(f"{self.prefix}:presence", {f"{agent_id}|{process_id}": time.time() + ttl_s})
+
+    async def agent_offline(self, agent_id: int, process_id: str) -> None:
+        await self.redis.zrem(f"{self.prefix}:presence", f"{agent_id}|{process_id}")
+
+    async def online_agents(self) -> Set[int]:
+        key = f"{self.prefix}:presence"
+        now = time.time()
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.zremrangebyscore(key, "-inf", now)
+        pipe.zrangebyscore(key, now, "+inf")
+        _, members = await pipe.execute()
+        return {int(member.split("|", 1)[0]) for member in members}
+
+    async def record_handle_time(self, seconds: float) -> None:
+        key = f"{self.prefix}:aht"
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.lpush(key, f"{seconds:.3f}")
+        pipe.ltrim(key, 0, HANDLE_TIMES_KEPT - 1)
+        await pipe.execute()
+
+    async def average_handle_time(self) -> Optional[float]:
+        values = await self.redis.lrange(f"{self.prefix}:aht", 0, -1)
+        if not values:
+            return None
+        return sum(float(v) for v in values) / len(values)
+
+    async def mark_paged(self, handoff_id: int) -> bool:
+        return bool(await self.redis.set(f"{self.prefix}:paged:{handoff_id}", "1", nx=True, ex=7 * 24 * 3600))
+
+    async def owners(self) -> Set[int]:
+        found: Set[int] = set()
+        cut = len(self._owned(""))
+        async for key in self.redis.scan_iter(match=self._owned("*"), count=500):
+            suffix = key[cut:]
+            if suffix.isdigit() and await self.redis.scard(key):
+                found.add(int(suffix))
+        return found
+
+    async def once(self, key: str, ttl_s: float) -> bool:
+        ttl_ms = max(1, int(ttl_s * 1000))
+        return bool(await self.redis.set(f"{self.prefix}:once:{key}", "1", nx=True, px=ttl_ms))
+
+    async def close(self) -> None:
+        await self.redis.close()
+        await self.redis.connection_pool.disconnect()

@@ -1,0 +1,66 @@
+"""The gateway's client of the Rasa server (REST channel + HTTP API).
+
+* :meth:`RasaClient.send`: ``POST {rasa}/webhooks/rest/webhook`` with
+  ``{"sender", "message", "metadata": {"role", "line"}}``; returns the bot's
+  replies (``text`` / ``buttons`` / ``image`` / ``custom``).
+* :meth:`RasaClient.pause` / :meth:`RasaClient.resume`:
+  ``POST {rasa}/conversations/{id}/tracker/events`` with ``{"event": "pause"}``
+  / ``{"event": "resume"}`` (server started with ``--enable-api``).
+
+Anything but a timely 2xx JSON answer raises :class:`RasaUnavailable`. So does
+an empty reply list to a shopper message: Rasa's REST channel answers ``[]``
+when the action server failed, and every message of this assistant gets at
+least one reply when all is well.
+"""
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Dict, List, Optional
+
+import aiohttp
+
+
+class RasaUnavailable(Exception):
+    """Rasa or its action server did not answer usefully."""
+
+
+class RasaClient:
+    def __init__(self, base_url: str, *, timeout_s: float = 20.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._timeout = aiohttp.ClientTimeout(total=timeout_s, connect=min(5.0, timeout_s))
+        self._session: Optional[aiohttp.ClientSession] = None
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(timeout=self._timeout)
+        return self._session
+
+    async def _post(self, path: str, body: Dict[str, Any]) -> Any:
+        try:
+            async with self._client().post(self.base_url + path, json=body) as response:
+                if response.status // 100 != 2:
+                    raise RasaUnavailable(f"rasa answered HTTP {response.status} to {path}")
+                return await response.json(content_type=None)
+        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
+            raise RasaUnavailable(f"rasa did not answer {path}: {type(exc).__name__}") from exc
+
+    async def send(self, sender: str, text: str, metadata: Dict[str, Any]) -> List[Dict[str, Any]]:
+        replies = await self._post(
+            "/webhooks/rest/webhook", {"sender": sender, "message": text, "metadata": metadata}
+        )
+        if not isinstance(replies, list):
+            raise RasaUnavailable("rasa answered something that is not a list")
+        replies = [reply for reply in replies if isinstance(reply, dict)]
+        if not replies:
+            raise RasaUnavailable("rasa answered no reply (is the action server up?)")
+        return replies
+
+    async def pause(self, sender: str) -> None:
+        await self._post(f"/conversations/{sender}/tracker/events", {"event": "pause"})
+
+    async def resume(self, sender: str) -> None:
+        await self._post(f"/conversations/{sender}/tracker/events", {"event": "resume"})
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()

@@ -1,0 +1,339 @@
+"""The websocket server: one port, two endpoints, one loop per socket.
+
+:func:`start` builds the gateway (storage, live state, bus, Rasa client) from
+a :class:`~handoff.config.GatewayConfig` and listens; :func:`run` is what
+``python -m handoff serve`` calls. Each socket runs :func:`shopper_session`
+or :func:`agent_session`: read a frame, rate-limit it, parse it
+(:mod:`handoff.protocol`), call the :class:`~handoff.service.Gateway`, answer
+errors with an ``error`` frame and keep reading. Only an ``unauthorized``
+error closes the socket (code 4401).
+
+Per connection the gateway keeps a token bucket and two references, and no
+task or timer of its own (``websockets`` keeps its reader; keepalive pings come
+from one loop per process, :mod:`handoff.keepalive`). Compression is off,
+queues are small and the handshake headers are dropped once open, so an idle
+connection costs under 20 KiB (``tests/handoff/test_scale.py``).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from dataclasses import dataclass
+from typing import Any, Awaitable, Optional
+
+import websockets
+from websockets.datastructures import Headers
+from websockets.legacy.server import WebSocketServer, WebSocketServerProtocol
+
+from . import protocol as p
+from .auth import TokenSigner
+from .bus import MemoryBus, RedisBus
+from .config import GatewayConfig
+from .keepalive import keepalive
+from .queue import MemoryQueueStore
+from .queue_redis import RedisQueueStore
+from .rasa_client import RasaClient
+from .ratelimit import TokenBucket
+from .service import Gateway, random_secret
+from .storage import AgentRecord, ConversationRecord, Storage, migrate
+from .web import HttpRoutes, bind
+
+logger = logging.getLogger(__name__)
+
+#: Largest websocket message read at all; bigger ones close the socket (1009).
+#: Between 4 KiB and this, the frame is answered with ``too_large``.
+MAX_MESSAGE_BYTES = 64 * 1024
+_NO_HEADERS = Headers()
+
+
+class Pipeline:
+    """A socket's messages, stored and relayed in order without holding up reading.
+
+    ``message`` frames are checked and queued for storage at once (in arrival
+    order); the step "publish once committed" runs here, each after the one
+    before. So a client may send many messages back to back and they are
+    committed together (group commit) yet delivered in order. At most
+    :attr:`LIMIT` are in flight per socket; any other frame first waits for
+    them (:meth:`drain`), so it is handled after the messages sent before it.
+    """
+
+    __slots__ = ("socket", "tail", "inflight")
+    LIMIT = 64
+
+    def __init__(self, socket: WebSocketServerProtocol) -> None:
+        self.socket = socket
+        self.tail: "Optional[asyncio.Task[None]]" = None
+        self.inflight = 0
+
+    async def add(self, step: Awaitable[None], ref: Optional[str]) -> None:
+        self.inflight += 1
+        self.tail = asyncio.ensure_future(self._run(self.tail, step, ref))
+        if self.inflight >= self.LIMIT:
+            await self.drain()
+
+    async def _run(self, before: "Optional[asyncio.Task[None]]", step: Awaitable[None], ref: Optional[str]) -> None:
+        try:
+            if before is not None:
+                await before
+            await step
+        except p.ProtocolError as error:
+            if error.ref is None:
+                error.ref = ref
+            await _send(self.socket, error.frame())
+        except Exception:
+            logger.exception("relaying a message failed")
+            await _send(self.socket, _internal_error(ref))
+        finally:
+            self.inflight -= 1
+
+    async def drain(self) -> None:
+        tail, self.tail = self.tail, None
+        if tail is not None:
+            await tail
+
+
+async def _send(socket: WebSocketServerProtocol, frame: Any) -> None:
+    try:
+        await socket.send(p.dumps(frame))
+    except websockets.ConnectionClosed:
+        pass
+
+
+def _limited(bucket: TokenBucket) -> None:
+    wait_ms = bucket.take()
+    if wait_ms:
+        raise p.ProtocolError(
+            p.Code.RATE_LIMITED, "Too many frames; slow down.", retry_after_ms=wait_ms
+        )
+
+
+def _internal_error(ref: Optional[str]) -> Any:
+    return p.error_frame(
+        p.Code.INTERNAL, "Something went wrong on our side; please try again.", ref=ref
+    )
+
+
+async def shopper_session(gateway: Gateway, socket: WebSocketServerProtocol) -> None:
+    bucket = TokenBucket(gateway.config.rate_per_s, gateway.config.rate_burst)
+    pipeline = Pipeline(socket)
+    conversation: Optional[ConversationRecord] = None
+    try:
+        while True:
+            raw = await socket.recv()  # (not ``async for``: no generator per socket)
+            ref: Optional[str] = None
+            try:
+                _limited(bucket)
+                frame = p.parse_frame(raw, p.SHOPPER_FRAMES)
+                ref = frame.ref
+                if conversation is not None and isinstance(frame, p.ShopperMessage):
+                    step = await gateway.shopper_message(conversation, frame.text, frame.client_id)
+                    if step is not None:
+                        await pipeline.add(step, ref)
+                    continue
+                await pipeline.drain()
+                if isinstance(frame, p.ShopperHello):
+                    if conversation is not None:
+                        raise p.ProtocolError(p.Code.BAD_STATE, "hello was already sent.")
+                    if frame.v != p.VERSION:
+                        raise p.ProtocolError(
+                            p.Code.UNSUPPORTED_VERSION, f"This gateway speaks version {p.VERSION}.", field="v"
+                        )
+                    gateway.hub.hold(socket)  # the welcome comes first
+                    try:
+                        conversation, frames, new = await gateway.shopper_hello(
+                            socket, frame.token, frame.role, frame.line
+                        )
+                        frames[0] = _with_ref(frames[0], ref)  # the welcome answers the hello
+                        for out in frames:
+                            await _send(socket, out)
+                        del frames  # the history need not live as long as the socket
+                    finally:
+                        gateway.hub.release(socket)
+                    if new and conversation.line == "emergency":
+                        await gateway.start_emergency(conversation)
+                elif conversation is None:
+                    raise p.ProtocolError(p.Code.NOT_READY, "Send hello first.")
+                elif isinstance(frame, p.ShopperTyping):
+                    await gateway.shopper_typing(conversation, frame.on)
+                elif isinstance(frame, p.Rating):
+                    await _send(socket, _with_ref(await gateway.rate(conversation, frame.score, frame.comment), ref))
+                elif isinstance(frame, p.Ticket):
+                    await _send(socket, _with_ref(await gateway.leave_ticket(conversation, frame.email, frame.text), ref))
+            except p.ProtocolError as error:
+                if error.ref is None:
+                    error.ref = ref
+                await _send(socket, error.frame())
+                if error.code == p.Code.UNAUTHORIZED:
+                    await socket.close(p.CLOSE_UNAUTHORIZED, "unauthorized")
+                    return
+            except websockets.ConnectionClosed:
+                raise
+            except Exception:
+                logger.exception("shopper frame failed")
+                await _send(socket, _internal_error(ref))
+    except websockets.ConnectionClosed:
+        pass
+    finally:
+        await pipeline.drain()
+        if conversation is not None:
+            await gateway.shopper_left(conversation, socket)
+
+
+async def agent_session(gateway: Gateway, socket: WebSocketServerProtocol) -> None:
+    bucket = TokenBucket(gateway.config.rate_per_s, gateway.config.rate_burst)
+    pipeline = Pipeline(socket)
+    agent: Optional[AgentRecord] = None
+    try:
+        while True:
+            raw = await socket.recv()  # (not ``async for``: no generator per socket)
+            ref: Optional[str] = None
+            try:
+                _limited(bucket)
+                frame = p.parse_frame(raw, p.AGENT_FRAMES)
+                ref = frame.ref
+                if agent is not None and isinstance(frame, p.AgentMessage):
+                    await pipeline.add(await gateway.agent_message(agent, frame.conversation_id, frame.text), ref)
+                    continue
+                await pipeline.drain()
+                if isinstance(frame, p.AgentHello):
+                    if agent is not None:
+                        raise p.ProtocolError(p.Code.BAD_STATE, "hello was already sent.")
+                    if frame.v != p.VERSION:
+                        raise p.ProtocolError(
+                            p.Code.UNSUPPORTED_VERSION, f"This gateway speaks version {p.VERSION}.", field="v"
+                        )
+                    found = await gateway.agent_from_token(frame.token)
+                    gateway.hub.hold(socket)  # the welcome comes first
+                    try:
+                        welcome = await gateway.agent_connected(found, socket)
+                        agent = found
+                        await _send(socket, _with_ref(welcome, ref))
+                    finally:
+                        gateway.hub.release(socket)
+                elif agent is None:
+                    raise p.ProtocolError(p.Code.NOT_READY, "Send hello with your token first.")
+                elif isinstance(frame, p.Claim):
+                    await gateway.claim(agent, frame.conversation_id, ref)
+                elif isinstance(frame, p.AgentTyping):
+                    await gateway.agent_typing(agent, frame.conversation_id, frame.on)
+                elif isinstance(frame, p.Transfer):
+                    await gateway.transfer(agent, frame.conversation_id, frame.queue)
+                elif isinstance(frame, p.Handback):
+                    await gateway.handback(agent, frame.conversation_id)
+                elif isinstance(frame, p.Close):
+                    await gateway.close_chat(agent, frame.conversation_id)
+            except p.ProtocolError as error:
+                if error.ref is None:
+                    error.ref = ref
+                await _send(socket, error.frame())
+                if error.code == p.Code.UNAUTHORIZED:
+                    await socket.close(p.CLOSE_UNAUTHORIZED, "unauthorized")
+                    return
+            except websockets.ConnectionClosed:
+                raise
+            except Exception:
+                logger.exception("agent frame failed")
+                await _send(socket, _internal_error(ref))
+    except websockets.ConnectionClosed:
+        pass
+    finally:
+        await pipeline.drain()
+        if agent is not None:
+            await gateway.agent_disconnected(agent, socket)
+
+
+def _with_ref(frame: Any, ref: Optional[str]) -> Any:
+    if ref is not None:
+        frame = dict(frame, ref=ref)
+    return frame
+
+
+@dataclass
+class RunningGateway:
+    gateway: Gateway
+    server: WebSocketServer
+    host: str
+    port: int
+    pinger: "Optional[asyncio.Task[None]]" = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://{self.host}:{self.port}"
+
+    async def close(self) -> None:
+        if self.pinger is not None:
+            self.pinger.cancel()
+        self.server.close()
+        await self.server.wait_closed()
+        await self.gateway.close()
+
+
+def build_gateway(config: GatewayConfig) -> Gateway:
+    storage = Storage(config.db_url)
+    if config.redis_url:
+        store: Any = RedisQueueStore(config.redis_url, prefix=config.redis_prefix)
+        bus: Any = RedisBus(config.redis_url, prefix=config.redis_prefix)
+    else:
+        store, bus = MemoryQueueStore(), MemoryBus()
+    secret = config.secret
+    if not secret:
+        logger.warning("no --secret: using a random one; tokens die with this process")
+        secret = random_secret()
+    rasa = RasaClient(config.rasa_url, timeout_s=config.rasa_timeout)
+    return Gateway(config, storage, store, bus, rasa, TokenSigner(secret))
+
+
+async def start(config: GatewayConfig) -> RunningGateway:
+    """Migrate (unless told not to), build the gateway and listen."""
+    if config.migrate:
+        await asyncio.get_running_loop().run_in_executor(None, migrate, config.db_url)
+    gateway = build_gateway(config)
+    await gateway.start()
+
+    def handler(socket: WebSocketServerProtocol) -> Awaitable[None]:
+        # A plain function returning the session coroutine: one coroutine
+        # frame less per connection. The handshake is over: its headers
+        # (~3 KiB) are not needed any more.
+        socket.request_headers = socket.response_headers = _NO_HEADERS
+        path = socket.path.split("?", 1)[0]
+        session = agent_session if path == "/ws/agent" else shopper_session
+        return session(gateway, socket)
+
+    origins = [*config.allowed_origins, None] if config.allowed_origins else None
+    server = await websockets.serve(
+        handler,
+        config.host,
+        config.port,
+        create_protocol=bind(HttpRoutes(config.widget_dir, gateway.login)),
+        origins=origins,
+        compression=None,
+        max_size=MAX_MESSAGE_BYTES,
+        max_queue=4,
+        read_limit=2**14,
+        write_limit=2**14,
+        ping_interval=None,  # one process-wide keepalive loop instead (keepalive.py)
+        ping_timeout=None,
+    )
+    pinger = asyncio.ensure_future(keepalive(server, config.ping_interval)) if config.ping_interval > 0 else None
+    port = server.sockets[0].getsockname()[1] if server.sockets else config.port
+    return RunningGateway(gateway, server, config.host, port, pinger)
+
+
+async def run(config: GatewayConfig) -> None:
+    """Serve until SIGINT/SIGTERM; prints ``gateway listening on http://HOST:PORT``."""
+    running = await start(config)
+    print(f"gateway listening on {running.url}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except NotImplementedError:  # pragma: no cover
+            pass
+    await stop.wait()
+    await running.close()

@@ -1,0 +1,473 @@
+"""Durable storage: transcripts, handoffs, agents, tickets and pages in SQL.
+
+SQLite by default (``sqlite:///var/gateway.db``), PostgreSQL by URL
+(``postgresql://user@host/db``); the schema is in :mod:`handoff.models` and is
+created by Alembic (:func:`migrate`, ``python -m handoff migrate``).
+
+:class:`Storage` is the async face the gateway uses. SQLAlchemy runs
+synchronously on a small thread pool (one thread for SQLite, so there is a
+single writer), each call is one short transaction. Messages are written in
+batches: concurrent :meth:`Storage.add_message` calls are grouped into one
+transaction (group commit), and each call returns only once its message is
+committed, so a message the gateway has delivered is always stored.
+"""
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Tuple, TypeVar
+
+from sqlalchemy import create_engine, event, select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.pool import QueuePool
+from sqlalchemy.orm import Session, sessionmaker
+
+from . import models
+from .contract import Handoff
+
+T = TypeVar("T")
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+DEFAULT_DB_URL = "sqlite:///var/gateway.db"
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def _aware(value: Optional[dt.datetime]) -> Optional[dt.datetime]:
+    """SQLite returns naive datetimes; everything stored is UTC."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=dt.timezone.utc)
+    return value
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+@dataclass(frozen=True)
+class MessageRecord:
+    """One transcript line. ``extra`` holds ``buttons`` / ``custom`` / ``image``."""
+
+    conversation_id: str
+    sender: str  # shopper | bot | agent | system
+    text: str
+    id: str = field(default_factory=new_id)
+    created_at: dt.datetime = field(default_factory=utcnow)
+    extra: Optional[Dict[str, Any]] = None
+    agent_id: Optional[int] = None
+    agent_name: Optional[str] = None
+    client_id: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class ConversationRecord:
+    id: str
+    role: str
+    line: str
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class HandoffRecord:
+    id: int
+    conversation_id: str
+    queue: str
+    reason: str
+    summary: str
+    context: Dict[str, Any]
+    enqueued_at: dt.datetime
+    claimed_at: Optional[dt.datetime]
+    closed_at: Optional[dt.datetime]
+    agent_id: Optional[int]
+    outcome: Optional[str]
+    rating: Optional[int]
+    rating_comment: Optional[str]
+
+
+@dataclass(frozen=True)
+class AgentRecord:
+    id: int
+    username: str
+    name: str
+    password_hash: str
+    active: bool
+
+
+def _message(row: Any) -> MessageRecord:
+    return MessageRecord(
+        id=row.id,
+        conversation_id=row.conversation_id,
+        sender=row.sender,
+        text=row.text,
+        created_at=_aware(row.created_at),  # type: ignore[arg-type]
+        extra=row.extra,
+        agent_id=row.agent_id,
+        agent_name=row.agent_name,
+        client_id=row.client_id,
+    )
+
+
+def _handoff(row: models.Handoff) -> HandoffRecord:
+    return HandoffRecord(
+        id=row.id,
+        conversation_id=row.conversation_id,
+        queue=row.queue,
+        reason=row.reason,
+        summary=row.summary,
+        context=dict(row.context or {}),
+        enqueued_at=_aware(row.enqueued_at),  # type: ignore[arg-type]
+        claimed_at=_aware(row.claimed_at),
+        closed_at=_aware(row.closed_at),
+        agent_id=row.agent_id,
+        outcome=row.outcome,
+        rating=row.rating,
+        rating_comment=row.rating_comment,
+    )
+
+
+def _agent(row: models.Agent) -> AgentRecord:
+    return AgentRecord(row.id, row.username, row.name, row.password_hash, bool(row.active))
+
+
+def make_engine(url: str, *, pool_size: int = 5) -> Engine:
+    """An engine for ``url``; SQLite gets WAL, a busy timeout and foreign keys.
+    Parameters are hidden from error messages: they hold what shoppers typed."""
+    if url.startswith("sqlite"):
+        path = url.split(":///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        # QueuePool, not SQLAlchemy 1.4's NullPool default for SQLite files:
+        # opening a connection (and its pragmas) per transaction costs ~1 ms.
+        engine = create_engine(
+            url,
+            future=True,
+            hide_parameters=True,
+            poolclass=QueuePool,
+            pool_size=pool_size,  # one per storage thread: each keeps its own page cache
+            max_overflow=2,
+            connect_args={"check_same_thread": False},
+        )
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA busy_timeout=5000")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        return engine
+    return create_engine(
+        url, future=True, hide_parameters=True, pool_pre_ping=True, pool_size=pool_size, max_overflow=5
+    )
+
+
+def migrate(url: str, revision: str = "head") -> None:
+    """Bring the database at ``url`` to ``revision`` with Alembic."""
+    from alembic import command
+    from alembic.config import Config
+
+    if url.startswith("sqlite"):
+        path = url.split(":///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    command.upgrade(config, revision)
+
+
+class Storage:
+    """Async access to the gateway database (see module docs)."""
+
+    def __init__(self, url: str = DEFAULT_DB_URL, *, threads: Optional[int] = None) -> None:
+        self.url = url
+        if threads is None:
+            threads = 1 if url.startswith("sqlite") else 4
+        self.engine = make_engine(url, pool_size=threads)
+        self._sessions = sessionmaker(self.engine, future=True, expire_on_commit=False)
+        self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="kara-db")
+        self._pending: List[Tuple[MessageRecord, "asyncio.Future[Tuple[MessageRecord, bool]]"]] = []
+        self._flushing = False
+
+    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    def _session(self) -> Session:
+        return self._sessions()
+
+    async def close(self) -> None:
+        while self._flushing:
+            await asyncio.sleep(0.01)
+        self._executor.shutdown(wait=True)
+        self.engine.dispose()
+
+    # -- conversations -----------------------------------------------------
+
+    async def create_conversation(self, conversation_id: str, role: str, line: str) -> ConversationRecord:
+        record = ConversationRecord(conversation_id, role, line, utcnow())
+
+        def work() -> None:
+            with self.engine.begin() as connection:
+                connection.execute(
+                    models.Conversation.__table__.insert(),
+                    {"id": record.id, "role": role, "line": line, "created_at": record.created_at},
+                )
+
+        await self._run(work)
+        return record
+
+    async def conversation(self, conversation_id: str) -> Optional[ConversationRecord]:
+        def work() -> Optional[ConversationRecord]:
+            with self._session() as session:
+                row = session.get(models.Conversation, conversation_id)
+                if row is None:
+                    return None
+                return ConversationRecord(row.id, row.role, row.line, _aware(row.created_at))  # type: ignore[arg-type]
+
+        return await self._run(work)
+
+    # -- messages ----------------------------------------------------------
+
+    async def add_message(self, message: MessageRecord) -> Tuple[MessageRecord, bool]:
+        """Store ``message``; returns it and True, or the earlier message with
+        the same ``client_id`` in this conversation and False (a resend)."""
+        return await self.submit_message(message)
+
+    def submit_message(self, message: MessageRecord) -> "asyncio.Future[Tuple[MessageRecord, bool]]":
+        """Queue ``message`` for the next group commit, now (calls keep their
+        order); the future resolves as :meth:`add_message` returns."""
+        loop = asyncio.get_running_loop()
+        future: "asyncio.Future[Tuple[MessageRecord, bool]]" = loop.create_future()
+        self._pending.append((message, future))
+        if not self._flushing:
+            self._flushing = True
+            loop.create_task(self._flush())
+        return future
+
+    async def _flush(self) -> None:
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, []
+                try:
+                    stored = await self._run(self._insert_messages, [m for m, _ in batch])
+                except Exception as exc:  # the whole transaction failed
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(exc)
+                else:
+                    for (_, future), result in zip(batch, stored):
+                        if not future.done():
+                            future.set_result(result)
+        finally:
+            self._flushing = False
+
+    def _insert_messages(self, batch: List[MessageRecord]) -> List[Tuple[MessageRecord, bool]]:
+        """One transaction: find earlier messages with the same client ids, then
+        insert the rest with one executemany (Core, not the ORM: this is the
+        hot path)."""
+        table = models.Message.__table__
+        earlier: Dict[Tuple[str, str], MessageRecord] = {}
+        wanted: Dict[str, List[str]] = {}
+        for message in batch:
+            if message.client_id is not None:
+                wanted.setdefault(message.conversation_id, []).append(message.client_id)
+        results: List[Tuple[MessageRecord, bool]] = []
+        rows: List[Dict[str, Any]] = []
+        with self.engine.begin() as connection:
+            for conversation_id, client_ids in wanted.items():
+                found = connection.execute(
+                    select(table).where(table.c.conversation_id == conversation_id, table.c.client_id.in_(client_ids))
+                )
+                for row in found:
+                    earlier.setdefault((conversation_id, row.client_id), _message(row))
+            for message in batch:
+                if message.client_id is not None:
+                    key = (message.conversation_id, message.client_id)
+                    if key in earlier:
+                        results.append((earlier[key], False))
+                        continue
+                    earlier[key] = message
+                rows.append(
+                    {
+                        "id": message.id,
+                        "conversation_id": message.conversation_id,
+                        "sender": message.sender,
+                        "text": message.text,
+                        "extra": message.extra,
+                        "agent_id": message.agent_id,
+                        "agent_name": message.agent_name,
+                        "client_id": message.client_id,
+                        "created_at": message.created_at,
+                    }
+                )
+                results.append((message, True))
+            if rows:
+                connection.execute(table.insert(), rows)
+        return results
+
+    async def history(self, conversation_id: str, limit: int = 200) -> List[MessageRecord]:
+        """The last ``limit`` messages of a conversation, oldest first."""
+
+        def work() -> List[MessageRecord]:
+            with self._session() as session:
+                rows = session.execute(
+                    select(models.Message)
+                    .where(models.Message.conversation_id == conversation_id)
+                    .order_by(models.Message.seq.desc())
+                    .limit(limit)
+                ).scalars().all()
+                return [_message(row) for row in reversed(rows)]
+
+        return await self._run(work)
+
+    # -- handoffs ----------------------------------------------------------
+
+    async def open_handoff(
+        self, conversation_id: str, handoff: Handoff, *, at: Optional[dt.datetime] = None
+    ) -> HandoffRecord:
+        def work() -> HandoffRecord:
+            with self._session() as session, session.begin():
+                row = models.Handoff(
+                    conversation_id=conversation_id,
+                    queue=handoff.queue,
+                    reason=handoff.reason[:128],
+                    summary=handoff.summary,
+                    context=dict(handoff.context),
+                    enqueued_at=at or utcnow(),
+                )
+                session.add(row)
+                session.flush()
+                return _handoff(row)
+
+        return await self._run(work)
+
+    async def handoff(self, handoff_id: int) -> Optional[HandoffRecord]:
+        def work() -> Optional[HandoffRecord]:
+            with self._session() as session:
+                row = session.get(models.Handoff, handoff_id)
+                return _handoff(row) if row is not None else None
+
+        return await self._run(work)
+
+    async def handoffs(self, conversation_id: str) -> List[HandoffRecord]:
+        def work() -> List[HandoffRecord]:
+            with self._session() as session:
+                rows = session.execute(
+                    select(models.Handoff)
+                    .where(models.Handoff.conversation_id == conversation_id)
+                    .order_by(models.Handoff.id)
+                ).scalars().all()
+                return [_handoff(row) for row in rows]
+
+        return await self._run(work)
+
+    async def claim_handoff(self, handoff_id: int, agent_id: int, *, at: Optional[dt.datetime] = None) -> None:
+        await self._update_handoff(handoff_id, claimed_at=at or utcnow(), agent_id=agent_id)
+
+    async def end_handoff(self, handoff_id: int, outcome: str, *, at: Optional[dt.datetime] = None) -> None:
+        await self._update_handoff(handoff_id, closed_at=at or utcnow(), outcome=outcome)
+
+    async def rate_handoff(self, handoff_id: int, score: int, comment: Optional[str]) -> None:
+        await self._update_handoff(handoff_id, rating=score, rating_comment=comment)
+
+    async def _update_handoff(self, handoff_id: int, **values: Any) -> None:
+        def work() -> None:
+            with self._session() as session, session.begin():
+                session.execute(update(models.Handoff).where(models.Handoff.id == handoff_id).values(**values))
+
+        await self._run(work)
+
+    # -- tickets and pages -------------------------------------------------
+
+    async def add_ticket(self, conversation_id: str, handoff_id: Optional[int], email: str, text: str) -> int:
+        def work() -> int:
+            with self._session() as session, session.begin():
+                row = models.Ticket(
+                    conversation_id=conversation_id,
+                    handoff_id=handoff_id,
+                    email=email,
+                    text=text,
+                    created_at=utcnow(),
+                )
+                session.add(row)
+                session.flush()
+                return int(row.id)
+
+        return await self._run(work)
+
+    async def add_page(
+        self, conversation_id: str, handoff_id: int, webhook_url: Optional[str], status: str, detail: str = ""
+    ) -> int:
+        def work() -> int:
+            with self._session() as session, session.begin():
+                row = models.Page(
+                    conversation_id=conversation_id,
+                    handoff_id=handoff_id,
+                    created_at=utcnow(),
+                    webhook_url=webhook_url,
+                    status=status,
+                    detail=detail[:2000],
+                )
+                session.add(row)
+                session.flush()
+                return int(row.id)
+
+        return await self._run(work)
+
+    # -- agents ------------------------------------------------------------
+
+    async def create_agent(self, username: str, name: str, password_hash: str) -> AgentRecord:
+        def work() -> AgentRecord:
+            with self._session() as session, session.begin():
+                row = models.Agent(
+                    username=username, name=name, password_hash=password_hash, active=True, created_at=utcnow()
+                )
+                session.add(row)
+                session.flush()
+                return _agent(row)
+
+        return await self._run(work)
+
+    async def set_agent_password(self, username: str, name: Optional[str], password_hash: str) -> bool:
+        def work() -> bool:
+            with self._session() as session, session.begin():
+                values: Dict[str, Any] = {"password_hash": password_hash}
+                if name:
+                    values["name"] = name
+                result = session.execute(
+                    update(models.Agent).where(models.Agent.username == username).values(**values)
+                )
+                return bool(result.rowcount)
+
+        return await self._run(work)
+
+    async def agent_by_username(self, username: str) -> Optional[AgentRecord]:
+        def work() -> Optional[AgentRecord]:
+            with self._session() as session:
+                row = session.execute(
+                    select(models.Agent).where(models.Agent.username == username)
+                ).scalars().first()
+                return _agent(row) if row is not None else None
+
+        return await self._run(work)
+
+    async def agent(self, agent_id: int) -> Optional[AgentRecord]:
+        def work() -> Optional[AgentRecord]:
+            with self._session() as session:
+                row = session.get(models.Agent, agent_id)
+                return _agent(row) if row is not None else None
+
+        return await self._run(work)
+
+
+def default_db_url() -> str:
+    return os.environ.get("KARA_GATEWAY_DB_URL", DEFAULT_DB_URL)

@@ -1,0 +1,108 @@
+"""SQL storage on SQLite and PostgreSQL: migrations, messages, handoffs."""
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect
+
+from handoff.contract import Handoff
+from handoff.models import metadata
+from handoff.storage import MessageRecord, Storage, migrate
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'gw.db'}"
+    return request.getfixturevalue("fresh_pg")
+
+
+async def test_migrations_match_the_models(db_url) -> None:
+    migrate(db_url)
+    migrate(db_url)  # idempotent
+    storage = Storage(db_url)
+    try:
+        with storage.engine.connect() as connection:
+            assert compare_metadata(MigrationContext.configure(connection), metadata) == []
+            tables = set(inspect(connection).get_table_names())
+        assert {"agents", "conversations", "messages", "handoffs", "tickets", "pages"} <= tables
+    finally:
+        await storage.close()
+
+
+async def test_messages_handoffs_and_agents(db_url) -> None:
+    migrate(db_url)
+    storage = Storage(db_url)
+    try:
+        await storage.create_conversation("c1", "shopper", "chat")
+        await storage.create_conversation("c2", "provider", "emergency")
+        # many concurrent writes: grouped, all kept, in order
+        records = [MessageRecord("c1", "shopper", f"m{i}") for i in range(50)]
+        results = await asyncio.gather(*(storage.add_message(r) for r in records))
+        assert all(new for _, new in results)
+        history = await storage.history("c1")
+        assert [m.text for m in history] == [f"m{i}" for i in range(50)]
+        assert history[0].created_at.tzinfo is not None
+        assert [m.text for m in await storage.history("c1", limit=3)] == ["m47", "m48", "m49"]
+        assert await storage.history("c2") == []
+        # resends with the same client_id are stored once
+        first, new = await storage.add_message(MessageRecord("c2", "shopper", "hello", client_id="k1"))
+        again, new_again = await storage.add_message(MessageRecord("c2", "shopper", "hello", client_id="k1"))
+        assert new and not new_again and again.id == first.id
+        both = await asyncio.gather(storage.add_message(MessageRecord("c2", "shopper", "x", client_id="k2")),
+                                    storage.add_message(MessageRecord("c2", "shopper", "x", client_id="k2")))
+        assert [n for _, n in both] == [True, False]
+        assert len(await storage.history("c2")) == 2
+        # bot extras survive
+        await storage.add_message(MessageRecord("c2", "bot", "pick", extra={"buttons": [{"title": "A", "payload": "/a"}]}))
+        assert (await storage.history("c2"))[-1].extra == {"buttons": [{"title": "A", "payload": "/a"}]}
+
+        agent = await storage.create_agent("amaka", "Amaka", "$argon2id$fake")
+        assert (await storage.agent_by_username("amaka")).id == agent.id
+        assert (await storage.agent(agent.id)).name == "Amaka"
+        h = await storage.open_handoff("c2", Handoff("emergency", "provider_emergency", "urgent", {"role": "provider"}))
+        await storage.claim_handoff(h.id, agent.id)
+        await storage.end_handoff(h.id, "closed")
+        await storage.rate_handoff(h.id, 4, "ok")
+        got = await storage.handoff(h.id)
+        assert (got.queue, got.agent_id, got.outcome, got.rating, got.context) == (
+            "emergency", agent.id, "closed", 4, {"role": "provider"})
+        assert got.enqueued_at <= got.claimed_at <= got.closed_at
+        assert got.closed_at - got.enqueued_at < dt.timedelta(seconds=30)
+        assert await storage.add_ticket("c2", h.id, "a@b.co", "call me") > 0
+        assert await storage.add_page("c2", h.id, None, "no_webhook") > 0
+        # a message of an unknown conversation is refused, and does not sink others
+        with pytest.raises(Exception):
+            await storage.add_message(MessageRecord("nope", "shopper", "x"))
+        await storage.add_message(MessageRecord("c1", "shopper", "after"))
+        assert (await storage.history("c1"))[-1].text == "after"
+    finally:
+        await storage.close()
+
+
+def test_processes_migrating_at_once_on_postgresql(fresh_pg) -> None:
+    """Gateways started together all migrate at start: the advisory lock serialises them."""
+    import os
+    import subprocess
+
+    from .helpers import PYTHON, REPO
+
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    procs = [
+        subprocess.Popen([PYTHON, "-m", "handoff", "migrate", "--db-url", fresh_pg], cwd=REPO, env=env,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for _ in range(4)
+    ]
+    for proc in procs:
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err.decode()[-2000:]
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(fresh_pg)
+    with engine.connect() as connection:
+        assert connection.execute(text("select version_num from alembic_version")).scalar() == "0001"
+    engine.dispose()
