@@ -34,13 +34,13 @@ import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Sequence
+from typing import Iterator, List, Optional, Sequence
 
 from bot import paths
+from bot.databases import create_database, drop_database
 from bot.processes import BotStack, free_port, http_ok, seed_shop, start_bot_stack
 
 PYTHON = str(paths.VENV_BIN / "python")
-PG_ADMIN = os.environ.get("KARA_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("KARA_BENCH_REDIS", "redis://127.0.0.1:6379/0")
 CLOSED_RASA = "http://127.0.0.1:9"  # nothing listens: for gateways that never ask the bot
 SECRET = "kara-bench-secret"
@@ -145,19 +145,9 @@ class System:
 
     def database(self) -> str:
         """A fresh PostgreSQL database (dropped at the end); SQLAlchemy URL."""
-        import psycopg2
-
-        name = f"kbench_{self.run_id}_{len(self.databases)}"
-        admin = psycopg2.connect(PG_ADMIN)
-        admin.autocommit = True
-        try:
-            with admin.cursor() as cur:
-                cur.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            admin.close()
+        name, url = create_database("kbench")
         self.databases.append(name)
-        host_part = PG_ADMIN.split("://", 1)[1].rsplit("/", 1)[0]
-        return f"postgresql+psycopg2://{host_part}/{name}"
+        return url
 
     def redis_prefix(self) -> str:
         prefix = f"kbench:{self.run_id}:{len(self.redis_prefixes)}"
@@ -293,18 +283,12 @@ class System:
         if self.bot_stack is not None:
             self.bot_stack.stop()
             self.bot_stack = None
-        if self.databases:
+        for name in self.databases:
             try:
-                import psycopg2
-
-                admin = psycopg2.connect(PG_ADMIN)
-                admin.autocommit = True
-                with admin.cursor() as cur:
-                    for name in self.databases:
-                        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-                admin.close()
+                drop_database(name)
             except Exception as exc:  # pragma: no cover - cleanup best effort
-                print(f"  (could not drop benchmark databases: {exc})", file=sys.stderr)
+                print(f"  (could not drop benchmark database {name}: {exc})", file=sys.stderr)
+        self.databases.clear()
         if self.redis_prefixes:
             try:
                 import redis

@@ -3,37 +3,24 @@ and one running assistant (trained at most once, started once per run)."""
 from __future__ import annotations
 
 import os
-import uuid
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 
 from bot import paths
+from bot.databases import temporary_database
 from bot.model_cache import ensure_model
 from bot.processes import BotStack, seed_shop, start_bot_stack
 
-PG_ADMIN_DSN = os.environ.get("KARA_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("KARA_TEST_REDIS", "redis://127.0.0.1:6379/0")
 
 
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
     """SQLAlchemy URL of a fresh PostgreSQL database, dropped after the run."""
-    import psycopg2
-
-    name = f"kara_test_{uuid.uuid4().hex[:10]}"
-    admin = psycopg2.connect(PG_ADMIN_DSN)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
-    host_part = PG_ADMIN_DSN.split("://", 1)[1].rsplit("/", 1)[0]
-    try:
-        yield f"postgresql+psycopg2://{host_part}/{name}"
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+    with temporary_database("kara_test") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -1,18 +1,13 @@
 """Fixtures for the action tests: real databases, real rasa_sdk trackers.
 
 ``db_url`` is parametrised over a fresh SQLite file and a throw-away
-PostgreSQL database (created once per test session on the server at
-``KARA_TEST_PG_URL``, default ``postgresql+psycopg2://postgres@127.0.0.1:5432/test``,
-and dropped at the end; its tables are recreated for every test). When the
-server cannot be reached, the PostgreSQL cases are skipped with the reason,
-unless ``KARA_REQUIRE_PG=1`` makes that a failure. ``shop`` seeds the demo
-file into it. No database is mocked.
+PostgreSQL database (``bot.databases``: created once per test session and
+dropped at the end; its tables are recreated for every test). ``shop`` seeds
+the demo file into it. No database is mocked.
 """
 from __future__ import annotations
 
 import asyncio
-import os
-import uuid
 from datetime import date
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
@@ -20,15 +15,14 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 import pytest
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import create_engine
 
 from actions.policy import load_policy
+from bot.databases import temporary_database
 from actions.shop import db
 from actions.shop.models import Base
 from actions.shop.seed import DEMO_FILE, seed_file
 
-PG_SERVER_URL = os.environ.get("KARA_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
 #: The day the demo file's relative dates ("today-3") are anchored to in tests.
 SEED_DAY = date(2026, 11, 25)
 
@@ -43,23 +37,9 @@ def _fresh_policy_cache() -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def pg_database_url() -> Iterator[str]:
-    name = f"kara_actions_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_SERVER_URL, isolation_level="AUTOCOMMIT", future=True)
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as error:  # server down or not configured
-        admin.dispose()
-        if os.environ.get("KARA_REQUIRE_PG") == "1":
-            raise
-        pytest.skip(f"PostgreSQL not reachable at {PG_SERVER_URL}: {error.__class__.__name__}")
-    try:
-        yield make_url(PG_SERVER_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        db.dispose_engines()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with temporary_database("kara_actions_test") as url:
+        yield url
+    db.dispose_engines()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from typing import Dict, Iterator, List, Set
 
-EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[A-Za-z]{2,}\b")  # not user@127.0.0.1
 PHONE = re.compile(r"\+?\d[\d ()-]{8,}\d")
 WINDOW = re.compile(r"\b\d+\s*(?:-|–|to)\s*\d+\s*(?:business days|hours)\b|\b\d+\s+business days?\b",
                     re.IGNORECASE)

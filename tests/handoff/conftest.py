@@ -20,6 +20,8 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Dict, Iterator, List
 
 import pytest
 
+from bot.databases import temporary_database
+
 from handoff.config import GatewayConfig
 from handoff.server import RunningGateway, start
 
@@ -67,23 +69,9 @@ def redis_prefix(redis_url: str) -> Iterator[str]:
 
 @pytest.fixture
 def fresh_pg() -> Iterator[str]:
-    """A PostgreSQL database of its own for one test, migrated, dropped after."""
-    import psycopg2
-
-    admin_dsn = os.environ.get("KARA_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
-    name = f"kgw_{uuid.uuid4().hex[:10]}"
-    admin = psycopg2.connect(admin_dsn)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
-    host_part = admin_dsn.split("://", 1)[1].rsplit("/", 1)[0]
-    url = f"postgresql+psycopg2://{host_part}/{name}"
-    try:
+    """A PostgreSQL database of its own for one test, dropped after."""
+    with temporary_database("kgw") as url:
         yield url
-    finally:
-        with admin.cursor() as cur:
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
 
 
 @pytest.fixture
