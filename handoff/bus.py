@@ -73,7 +73,9 @@ class RedisBus:
 
     def __init__(self, url: str, *, prefix: str = "kara") -> None:
         self._channel_prefix = f"{prefix}:ev:"
-        self._redis = aioredis.from_url(url, decode_responses=True)
+        from .queue_redis import connect
+
+        self._redis = connect(url)
         self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
         self._handler: Optional[Handler] = None
         self._task: Optional["asyncio.Task[None]"] = None

@@ -10,6 +10,9 @@
 * ``create-agent USERNAME --name "Display Name" [--password P] [--db-url]``:
   password from ``--password`` or the first line of standard input;
   an existing username gets the new password (and name).
+* ``transcript export|delete CONVERSATION_ID [--db-url] [--output FILE]``:
+  a conversation's records as JSON, or deleted (privacy requests; see
+  :mod:`handoff.transcript`). Exit 1: no such conversation; 3: still open.
 """
 from __future__ import annotations
 
@@ -54,7 +57,43 @@ def _parser() -> argparse.ArgumentParser:
     agent.add_argument("--name", required=True, help="display name shown to shoppers")
     agent.add_argument("--password", help="default: read from standard input")
     agent.add_argument("--db-url")
+    transcript = commands.add_parser("transcript", help="export or delete one conversation's records")
+    transcript.add_argument("action", choices=("export", "delete"))
+    transcript.add_argument("conversation_id")
+    transcript.add_argument("--db-url")
+    transcript.add_argument("--output", help="export: write the JSON here instead of standard output")
     return parser
+
+
+def _transcript(args: argparse.Namespace, db_url: str) -> int:
+    import json
+
+    from .transcript import StillOpen, erase, export
+
+    if args.action == "export":
+        data = export(db_url, args.conversation_id)
+        if data is None:
+            print(f"no conversation {args.conversation_id}", file=sys.stderr)
+            return 1
+        text = json.dumps(data, ensure_ascii=False, indent=2)
+        if args.output:
+            with open(args.output, "w", encoding="utf-8") as out:
+                out.write(text + "\n")
+        else:
+            print(text)
+        return 0
+    try:
+        counts = erase(db_url, args.conversation_id)
+    except StillOpen:
+        print(f"conversation {args.conversation_id} is waiting for or with an agent; close it first",
+              file=sys.stderr)
+        return 3
+    if counts is None:
+        print(f"no conversation {args.conversation_id}", file=sys.stderr)
+        return 1
+    rows = ", ".join(f"{n} {table}" for table, n in counts.items())
+    print(f"deleted conversation {args.conversation_id}: {rows}")
+    return 0
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -80,6 +119,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     from .storage import Storage, migrate
 
     db_url = args.db_url or GatewayConfig.from_env().db_url
+    if args.command == "transcript":
+        return _transcript(args, db_url)
     if args.command == "migrate":
         migrate(db_url)
         print(f"database at head: {db_url.split('@')[-1]}")

@@ -31,6 +31,9 @@ class GatewayConfig:
     grace_seconds: float = 30.0
     #: an agent is online while a heartbeat renewed their presence this recently
     presence_ttl_s: float = 30.0
+    #: how often each process checks that Redis still holds the live state
+    #: (after Redis restarted empty it is rebuilt from SQL)
+    live_state_check_s: float = 1.0
     emergency_page_after: float = 120.0
     page_webhook: Optional[str] = None
     #: browser Origins allowed on websockets; empty: any. Clients that send no

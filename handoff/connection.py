@@ -9,14 +9,22 @@ the gateway pings from one loop, see :mod:`handoff.keepalive`.) Semantics
 are those of ``websockets`` 10.4's ``recv`` (pinned by the lock file; the
 attributes used are that version's): messages already queued are returned
 even when the connection is closing, then ``ConnectionClosed`` is raised.
+
+It adds :meth:`LeanProtocol.write_texts`: several text frames in one
+transport write (a burst of relayed messages costs one ``send`` system call,
+not one per frame), with :func:`websockets.broadcast`'s rules.
 """
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+import struct
+from typing import Any, Sequence
 
+from websockets.legacy.protocol import State
 from websockets.legacy.server import WebSocketServerProtocol
 from websockets.typing import Data
+
+_TEXT_FIN = 0x81  # FIN + opcode text; server frames are not masked (RFC 6455 5.1)
 
 
 class _Finished:
@@ -62,3 +70,32 @@ class LeanProtocol(WebSocketServerProtocol):
             self._put_message_waiter.set_result(None)
             self._put_message_waiter = None
         return message
+
+    def write_texts(self, texts: Sequence[str]) -> None:
+        """Write text frames now, without waiting, in one transport write.
+
+        As :func:`websockets.broadcast` does frame by frame: nothing if the
+        connection is not open; ``RuntimeError`` while a fragmented message
+        is being sent. The gateway negotiates no extension (compression is
+        off), so a server frame is its header and the UTF-8 payload; with an
+        extension the frames go through ``websockets`` one by one."""
+        if self.state is not State.OPEN:
+            return
+        if self._fragmented_message_waiter is not None:
+            raise RuntimeError("busy sending a fragmented message")
+        if self.extensions:
+            for text in texts:
+                self.write_frame_sync(True, 0x1, text.encode("utf-8"))
+            return
+        parts = []
+        for text in texts:
+            data = text.encode("utf-8")
+            size = len(data)
+            if size < 126:
+                parts.append(bytes((_TEXT_FIN, size)))
+            elif size < 65536:
+                parts.append(struct.pack("!BBH", _TEXT_FIN, 126, size))
+            else:
+                parts.append(struct.pack("!BBQ", _TEXT_FIN, 127, size))
+            parts.append(data)
+        self.transport.write(b"".join(parts))

@@ -6,7 +6,9 @@ a socket, so it reaches the right sockets whichever process they are on. This
 process subscribes to ``c:<id>`` while it has a socket of that conversation and
 to ``a:<id>`` while it has a socket of that agent; frames arrive as ready JSON
 text and are written with :func:`websockets.broadcast` (no awaiting, no
-per-connection task, one serialisation for all sockets).
+per-connection task, one serialisation for all sockets). A burst of relayed
+messages travels as one payload (frames joined by newlines, see
+:meth:`Hub.publish`) and is written with one transport write per socket.
 
 A sender's own socket gets its message back the same way: that echo, with the
 stored ``id`` and ``ts``, is the acknowledgement. Clients de-duplicate by
@@ -17,7 +19,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Set, Tuple
 
-import websockets
+from websockets.legacy.protocol import broadcast  # not websockets.broadcast: a lazy import per call
 
 from .bus import Bus
 from .protocol import dumps
@@ -27,6 +29,8 @@ logger = logging.getLogger(__name__)
 Frame = Mapping[str, Any]
 QUEUES_TOPIC = "queues"
 AGENTS_TOPIC = "agents"
+#: between the frames of a payload that carries several (see :meth:`Hub.publish`)
+SEPARATOR = "\n"
 
 
 class Hub:
@@ -97,6 +101,13 @@ class Hub:
         """Publish frames: each event is (topic, frame)."""
         await self.bus.publish(*((topic, dumps(frame)) for topic, frame in events))
 
+    async def publish(self, events: List[Tuple[str, str]]) -> None:
+        """Publish (topic, payload) pairs, in order, in one bus round trip. A
+        payload is one ready JSON frame, or several joined by newlines
+        (:data:`SEPARATOR`): compact JSON never holds a raw newline, and one
+        bus event for a burst of frames costs far less than one each."""
+        await self.bus.publish(*events)
+
     @staticmethod
     def to_shopper(conversation_id: str, frame: Frame) -> Tuple[str, Frame]:
         return f"c:{conversation_id}", frame
@@ -134,20 +145,48 @@ class Hub:
                     held.append(text)
             sockets = ready
         try:
-            websockets.broadcast(sockets, text)
+            broadcast(sockets, text)
         except RuntimeError:  # a socket busy with a fragmented send: skip all, rare
             logger.warning("broadcast skipped a busy socket")
 
     def _deliver(self, topic: str, payload: str) -> None:
+        if topic == QUEUES_TOPIC:
+            self._on_queues_changed()
+            return
         if topic.startswith("c:"):
-            self.write(self._shoppers.get(topic[2:], ()), payload)
+            sockets: Any = self._shoppers.get(topic[2:], ())
         elif topic.startswith("a:"):
             try:
                 agent_id = int(topic[2:])
             except ValueError:
                 return
-            self.write(self._agents.get(agent_id, ()), payload)
+            sockets = self._agents.get(agent_id, ())
         elif topic == AGENTS_TOPIC:
-            self.write(self.agent_sockets(), payload)
-        elif topic == QUEUES_TOPIC:
-            self._on_queues_changed()
+            sockets = self.agent_sockets()
+        else:
+            return
+        if not sockets:
+            return
+        if SEPARATOR in payload:  # several frames (see :meth:`publish`)
+            self.write_many(sockets, payload.split(SEPARATOR))
+        else:
+            self.write(sockets, payload)
+
+    def write_many(self, sockets: Iterable[Any], texts: List[str]) -> None:
+        """Write several ready frames, in order, to local sockets without
+        waiting: one transport write per socket where it can
+        (:meth:`handoff.connection.LeanProtocol.write_texts`)."""
+        for socket in sockets:
+            held = self._held.get(socket) if self._held else None
+            if held is not None:
+                held.extend(texts)
+                continue
+            write_texts = getattr(socket, "write_texts", None)
+            if write_texts is None:
+                for text in texts:
+                    self.write((socket,), text)
+                continue
+            try:
+                write_texts(texts)
+            except RuntimeError:  # a socket busy with a fragmented send: skipped, rare
+                logger.warning("broadcast skipped a busy socket")

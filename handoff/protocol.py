@@ -338,6 +338,10 @@ def error_frame(
     return frame
 
 
+#: One encoder for every frame: ``json.dumps`` with options builds a new one per call.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str)
+
+
 def dumps(frame: Mapping[str, Any]) -> str:
     """Serialise a server frame (compact, UTF-8 kept as is)."""
-    return json.dumps(frame, ensure_ascii=False, separators=(",", ":"), default=str)
+    return _ENCODER.encode(frame)

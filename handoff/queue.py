@@ -165,6 +165,14 @@ class QueueStore(Protocol):
     async def once(self, key: str, ttl_s: float) -> bool:
         """True for the first caller of ``key`` (any process) until ``ttl_s`` passes."""
 
+    async def populated(self) -> bool:
+        """Whether the live state is known to hold every open handoff. False
+        on a new or restarted (emptied) Redis: the gateway then rebuilds it
+        from SQL (:meth:`handoff.service.Gateway.restore_live_state`)."""
+
+    async def mark_populated(self) -> None:
+        """Record that the live state was built (see :meth:`populated`)."""
+
     async def close(self) -> None:
         """Release connections."""
 
@@ -185,6 +193,9 @@ class MemoryQueueStore:
         self._handle_times: List[float] = []
         self._paged: Set[int] = set()
         self._once: Dict[str, float] = {}
+        # Memory dies with its process and is never emptied under it: nothing
+        # to rebuild (a restarted one-process gateway starts with empty queues).
+        self._populated = True
 
     async def get(self, conversation_id: str) -> LiveState:
         return self._states.get(conversation_id, LiveState())
@@ -304,6 +315,12 @@ class MemoryQueueStore:
             return False
         self._once[key] = now + ttl_s
         return True
+
+    async def populated(self) -> bool:
+        return self._populated
+
+    async def mark_populated(self) -> None:
+        self._populated = True
 
     async def close(self) -> None:
         return None

@@ -11,6 +11,8 @@ Keys (``P`` is the prefix, ``kara`` by default; tests use their own):
 * ``P:presence``: sorted set ``<agent id>|<process id>`` scored by expiry.
 * ``P:aht``: list of the last handle times (seconds).
 * ``P:paged:<handoff id>``: set once when an emergency handoff is paged.
+* ``P:populated``: set once the live state was built; missing after Redis
+  restarted empty, which makes the gateway rebuild it from SQL.
 * ``P:once:<job>``: a job one process runs for all (``once``), with a TTL.
 
 Every change is one Lua script, so it is atomic across processes.
@@ -21,6 +23,10 @@ import time
 from typing import Any, List, Optional, Set
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .contract import QUEUES
 from .queue import AGENT, HANDLE_TIMES_KEPT, WAITING, LiveState, QueueEntry, Snapshot
@@ -93,6 +99,18 @@ return cur
 """
 
 
+def connect(url: str) -> "aioredis.Redis":
+    """A Redis client that retries a command (twice, after 50-500 ms) when its
+    connection fails: after Redis restarted, every pooled connection is stale
+    and the first command on each would otherwise fail."""
+    return aioredis.from_url(
+        url,
+        decode_responses=True,
+        retry=Retry(ExponentialBackoff(cap=0.5, base=0.05), 2),
+        retry_on_error=[RedisConnectionError, RedisTimeoutError],
+    )
+
+
 def _int(value: Any) -> Optional[int]:
     return int(value) if value not in (None, "", b"") else None
 
@@ -106,7 +124,7 @@ class RedisQueueStore:
 
     def __init__(self, url: str, *, prefix: str = "kara") -> None:
         self.prefix = prefix
-        self.redis = aioredis.from_url(url, decode_responses=True)
+        self.redis = connect(url)
         self._enqueue = self.redis.register_script(_ENQUEUE)
         self._claim = self.redis.register_script(_CLAIM)
         self._release = self.redis.register_script(_RELEASE)
@@ -284,6 +302,12 @@ class RedisQueueStore:
     async def once(self, key: str, ttl_s: float) -> bool:
         ttl_ms = max(1, int(ttl_s * 1000))
         return bool(await self.redis.set(f"{self.prefix}:once:{key}", "1", nx=True, px=ttl_ms))
+
+    async def populated(self) -> bool:
+        return bool(await self.redis.exists(f"{self.prefix}:populated"))
+
+    async def mark_populated(self) -> None:
+        await self.redis.set(f"{self.prefix}:populated", "1")
 
     async def close(self) -> None:
         await self.redis.close()

@@ -24,6 +24,11 @@ class RasaUnavailable(Exception):
     """Rasa or its action server did not answer usefully."""
 
 
+class RasaActionsFailed(RasaUnavailable):
+    """Rasa answered, with no reply: its action server failed (a lookup it
+    needed could not run)."""
+
+
 class RasaClient:
     def __init__(self, base_url: str, *, timeout_s: float = 20.0) -> None:
         self.base_url = base_url.rstrip("/")
@@ -52,7 +57,7 @@ class RasaClient:
             raise RasaUnavailable("rasa answered something that is not a list")
         replies = [reply for reply in replies if isinstance(reply, dict)]
         if not replies:
-            raise RasaUnavailable("rasa answered no reply (is the action server up?)")
+            raise RasaActionsFailed("rasa answered no reply (is the action server up?)")
         return replies
 
     async def pause(self, sender: str) -> None:

@@ -20,7 +20,8 @@ import asyncio
 import logging
 import signal
 from dataclasses import dataclass
-from typing import Any, Awaitable, Optional
+from functools import partial
+from typing import Any, Awaitable, Callable, List, Optional, Tuple
 
 import websockets
 from websockets.datastructures import Headers
@@ -47,50 +48,113 @@ MAX_MESSAGE_BYTES = 64 * 1024
 _NO_HEADERS = Headers()
 
 
-class Pipeline:
-    """A socket's messages, stored and relayed in order without holding up reading.
+#: (how many messages a call took, the rest of their work, whether the next
+#: call may start before that work is done); see :class:`Pipeline`
+Taken = Tuple[int, Awaitable[None], bool]
+_Step = Tuple[Awaitable[None], List[Tuple[Any, Optional[str]]]]
 
-    ``message`` frames are checked and queued for storage at once (in arrival
-    order); the step "publish once committed" runs here, each after the one
-    before. So a client may send many messages back to back and they are
-    committed together (group commit) yet delivered in order. At most
-    :attr:`LIMIT` are in flight per socket; any other frame first waits for
-    them (:meth:`drain`), so it is handled after the messages sent before it.
+
+class Pipeline:
+    """A socket's chat messages, stored and relayed in order without holding up reading.
+
+    The reader checks each ``message`` frame, queues it here and reads on.
+    While anything is queued, one consumer task (per socket, none while idle)
+    works the queue: it hands every waiting message to :attr:`take` (the
+    gateway's ``shopper_messages`` / ``agent_messages``), which takes those
+    that belong together (with an agent, the whole burst: one group commit,
+    one bus round trip; with the bot, one at a time) and returns the rest of
+    their work. Works are awaited in order, so messages are delivered in the
+    order they were sent; a relayed burst's work (commit, then publish) may
+    still be running while the next burst is taken and submitted for the next
+    commit (at most one ahead), while the bot's work is finished before the
+    next message is looked at. At most :attr:`LIMIT` wait in the queue (the
+    reader then waits for the consumer to take them); any other frame first
+    waits for the queue to be worked off (:meth:`drain`), so it is handled
+    after the messages sent before it.
     """
 
-    __slots__ = ("socket", "tail", "inflight")
-    LIMIT = 64
+    __slots__ = ("socket", "take", "items", "task", "room")
+    LIMIT = 256
 
     def __init__(self, socket: WebSocketServerProtocol) -> None:
         self.socket = socket
-        self.tail: "Optional[asyncio.Task[None]]" = None
-        self.inflight = 0
+        #: (messages) -> :data:`Taken`; set after hello
+        self.take: Optional[Callable[[List[Any]], Awaitable[Taken]]] = None
+        self.items: List[Tuple[Any, Optional[str]]] = []
+        self.task: "Optional[asyncio.Task[None]]" = None
+        self.room: "Optional[asyncio.Future[None]]" = None
 
-    async def add(self, step: Awaitable[None], ref: Optional[str]) -> None:
-        self.inflight += 1
-        self.tail = asyncio.ensure_future(self._run(self.tail, step, ref))
-        if self.inflight >= self.LIMIT:
-            await self.drain()
+    async def add(self, message: Any, ref: Optional[str]) -> None:
+        self.items.append((message, ref))
+        if self.task is None:
+            self.task = asyncio.ensure_future(self._work())
+        elif len(self.items) >= self.LIMIT:
+            self.room = asyncio.get_running_loop().create_future()
+            await self.room
 
-    async def _run(self, before: "Optional[asyncio.Task[None]]", step: Awaitable[None], ref: Optional[str]) -> None:
+    async def _work(self) -> None:
+        ahead: Optional[_Step] = None  # a relayed burst whose work is still to be awaited
         try:
-            if before is not None:
-                await before
-            await step
-        except p.ProtocolError as error:
-            if error.ref is None:
-                error.ref = ref
-            await _send(self.socket, error.frame())
-        except Exception:
-            logger.exception("relaying a message failed")
-            await _send(self.socket, _internal_error(ref))
+            while True:
+                if not self.items:
+                    if ahead is None:
+                        break
+                    step, ahead = ahead, None
+                    await self._finish(step)
+                    continue
+                batch, self.items = self.items, []
+                self._wake()
+                while batch:
+                    assert self.take is not None
+                    try:
+                        taken, work, chained = await self.take([message for message, _ in batch])
+                    except Exception as exc:  # refers to the first message
+                        if ahead is not None:
+                            step, ahead = ahead, None
+                            await self._finish(step)
+                        await self._failed(exc, batch[:1])
+                        batch = batch[1:]
+                        continue
+                    step = (work, batch[:taken])
+                    batch = batch[taken:]
+                    if ahead is not None:
+                        previous, ahead = ahead, None
+                        await self._finish(previous)
+                    if chained:
+                        ahead = step
+                    else:
+                        await self._finish(step)
         finally:
-            self.inflight -= 1
+            self.task = None
+            self._wake()
+
+    def _wake(self) -> None:
+        room, self.room = self.room, None
+        if room is not None and not room.done():
+            room.set_result(None)
+
+    async def _finish(self, step: _Step) -> None:
+        work, items = step
+        try:
+            await work
+        except Exception as exc:
+            await self._failed(exc, items)
+
+    async def _failed(self, exc: Exception, items: List[Tuple[Any, Optional[str]]]) -> None:
+        """Answer a failure: a refusal refers to the first message, anything
+        else (storage down...) to all of ``items``."""
+        if isinstance(exc, p.ProtocolError):
+            if exc.ref is None:
+                exc.ref = items[0][1]
+            await _send(self.socket, exc.frame())
+            return
+        logger.error("relaying a message failed", exc_info=exc)
+        for _, ref in items:
+            await _send(self.socket, _internal_error(ref))
 
     async def drain(self) -> None:
-        tail, self.tail = self.tail, None
-        if tail is not None:
-            await tail
+        while self.task is not None:
+            await self.task
 
 
 async def _send(socket: WebSocketServerProtocol, frame: Any) -> None:
@@ -127,9 +191,7 @@ async def shopper_session(gateway: Gateway, socket: WebSocketServerProtocol) -> 
                 frame = p.parse_frame(raw, p.SHOPPER_FRAMES)
                 ref = frame.ref
                 if conversation is not None and isinstance(frame, p.ShopperMessage):
-                    step = await gateway.shopper_message(conversation, frame.text, frame.client_id)
-                    if step is not None:
-                        await pipeline.add(step, ref)
+                    await pipeline.add(frame, ref)
                     continue
                 await pipeline.drain()
                 if isinstance(frame, p.ShopperHello):
@@ -144,6 +206,7 @@ async def shopper_session(gateway: Gateway, socket: WebSocketServerProtocol) -> 
                         conversation, frames, new = await gateway.shopper_hello(
                             socket, frame.token, frame.role, frame.line
                         )
+                        pipeline.take = partial(gateway.shopper_messages, conversation)
                         frames[0] = _with_ref(frames[0], ref)  # the welcome answers the hello
                         for out in frames:
                             await _send(socket, out)
@@ -193,7 +256,7 @@ async def agent_session(gateway: Gateway, socket: WebSocketServerProtocol) -> No
                 frame = p.parse_frame(raw, p.AGENT_FRAMES)
                 ref = frame.ref
                 if agent is not None and isinstance(frame, p.AgentMessage):
-                    await pipeline.add(await gateway.agent_message(agent, frame.conversation_id, frame.text), ref)
+                    await pipeline.add(frame, ref)
                     continue
                 await pipeline.drain()
                 if isinstance(frame, p.AgentHello):
@@ -208,6 +271,7 @@ async def agent_session(gateway: Gateway, socket: WebSocketServerProtocol) -> No
                     try:
                         welcome = await gateway.agent_connected(found, socket)
                         agent = found
+                        pipeline.take = partial(gateway.agent_messages, agent)
                         await _send(socket, _with_ref(welcome, ref))
                     finally:
                         gateway.hub.release(socket)

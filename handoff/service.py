@@ -20,6 +20,12 @@ takes its timers along: every process's heartbeat (a third of the presence
 TTL) also sweeps for chats owned by agents who are absent everywhere, and
 requeues them once they have been absent for the grace period.
 
+Redis restarting empty loses the live state, not the chats: every process
+checks every ``live_state_check_s`` that it is still there
+(:meth:`QueueStore.populated`), and one of them rebuilds it from the open
+handoff stints in SQL (:meth:`Gateway.restore_live_state`): waiting chats go
+back to their queues in their order, claimed ones to their agents.
+
 Estimated wait: ``ceil(position x average handle time / max(1, agents
 online))``, where the average handle time is the rolling mean of the last 50
 chats (claim to close or hand-back), ``default_handle_s`` before any.
@@ -33,7 +39,7 @@ import secrets
 import time
 import uuid
 from dataclasses import replace
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Set, Tuple
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Sequence, Set, Tuple
 
 from . import paging
 from .auth import AGENT as AGENT_TOKEN
@@ -43,11 +49,11 @@ from .bus import Bus
 from .config import GatewayConfig
 from .contract import QUEUES, Handoff, parse_handoff
 from .frames import Frame, bot_message, iso, message_frame
-from .hub import Hub
+from .hub import SEPARATOR, Hub
 from .protocol import VERSION, Code, ProtocolError, dumps
 from .queue import AGENT, BOT, CLOSED, WAITING, LiveState, QueueEntry, QueueStore, positions
-from .rasa_client import RasaClient, RasaUnavailable
-from .storage import AgentRecord, ConversationRecord, MessageRecord, Storage, utcnow
+from .rasa_client import RasaActionsFailed, RasaClient, RasaUnavailable
+from .storage import AgentRecord, ConversationRecord, HandoffRecord, MessageRecord, Storage, utcnow
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +62,8 @@ REQUEST_HUMAN = "/request_human"
 EMERGENCY_INTENT = "/provider_emergency"
 
 UNAVAILABLE_TEXT = "Sorry, the assistant is unavailable right now. You can talk to a person instead."
+#: when Rasa is up but answered nothing: its action server (order lookups...) failed
+CANNOT_LOOK_UP_TEXT = "Sorry, I cannot look that up right now. You can talk to a person instead."
 OFFLINE_TEXT = (
     "Nobody from our team is online right now. You can leave a message with your email "
     "address and we will reply by email."
@@ -92,7 +100,63 @@ class Gateway:
 
     async def start(self) -> None:
         await self.hub.start()
+        await self._ensure_live_state()
         self._spawn(self._heartbeat())
+        self._spawn(self._watch_live_state())
+
+    async def _watch_live_state(self) -> None:
+        while True:
+            await asyncio.sleep(self.config.live_state_check_s)
+            try:
+                await self._ensure_live_state()
+            except Exception as exc:  # Redis is down right now: try again next round
+                logger.warning("live state check failed: %s", type(exc).__name__)
+
+    async def _ensure_live_state(self) -> None:
+        """Rebuild the live state if it is gone (see module docs)."""
+        if await self.store.populated():
+            return
+        for agent_id in self.hub.local_agents():  # every process re-announces its agents at once
+            await self.store.agent_online(agent_id, self.process_id, self.config.presence_ttl_s)
+        if not await self.store.once("restore", 30.0):
+            return  # another process is rebuilding it
+        restored = await self.restore_live_state()
+        await self.store.mark_populated()
+        if restored:
+            logger.warning("live state was lost; restored %d open handoffs from the database", restored)
+            await self.hub.queues_changed()
+
+    async def restore_live_state(self) -> int:
+        """Put every open handoff stint of the database back into the live
+        state: waiting in its queue (oldest first), or owned by its agent when
+        it was claimed. Conversations whose live state is known (changed since
+        it was lost) are left alone. Returns how many were restored."""
+        latest: Dict[str, HandoffRecord] = {}
+        for record in await self.storage.open_handoffs():
+            latest[record.conversation_id] = record  # the newest open stint of a conversation
+        restored = 0
+        for record in sorted(latest.values(), key=lambda r: (r.enqueued_at, r.id)):
+            cid = record.conversation_id
+            if (await self.store.get(cid)).state != BOT:
+                continue
+            conversation = await self.storage.conversation(cid)
+            entry = QueueEntry(
+                conversation_id=cid,
+                queue=record.queue,
+                reason=record.reason,
+                summary=record.summary,
+                handoff_id=record.id,
+                context=record.context,
+                enqueued_at=record.enqueued_at.timestamp(),
+                line=conversation.line if conversation else "chat",
+            )
+            await self.store.enqueue(entry)
+            if record.agent_id is not None and record.claimed_at is not None:
+                agent = await self.storage.agent(record.agent_id)
+                if agent is not None:
+                    await self.store.claim(cid, agent.id, agent.name)
+            restored += 1
+        return restored
 
     async def close(self) -> None:
         for timer in list(self._timers):
@@ -289,28 +353,87 @@ class Gateway:
         """A new emergency-line conversation opens with ``/provider_emergency``."""
         await self._ask_bot(conversation, EMERGENCY_INTENT)
 
-    async def shopper_message(
-        self, conversation: ConversationRecord, text: str, client_id: Optional[str]
-    ) -> Optional[Awaitable[None]]:
-        """Store and relay a shopper message.
+    async def shopper_messages(
+        self, conversation: ConversationRecord, messages: Sequence[Any]
+    ) -> Tuple[int, Awaitable[None], bool]:
+        """Take shopper messages (objects with ``text`` and ``client_id``) off
+        a socket's queue, in order (see ``server.Pipeline``).
 
-        With an agent or waiting, returns the rest of the work (publish once
-        stored) for the caller to await in order, so a socket can send the
-        next message before this one is committed (see ``server.Pipeline``).
-        With the bot it does everything (the bot answers in turn) and returns
-        None."""
+        Returns how many of ``messages`` it took, the rest of their work, and
+        whether the next call may come before that work is done (the caller
+        awaits the works in order). The live state is read once per call:
+
+        * with an agent or waiting, all of them: stored in one group commit,
+          then published in one bus round trip (each message serialised
+          once: the echo to the shopper, and the same text plus
+          ``conversation_id`` to the owning agent); the next burst may be
+          taken (and queued for the next commit) meanwhile;
+        * with the bot (or closed), the first one only: the bot answers it (and
+          may hand the chat off) before the next is looked at.
+        """
         cid = conversation.id
         live = await self.store.get(cid)
+        if live.state in (AGENT, WAITING):
+            stored = [
+                self.storage.submit_message(
+                    MessageRecord(conversation_id=cid, sender="shopper", text=m.text, client_id=m.client_id)
+                )
+                for m in messages
+            ]
+            return len(stored), self._relay_messages(cid, stored, live.agent_id), True
+        first = messages[0]
+        return 1, self._shopper_to_bot(conversation, live, first.text, first.client_id), False
+
+    async def _shopper_to_bot(
+        self, conversation: ConversationRecord, live: LiveState, text: str, client_id: Optional[str]
+    ) -> None:
+        """A shopper message while with the bot (or closed).
+
+        In state ``bot`` the text goes to Rasa while the message is being
+        committed (a turn does not wait for a commit before the assistant
+        starts); the echo (the acknowledgement) still waits for the commit,
+        and typing on, the bot's replies and typing off follow it. A message
+        with a ``client_id`` is first looked up: a resend of a stored one is
+        only acknowledged again, never sent to the assistant twice. If the
+        commit fails, or the chat left ``bot`` meanwhile, the assistant's
+        answer is dropped (it may have read a message the shopper is told
+        failed; the shopper's retry is then stored once)."""
+        cid = conversation.id
+        if client_id is not None:
+            earlier = await self.storage.find_message(cid, client_id)
+            if earlier is not None:  # a resend of a stored message: acknowledged again, nothing more
+                await self.hub.send(Hub.to_shopper(cid, message_frame(earlier)))
+                return
         stored = self.storage.submit_message(
             MessageRecord(conversation_id=cid, sender="shopper", text=text, client_id=client_id)
         )
-        if live.state in (AGENT, WAITING):
-            return self._relay_shopper_message(cid, stored, live.agent_id)
-        record, new = await stored
-        await self._relay_shopper_message(cid, stored, None)
-        if not new:  # a resend of a stored message: acknowledged again, nothing more
-            return None
-        live = await self.store.get(cid)
+        asking: "Optional[asyncio.Task[List[Dict[str, Any]]]]" = None
+        if live.state == BOT:
+            asking = asyncio.ensure_future(
+                self.rasa.send(cid, text, {"role": conversation.role, "line": conversation.line})
+            )
+        try:
+            record, new = await stored
+        except BaseException:
+            _drop(asking)
+            raise
+        echo = Hub.to_shopper(cid, message_frame(record))
+        if not new:  # a resend stored meanwhile: acknowledged again, nothing more
+            _drop(asking)
+            await self.hub.send(echo)
+            return
+        try:
+            live = await self.store.get(cid)
+        except BaseException:
+            _drop(asking)
+            await self.hub.send(echo)
+            raise
+        if asking is not None:
+            if live.state == BOT:
+                await self._ask_bot(conversation, text, asking=asking, before=(echo,))
+                return
+            _drop(asking)  # the chat left the bot while the message was committed
+        await self.hub.send(echo)
         if live.state == CLOSED:  # writing again after a closed chat: back to the bot
             await self.store.set_state(cid, LiveState(state=BOT))
             await self.hub.send(Hub.to_shopper(cid, {"type": "state", "state": BOT}))
@@ -320,17 +443,23 @@ class Gateway:
             await self._ask_bot(conversation, text)
         elif live.state == AGENT and live.agent_id is not None:  # an agent claimed it meanwhile
             await self.hub.send(Hub.to_agent(live.agent_id, dict(message_frame(record), conversation_id=cid)))
-        return None
 
-    async def _relay_shopper_message(
-        self, cid: str, stored: "asyncio.Future[Tuple[MessageRecord, bool]]", agent_id: Optional[int]
+    async def _relay_messages(
+        self, cid: str, stored: "List[asyncio.Future[Tuple[MessageRecord, bool]]]", agent_id: Optional[int]
     ) -> None:
-        record, _ = await stored
-        frame = message_frame(record)
-        events = [Hub.to_shopper(cid, frame)]
+        """Once committed, publish messages to the conversation and (when
+        owned) to its agent, in order, in one bus round trip: one payload per
+        topic (see :meth:`Hub.publish`), each message serialised once."""
+        texts = []
+        for future in stored:
+            record, _ = await future
+            texts.append(dumps(message_frame(record)))
+        events = [(Hub.to_shopper(cid, {})[0], SEPARATOR.join(texts))]
         if agent_id is not None:
-            events.append(Hub.to_agent(agent_id, dict(frame, conversation_id=cid)))
-        await self.hub.send(*events)
+            # text[:-1] + tail == dumps(dict(frame, conversation_id=cid)), without a second dumps
+            tail = ',"conversation_id":' + dumps(cid) + "}"
+            events.append((Hub.to_agent(agent_id, {})[0], SEPARATOR.join([text[:-1] + tail for text in texts])))
+        await self.hub.publish(events)
 
     async def shopper_typing(self, conversation: ConversationRecord, on: bool) -> None:
         live = await self.store.get(conversation.id)
@@ -380,18 +509,29 @@ class Gateway:
         except RasaUnavailable as exc:
             logger.warning("could not resume the rasa conversation: %s", exc)
 
-    async def _ask_bot(self, conversation: ConversationRecord, text: str) -> None:
-        """Send ``text`` to Rasa, relay and store the replies, hand off if asked."""
+    async def _ask_bot(
+        self,
+        conversation: ConversationRecord,
+        text: str,
+        *,
+        asking: "Optional[Awaitable[List[Dict[str, Any]]]]" = None,
+        before: Tuple[Tuple[str, Frame], ...] = (),
+    ) -> None:
+        """Send ``text`` to Rasa (or await ``asking``, that request already
+        under way), relay and store the replies, hand off if asked. ``before``
+        is published together with the bot's typing on."""
         cid = conversation.id
         typing_on = Hub.to_shopper(cid, {"type": "typing", "who": "bot", "on": True})
         typing_off = Hub.to_shopper(cid, {"type": "typing", "who": "bot", "on": False})
-        await self.hub.send(typing_on)
+        await self.hub.send(*before, typing_on)
         try:
-            replies = await self.rasa.send(cid, text, {"role": conversation.role, "line": conversation.line})
+            if asking is None:
+                asking = self.rasa.send(cid, text, {"role": conversation.role, "line": conversation.line})
+            replies = await asking
         except RasaUnavailable as exc:
             logger.warning("assistant unavailable: %s", exc)
             await self.hub.send(typing_off)
-            await self._bot_unavailable(conversation, text)
+            await self._bot_unavailable(conversation, text, isinstance(exc, RasaActionsFailed))
             return
         handoff: Optional[Handoff] = None
         records: List[MessageRecord] = []
@@ -403,12 +543,14 @@ class Gateway:
             record = bot_message(cid, reply)
             if record is not None:
                 records.append(record)
-        stored = await asyncio.gather(*(self.storage.add_message(r) for r in records))
+        submitted = [self.storage.submit_message(r) for r in records]  # one group commit
+        stored = [await future for future in submitted]
         await self.hub.send(typing_off, *(Hub.to_shopper(cid, message_frame(r)) for r, _ in stored))
         if handoff is not None:
             await self._start_handoff(conversation, handoff)
 
-    async def _bot_unavailable(self, conversation: ConversationRecord, text: str) -> None:
+    async def _bot_unavailable(self, conversation: ConversationRecord, text: str, lookup: bool = False) -> None:
+        """Offer a person (``lookup``: Rasa is up but its action server failed)."""
         cid = conversation.id
         if text.startswith(REQUEST_HUMAN) or text == EMERGENCY_INTENT:
             # The shopper asked for a person: the gateway hands off by itself.
@@ -427,7 +569,7 @@ class Gateway:
             MessageRecord(
                 conversation_id=cid,
                 sender="system",
-                text=UNAVAILABLE_TEXT,
+                text=CANNOT_LOOK_UP_TEXT if lookup else UNAVAILABLE_TEXT,
                 extra={"buttons": [{"title": "Talk to a person", "payload": REQUEST_HUMAN}]},
             )
         )
@@ -437,11 +579,24 @@ class Gateway:
     # -- handoff -----------------------------------------------------------
 
     async def _start_handoff(self, conversation: ConversationRecord, handoff: Handoff) -> None:
+        """Queue the chat and tell everyone; pausing the Rasa conversation runs
+        alongside (the gateway stops sending to Rasa once the chat is
+        waiting, so nothing waits for the pause but the end of this call)."""
         cid = conversation.id
+        pausing = asyncio.ensure_future(self._pause_rasa(cid))
+        try:
+            await self._queue_handoff(conversation, handoff)
+        finally:
+            await pausing
+
+    async def _pause_rasa(self, cid: str) -> None:
         try:
             await self.rasa.pause(cid)
         except RasaUnavailable as exc:
             logger.warning("could not pause the rasa conversation: %s", exc)
+
+    async def _queue_handoff(self, conversation: ConversationRecord, handoff: Handoff) -> None:
+        cid = conversation.id
         record = await self.storage.open_handoff(cid, handoff)
         entry = QueueEntry(
             conversation_id=cid,
@@ -617,21 +772,27 @@ class Gateway:
         )
         await self.hub.queues_changed()
 
-    async def agent_message(self, agent: AgentRecord, cid: str, text: str) -> Awaitable[None]:
-        """Check and queue an agent message; returns the publish-once-stored
-        step for the caller to await in order (see ``shopper_message``)."""
+    async def agent_messages(
+        self, agent: AgentRecord, messages: Sequence[Any]
+    ) -> Tuple[int, Awaitable[None], bool]:
+        """Take agent messages (objects with ``conversation_id`` and ``text``)
+        off a socket's queue, in order (see ``shopper_messages``): the leading
+        ones for the same conversation, checked once (the agent must own it),
+        stored in one group commit and published in one bus round trip."""
+        cid = messages[0].conversation_id
+        count = 1
+        while count < len(messages) and messages[count].conversation_id == cid:
+            count += 1
         await self._owned(agent, cid)
-        stored = self.storage.submit_message(
-            MessageRecord(conversation_id=cid, sender="agent", text=text, agent_id=agent.id, agent_name=agent.name)
-        )
-        return self._relay_agent_message(agent.id, cid, stored)
-
-    async def _relay_agent_message(
-        self, agent_id: int, cid: str, stored: "asyncio.Future[Tuple[MessageRecord, bool]]"
-    ) -> None:
-        record, _ = await stored
-        frame = message_frame(record)
-        await self.hub.send(Hub.to_shopper(cid, frame), Hub.to_agent(agent_id, dict(frame, conversation_id=cid)))
+        stored = [
+            self.storage.submit_message(
+                MessageRecord(
+                    conversation_id=cid, sender="agent", text=m.text, agent_id=agent.id, agent_name=agent.name
+                )
+            )
+            for m in messages[:count]
+        ]
+        return count, self._relay_messages(cid, stored, agent.id), True
 
     async def agent_typing(self, agent: AgentRecord, cid: str, on: bool) -> None:
         await self._owned(agent, cid)
@@ -696,6 +857,13 @@ class Gateway:
             Hub.to_shopper(cid, {"type": "rating_request"}),
             self._ended(agent, cid, "closed"),
         )
+
+
+def _drop(task: "Optional[asyncio.Future[Any]]") -> None:
+    """Give up on ``task`` (a request whose answer is not wanted any more)."""
+    if task is not None:
+        task.cancel()
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
 
 
 def random_secret() -> str:

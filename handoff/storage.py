@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import os
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,7 +47,12 @@ def _aware(value: Optional[dt.datetime]) -> Optional[dt.datetime]:
 
 
 def new_id() -> str:
-    return uuid.uuid4().hex
+    """A random (version 4) UUID as 32 hex digits, like ``uuid.uuid4().hex``
+    without building a ``UUID`` object (a message id is made per message)."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
+    raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
+    return raw.hex()
 
 
 @dataclass(frozen=True)
@@ -197,6 +201,7 @@ class Storage:
         self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="kara-db")
         self._pending: List[Tuple[MessageRecord, "asyncio.Future[Tuple[MessageRecord, bool]]"]] = []
         self._flushing = False
+        self._fast_insert = self._prepare_fast_insert()
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
@@ -242,6 +247,22 @@ class Storage:
         the same ``client_id`` in this conversation and False (a resend)."""
         return await self.submit_message(message)
 
+    async def find_message(self, conversation_id: str, client_id: str) -> Optional[MessageRecord]:
+        """The stored message of this conversation with this ``client_id``, if any."""
+        table = models.Message.__table__
+
+        def work() -> Optional[MessageRecord]:
+            with self.engine.connect() as connection:
+                row = connection.execute(
+                    select(table)
+                    .where(table.c.conversation_id == conversation_id, table.c.client_id == client_id)
+                    .order_by(table.c.seq)
+                    .limit(1)
+                ).first()
+                return _message(row) if row is not None else None
+
+        return await self._run(work)
+
     def submit_message(self, message: MessageRecord) -> "asyncio.Future[Tuple[MessageRecord, bool]]":
         """Queue ``message`` for the next group commit, now (calls keep their
         order); the future resolves as :meth:`add_message` returns."""
@@ -272,8 +293,9 @@ class Storage:
 
     def _insert_messages(self, batch: List[MessageRecord]) -> List[Tuple[MessageRecord, bool]]:
         """One transaction: find earlier messages with the same client ids, then
-        insert the rest with one executemany (Core, not the ORM: this is the
-        hot path)."""
+        insert the rest with one statement (not the ORM: this is the hot path;
+        on PostgreSQL a prepared ``execute_values``, see
+        :meth:`_prepare_fast_insert`)."""
         table = models.Message.__table__
         earlier: Dict[Tuple[str, str], MessageRecord] = {}
         wanted: Dict[str, List[str]] = {}
@@ -281,7 +303,7 @@ class Storage:
             if message.client_id is not None:
                 wanted.setdefault(message.conversation_id, []).append(message.client_id)
         results: List[Tuple[MessageRecord, bool]] = []
-        rows: List[Dict[str, Any]] = []
+        fresh: List[MessageRecord] = []
         with self.engine.begin() as connection:
             for conversation_id, client_ids in wanted.items():
                 found = connection.execute(
@@ -296,23 +318,58 @@ class Storage:
                         results.append((earlier[key], False))
                         continue
                     earlier[key] = message
-                rows.append(
-                    {
-                        "id": message.id,
-                        "conversation_id": message.conversation_id,
-                        "sender": message.sender,
-                        "text": message.text,
-                        "extra": message.extra,
-                        "agent_id": message.agent_id,
-                        "agent_name": message.agent_name,
-                        "client_id": message.client_id,
-                        "created_at": message.created_at,
-                    }
-                )
+                fresh.append(message)
                 results.append((message, True))
-            if rows:
-                connection.execute(table.insert(), rows)
+            if not fresh:
+                pass
+            elif self._fast_insert is not None:
+                self._fast_insert(connection, fresh)
+            else:
+                connection.execute(
+                    table.insert(),
+                    [
+                        {
+                            "id": message.id,
+                            "conversation_id": message.conversation_id,
+                            "sender": message.sender,
+                            "text": message.text,
+                            "extra": message.extra,
+                            "agent_id": message.agent_id,
+                            "agent_name": message.agent_name,
+                            "client_id": message.client_id,
+                            "created_at": message.created_at,
+                        }
+                        for message in fresh
+                    ],
+                )
         return results
+
+    def _prepare_fast_insert(self) -> Optional[Callable[[Any, List[MessageRecord]], None]]:
+        """On PostgreSQL (psycopg2), the message insert of the hot path as one
+        prepared SQL text run with ``execute_values`` on the transaction's
+        DBAPI cursor: no per-batch compilation, no per-row bind processing by
+        SQLAlchemy. Other databases keep the Core insert."""
+        if self.engine.dialect.driver != "psycopg2":
+            return None
+        from psycopg2.extras import Json, execute_values
+
+        columns = ("id", "conversation_id", "sender", "text", "extra", "agent_id", "agent_name", "client_id",
+                   "created_at")
+        sql = f"INSERT INTO {models.Message.__tablename__} ({', '.join(columns)}) VALUES %s"
+
+        def insert(connection: Any, messages: List[MessageRecord]) -> None:
+            values = [
+                (m.id, m.conversation_id, m.sender, m.text, None if m.extra is None else Json(m.extra),
+                 m.agent_id, m.agent_name, m.client_id, m.created_at)
+                for m in messages
+            ]
+            cursor = connection.connection.cursor()  # the DBAPI connection of this transaction
+            try:
+                execute_values(cursor, sql, values, page_size=1000)
+            finally:
+                cursor.close()
+
+        return insert
 
     async def history(self, conversation_id: str, limit: int = 200) -> List[MessageRecord]:
         """The last ``limit`` messages of a conversation, oldest first."""
@@ -365,6 +422,18 @@ class Storage:
                     select(models.Handoff)
                     .where(models.Handoff.conversation_id == conversation_id)
                     .order_by(models.Handoff.id)
+                ).scalars().all()
+                return [_handoff(row) for row in rows]
+
+        return await self._run(work)
+
+    async def open_handoffs(self) -> List[HandoffRecord]:
+        """Every handoff stint not ended yet (waiting or with an agent), oldest first."""
+
+        def work() -> List[HandoffRecord]:
+            with self._session() as session:
+                rows = session.execute(
+                    select(models.Handoff).where(models.Handoff.outcome.is_(None)).order_by(models.Handoff.id)
                 ).scalars().all()
                 return [_handoff(row) for row in rows]
 

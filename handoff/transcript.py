@@ -1,0 +1,139 @@
+"""A conversation's records on request (privacy): export them, or delete them.
+
+``python -m handoff transcript export CONVERSATION_ID [--db-url URL] [--output FILE]``
+prints (or writes) one JSON document: the conversation, every message (oldest
+first, times ISO 8601 UTC), every handoff stint (with its rating), every
+ticket (with the email left) and page.
+
+``python -m handoff transcript delete CONVERSATION_ID [--db-url URL]`` deletes
+all of those rows in one transaction. A conversation still waiting for or
+with an agent (an open handoff stint) is refused: close it first. After the
+deletion the shopper's token opens nothing (``unauthorized``). Rasa keeps
+the bot part of a conversation in its own tracker store (in memory by
+default, gone when Rasa restarts); this command does not reach it.
+
+Exit status: 0 done, 1 no such conversation, 3 refused (still open).
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Dict, List, Optional
+
+from sqlalchemy import delete, func, select
+
+from . import models
+from .storage import make_engine
+
+
+class StillOpen(Exception):
+    """The conversation is waiting for or with an agent."""
+
+
+def _ts(value: Optional[dt.datetime]) -> Optional[str]:
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.timezone.utc)
+    value = value.astimezone(dt.timezone.utc)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def export(db_url: str, conversation_id: str) -> Optional[Dict[str, Any]]:
+    """Everything stored about one conversation; None if there is no such conversation."""
+    engine = make_engine(db_url)
+    try:
+        with engine.connect() as connection:
+            conv = models.Conversation.__table__
+            row = connection.execute(select(conv).where(conv.c.id == conversation_id)).first()
+            if row is None:
+                return None
+            msg = models.Message.__table__
+            messages = connection.execute(
+                select(msg).where(msg.c.conversation_id == conversation_id).order_by(msg.c.seq)
+            ).all()
+            hand = models.Handoff.__table__
+            handoffs = connection.execute(
+                select(hand).where(hand.c.conversation_id == conversation_id).order_by(hand.c.id)
+            ).all()
+            tick = models.Ticket.__table__
+            tickets = connection.execute(
+                select(tick).where(tick.c.conversation_id == conversation_id).order_by(tick.c.id)
+            ).all()
+            page = models.Page.__table__
+            pages = connection.execute(
+                select(page).where(page.c.conversation_id == conversation_id).order_by(page.c.id)
+            ).all()
+    finally:
+        engine.dispose()
+    return {
+        "conversation": {"id": row.id, "role": row.role, "line": row.line, "created_at": _ts(row.created_at)},
+        "messages": [
+            {
+                "id": m.id,
+                "sender": m.sender,
+                "text": m.text,
+                "ts": _ts(m.created_at),
+                **({"agent_name": m.agent_name} if m.agent_name else {}),
+                **({"client_id": m.client_id} if m.client_id else {}),
+                **(dict(m.extra) if isinstance(m.extra, dict) else {}),
+            }
+            for m in messages
+        ],
+        "handoffs": [
+            {
+                "id": h.id,
+                "queue": h.queue,
+                "reason": h.reason,
+                "summary": h.summary,
+                "context": h.context or {},
+                "enqueued_at": _ts(h.enqueued_at),
+                "claimed_at": _ts(h.claimed_at),
+                "closed_at": _ts(h.closed_at),
+                "agent_id": h.agent_id,
+                "outcome": h.outcome,
+                "rating": h.rating,
+                "rating_comment": h.rating_comment,
+            }
+            for h in handoffs
+        ],
+        "tickets": [
+            {"id": t.id, "handoff_id": t.handoff_id, "email": t.email, "text": t.text, "created_at": _ts(t.created_at)}
+            for t in tickets
+        ],
+        "pages": [
+            {"id": p.id, "handoff_id": p.handoff_id, "status": p.status, "created_at": _ts(p.created_at)}
+            for p in pages
+        ],
+        "exported_at": _ts(dt.datetime.now(dt.timezone.utc)),
+    }
+
+
+def erase(db_url: str, conversation_id: str) -> Optional[Dict[str, int]]:
+    """Delete every row of one conversation (one transaction); rows deleted per
+    table, or None if there is no such conversation. Raises :class:`StillOpen`."""
+    engine = make_engine(db_url)
+    counts: Dict[str, int] = {}
+    tables: List[Any] = [models.Message, models.Page, models.Ticket, models.Handoff]  # children first
+    try:
+        with engine.begin() as connection:
+            conv = models.Conversation.__table__
+            if connection.execute(select(conv.c.id).where(conv.c.id == conversation_id)).first() is None:
+                return None
+            hand = models.Handoff.__table__
+            still_open = connection.execute(
+                select(func.count()).select_from(hand).where(
+                    hand.c.conversation_id == conversation_id, hand.c.outcome.is_(None)
+                )
+            ).scalar_one()
+            if still_open:
+                raise StillOpen(conversation_id)
+            for model in tables:
+                table = model.__table__
+                result = connection.execute(delete(table).where(table.c.conversation_id == conversation_id))
+                counts[table.name] = int(result.rowcount or 0)
+            counts["conversations"] = int(
+                connection.execute(delete(conv).where(conv.c.id == conversation_id)).rowcount or 0
+            )
+    finally:
+        engine.dispose()
+    return counts
