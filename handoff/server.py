@@ -20,7 +20,6 @@ import asyncio
 import logging
 import signal
 from dataclasses import dataclass
-from functools import partial
 from typing import Any, Awaitable, Callable, List, Optional, Tuple
 
 import websockets
@@ -73,18 +72,30 @@ class Pipeline:
     after the messages sent before it.
     """
 
-    __slots__ = ("socket", "take", "items", "task", "room")
+    # Every socket has one, idle or not: slots only (no closure, no list until
+    # a message comes; ``take`` is the gateway's function, shared by all).
+    __slots__ = ("socket", "gateway", "take", "subject", "items", "task", "room")
     LIMIT = 256
 
-    def __init__(self, socket: WebSocketServerProtocol) -> None:
+    def __init__(
+        self,
+        socket: WebSocketServerProtocol,
+        gateway: Gateway,
+        take: Callable[[Gateway, Any, List[Any]], Awaitable[Taken]],
+    ) -> None:
         self.socket = socket
-        #: (messages) -> :data:`Taken`; set after hello
-        self.take: Optional[Callable[[List[Any]], Awaitable[Taken]]] = None
-        self.items: List[Tuple[Any, Optional[str]]] = []
+        self.gateway = gateway
+        #: ``Gateway.shopper_messages`` or ``Gateway.agent_messages``: (gateway, subject, messages) -> Taken
+        self.take = take
+        #: the conversation or the agent, once the socket said hello
+        self.subject: Any = None
+        self.items: Optional[List[Tuple[Any, Optional[str]]]] = None
         self.task: "Optional[asyncio.Task[None]]" = None
         self.room: "Optional[asyncio.Future[None]]" = None
 
     async def add(self, message: Any, ref: Optional[str]) -> None:
+        if self.items is None:
+            self.items = []
         self.items.append((message, ref))
         if self.task is None:
             self.task = asyncio.ensure_future(self._work())
@@ -102,12 +113,13 @@ class Pipeline:
                     step, ahead = ahead, None
                     await self._finish(step)
                     continue
-                batch, self.items = self.items, []
+                batch, self.items = self.items, None
                 self._wake()
                 while batch:
-                    assert self.take is not None
                     try:
-                        taken, work, chained = await self.take([message for message, _ in batch])
+                        taken, work, chained = await self.take(
+                            self.gateway, self.subject, [message for message, _ in batch]
+                        )
                     except Exception as exc:  # refers to the first message
                         if ahead is not None:
                             step, ahead = ahead, None
@@ -180,10 +192,13 @@ def _internal_error(ref: Optional[str]) -> Any:
 
 async def shopper_session(gateway: Gateway, socket: WebSocketServerProtocol) -> None:
     bucket = TokenBucket(gateway.config.rate_per_s, gateway.config.rate_burst)
-    pipeline = Pipeline(socket)
+    pipeline = Pipeline(socket, gateway, Gateway.shopper_messages)
     conversation: Optional[ConversationRecord] = None
+    raw: Any = None
+    frame: Any = None
     try:
         while True:
+            raw = frame = None  # an idle socket keeps neither its last frame nor its text
             raw = await socket.recv()  # (not ``async for``: no generator per socket)
             ref: Optional[str] = None
             try:
@@ -206,11 +221,11 @@ async def shopper_session(gateway: Gateway, socket: WebSocketServerProtocol) -> 
                         conversation, frames, new = await gateway.shopper_hello(
                             socket, frame.token, frame.role, frame.line
                         )
-                        pipeline.take = partial(gateway.shopper_messages, conversation)
+                        pipeline.subject = conversation
                         frames[0] = _with_ref(frames[0], ref)  # the welcome answers the hello
                         for out in frames:
                             await _send(socket, out)
-                        del frames  # the history need not live as long as the socket
+                        del frames, out  # the welcome and history need not live as long as the socket
                     finally:
                         gateway.hub.release(socket)
                     if new and conversation.line == "emergency":
@@ -245,10 +260,13 @@ async def shopper_session(gateway: Gateway, socket: WebSocketServerProtocol) -> 
 
 async def agent_session(gateway: Gateway, socket: WebSocketServerProtocol) -> None:
     bucket = TokenBucket(gateway.config.rate_per_s, gateway.config.rate_burst)
-    pipeline = Pipeline(socket)
+    pipeline = Pipeline(socket, gateway, Gateway.agent_messages)
     agent: Optional[AgentRecord] = None
+    raw: Any = None
+    frame: Any = None
     try:
         while True:
+            raw = frame = None  # an idle socket keeps neither its last frame nor its text
             raw = await socket.recv()  # (not ``async for``: no generator per socket)
             ref: Optional[str] = None
             try:
@@ -271,8 +289,9 @@ async def agent_session(gateway: Gateway, socket: WebSocketServerProtocol) -> No
                     try:
                         welcome = await gateway.agent_connected(found, socket)
                         agent = found
-                        pipeline.take = partial(gateway.agent_messages, agent)
+                        pipeline.subject = agent
                         await _send(socket, _with_ref(welcome, ref))
+                        del welcome  # its queues and transcripts need not live as long as the socket
                     finally:
                         gateway.hub.release(socket)
                 elif agent is None:

@@ -423,3 +423,71 @@ async def test_welcome_is_always_the_first_frame(make_gateway, live) -> None:
     finally:
         stop.set()
         await churning
+
+
+async def test_bursts_are_relayed_in_order_and_stored_once(make_gateway, live) -> None:
+    """Messages sent back to back (taken off the socket in batches) reach the
+    other side in order, each stored once; a resend (same client_id) inside a
+    burst is acknowledged again, not stored twice; a frame sent after a burst
+    is handled after it."""
+    gw = await make_gateway(**live)
+    db = gw.gateway.config.db_url
+    await add_agent(db, "bo", "Bo")
+    a = await agent(gw, "bo")
+    s = await handed_off(gw)
+    cid = (await a.expect("handoff"))["entry"]["conversation_id"]
+    await a.send(type="claim", conversation_id=cid)
+    await a.expect("claimed")
+    await s.expect("state", state="agent")
+
+    count = 300
+    for i in range(count):
+        await s.send(type="message", text=f"burst {i}", client_id=f"b{i}")
+    await s.send(type="message", text="burst 7", client_id="b7")  # a resend
+    await s.send(type="typing", on=True)
+    got = [(await a.expect("message", sender="shopper", conversation_id=cid))["text"] for _ in range(count)]
+    assert got == [f"burst {i}" for i in range(count)]
+    assert (await a.expect("typing", conversation_id=cid))["on"] is True
+    echoes = [await s.expect("message", sender="shopper", where=lambda f: "client_id" in f) for _ in range(count + 1)]
+    assert [e["client_id"] for e in echoes] == [f"b{i}" for i in range(count)] + ["b7"]
+    assert echoes[-1]["id"] == echoes[7]["id"]  # acknowledged again, same message
+
+    for i in range(50):
+        await a.send(type="message", conversation_id=cid, text=f"reply {i}")
+    replies = [(await s.expect("message", sender="agent"))["text"] for _ in range(50)]
+    assert replies == [f"reply {i}" for i in range(50)]
+    own = [(await a.expect("message", sender="agent", conversation_id=cid))["text"] for _ in range(50)]
+    assert own == replies  # the agent's own echoes, in order
+    await s.close()
+    await a.close()
+
+    storage = Storage(db)
+    try:
+        texts = [m.text for m in await storage.history(cid, 1000)]
+    finally:
+        await storage.close()
+    burst = [t for t in texts if t.startswith("burst ")]
+    assert burst == [f"burst {i}" for i in range(count)]
+    assert [t for t in texts if t.startswith("reply ")] == [f"reply {i}" for i in range(50)]
+
+
+async def test_resend_to_the_bot_is_only_acknowledged_again(make_gateway, live) -> None:
+    """With the bot, a message is sent to the assistant while it is committed;
+    a resend (same client_id) is acknowledged again and not asked twice."""
+    gw = await make_gateway(**live)
+    s = await shopper(gw)
+    await s.send(type="message", text="Where is my order?", client_id="x1")
+    first = await s.expect("message", sender="shopper", client_id="x1")
+    await s.expect("error", code="unavailable")
+    await s.quiet(0.2)  # the rest of that turn
+    await s.send(type="message", text="Where is my order?", client_id="x1", ref="again")
+    again = await s.expect("message", sender="shopper", client_id="x1")
+    assert again["id"] == first["id"]
+    assert not [f for f in await s.quiet(0.3) if f.get("type") in ("error", "typing")]
+    storage = Storage(gw.gateway.config.db_url)
+    try:
+        texts = [m.text for m in await storage.history(s.received[0]["conversation_id"])]
+    finally:
+        await storage.close()
+    assert texts.count("Where is my order?") == 1
+    await s.close()
