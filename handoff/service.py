@@ -336,7 +336,7 @@ class Gateway:
                 frame = self._queue_frame(live.queue, where[cid], estimate)
                 self._last_queue[cid] = frame
                 frames.append(frame)
-                if not online:
+                if not online and live.queue != "emergency":
                     frames.append({"type": "offline"})
         elif live.state == AGENT and live.agent_name:
             welcome["agent"] = {"name": live.agent_name}
@@ -619,13 +619,18 @@ class Gateway:
             Hub.to_shopper(cid, {"type": "state", "state": WAITING, "queue": entry.queue}),
             Hub.to_agents({"type": "handoff", "entry": entry.frame()}),
         ]
-        if not await self.store.online_agents():
+        emergency = entry.queue == "emergency"
+        online = bool(await self.store.online_agents())
+        if not online and not emergency:
             offline = await self._system(cid, OFFLINE_TEXT)
             events += [Hub.to_shopper(cid, offline), Hub.to_shopper(cid, {"type": "offline"})]
         await self.hub.send(*events)
         await self.hub.queues_changed()
-        if entry.queue == "emergency":
-            self._later(self.config.emergency_page_after, lambda: self._page(entry))
+        if emergency:
+            # An emergency is never offered a ticket: with nobody online the
+            # on-call person is paged at once, otherwise after the claim window.
+            delay = self.config.emergency_page_after if online else 0.0
+            self._later(delay, lambda: self._page(entry))
 
     async def _page(self, entry: QueueEntry) -> None:
         cid = entry.conversation_id

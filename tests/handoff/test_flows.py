@@ -379,6 +379,36 @@ async def test_claimed_emergency_is_not_paged(make_gateway, live) -> None:
         await storage.close()
 
 
+async def test_emergency_with_nobody_online_pages_at_once_and_offers_no_ticket(make_gateway, live) -> None:
+    """A provider's emergency is never answered with "leave a message": with no
+    agent online the on-call person is paged straight away, long before the
+    usual claim window ends."""
+    received: list = []
+
+    async def receive(request: web.Request) -> web.Response:
+        received.append(await request.json())
+        return web.json_response({"ok": True})
+
+    app = web.Application()
+    app.router.add_post("/page", receive)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    try:
+        gw = await make_gateway(emergency_page_after=60, page_webhook=f"http://127.0.0.1:{port}/page", **live)
+        s = await handed_off(gw, line="emergency", role="provider")
+        await s.expect("paged")
+        assert [p["queue"] for p in received] == ["emergency"]
+        assert "offline" not in [f["type"] for f in s.received]
+        # A general chat in the same situation is offered a ticket.
+        g = await handed_off(gw)
+        await g.expect("offline")
+    finally:
+        await runner.cleanup()
+
+
 async def test_emergency_line_queues_even_without_the_assistant(make_gateway, live) -> None:
     """The emergency line opens by itself; with the assistant down the gateway
     still puts the provider in the emergency queue."""
