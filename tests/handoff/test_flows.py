@@ -8,8 +8,9 @@ in-memory live state and with real Redis.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from typing import Any
+from typing import Any, AsyncIterator, List, Tuple
 
 import pytest
 from aiohttp import web
@@ -17,6 +18,30 @@ from aiohttp import web
 from handoff.storage import Storage
 
 from .helpers import Client, add_agent, agent, shopper, wait_for
+
+
+@contextlib.asynccontextmanager
+async def page_receiver() -> AsyncIterator[Tuple[str, List[dict], asyncio.Event]]:
+    """A local on-call pager webhook: (its URL, the pages it got, set on each)."""
+    received: List[dict] = []
+    got_page = asyncio.Event()
+
+    async def receive(request: web.Request) -> web.Response:
+        received.append(await request.json())
+        got_page.set()
+        return web.json_response({"ok": True})
+
+    app = web.Application()
+    app.router.add_post("/page", receive)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}/page", received, got_page
+    finally:
+        await runner.cleanup()
 
 
 @pytest.fixture(params=["memory", "redis"])
@@ -318,23 +343,8 @@ async def test_offline_ticket(make_gateway, live) -> None:
 
 
 async def test_emergency_page_posts_webhook(make_gateway, live) -> None:
-    received: list = []
-    got_page = asyncio.Event()
-
-    async def receive(request: web.Request) -> web.Response:
-        received.append(await request.json())
-        got_page.set()
-        return web.json_response({"ok": True})
-
-    app = web.Application()
-    app.router.add_post("/page", receive)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]
-    try:
-        gw = await make_gateway(emergency_page_after=0.5, page_webhook=f"http://127.0.0.1:{port}/page", **live)
+    async with page_receiver() as (webhook, received, got_page):
+        gw = await make_gateway(emergency_page_after=0.5, page_webhook=webhook, **live)
         s = await handed_off(gw, line="emergency", role="provider")
         cid = s.received[0]["conversation_id"]
         # a general chat is never paged
@@ -355,8 +365,6 @@ async def test_emergency_page_posts_webhook(make_gateway, live) -> None:
                 assert [(p.conversation_id, p.status) for p in pages] == [(cid, "sent")]
         finally:
             await storage.close()
-    finally:
-        await runner.cleanup()
 
 
 async def test_claimed_emergency_is_not_paged(make_gateway, live) -> None:
@@ -383,21 +391,8 @@ async def test_emergency_with_nobody_online_pages_at_once_and_offers_no_ticket(m
     """A provider's emergency is never answered with "leave a message": with no
     agent online the on-call person is paged straight away, long before the
     usual claim window ends."""
-    received: list = []
-
-    async def receive(request: web.Request) -> web.Response:
-        received.append(await request.json())
-        return web.json_response({"ok": True})
-
-    app = web.Application()
-    app.router.add_post("/page", receive)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]
-    try:
-        gw = await make_gateway(emergency_page_after=60, page_webhook=f"http://127.0.0.1:{port}/page", **live)
+    async with page_receiver() as (webhook, received, _):
+        gw = await make_gateway(emergency_page_after=60, page_webhook=webhook, **live)
         s = await handed_off(gw, line="emergency", role="provider")
         await s.expect("paged")
         assert [p["queue"] for p in received] == ["emergency"]
@@ -405,8 +400,6 @@ async def test_emergency_with_nobody_online_pages_at_once_and_offers_no_ticket(m
         # A general chat in the same situation is offered a ticket.
         g = await handed_off(gw)
         await g.expect("offline")
-    finally:
-        await runner.cleanup()
 
 
 async def test_emergency_line_queues_even_without_the_assistant(make_gateway, live) -> None:
