@@ -70,6 +70,20 @@ OFFLINE_TEXT = (
 )
 
 
+def _queue_entry(record: HandoffRecord, line: str) -> QueueEntry:
+    """The queue entry of a stored handoff stint (new, or rebuilt after a Redis loss)."""
+    return QueueEntry(
+        conversation_id=record.conversation_id,
+        queue=record.queue,
+        reason=record.reason,
+        summary=record.summary,
+        handoff_id=record.id,
+        context=record.context,
+        enqueued_at=record.enqueued_at.timestamp(),
+        line=line,
+    )
+
+
 class Gateway:
     """The conversation service (see module docs)."""
 
@@ -140,16 +154,7 @@ class Gateway:
             if (await self.store.get(cid)).state != BOT:
                 continue
             conversation = await self.storage.conversation(cid)
-            entry = QueueEntry(
-                conversation_id=cid,
-                queue=record.queue,
-                reason=record.reason,
-                summary=record.summary,
-                handoff_id=record.id,
-                context=record.context,
-                enqueued_at=record.enqueued_at.timestamp(),
-                line=conversation.line if conversation else "chat",
-            )
+            entry = _queue_entry(record, conversation.line if conversation else "chat")
             await self.store.enqueue(entry)
             if record.agent_id is not None and record.claimed_at is not None:
                 agent = await self.storage.agent(record.agent_id)
@@ -598,16 +603,7 @@ class Gateway:
     async def _queue_handoff(self, conversation: ConversationRecord, handoff: Handoff) -> None:
         cid = conversation.id
         record = await self.storage.open_handoff(cid, handoff)
-        entry = QueueEntry(
-            conversation_id=cid,
-            queue=handoff.queue,
-            reason=handoff.reason,
-            summary=handoff.summary,
-            handoff_id=record.id,
-            context=handoff.context,
-            enqueued_at=record.enqueued_at.timestamp(),
-            line=conversation.line,
-        )
+        entry = _queue_entry(record, conversation.line)
         await self.store.enqueue(entry)
         await self._announce_waiting(entry, f"You are now waiting for a person ({entry.queue} queue).")
 

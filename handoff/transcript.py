@@ -47,22 +47,16 @@ def export(db_url: str, conversation_id: str) -> Optional[Dict[str, Any]]:
             row = connection.execute(select(conv).where(conv.c.id == conversation_id)).first()
             if row is None:
                 return None
-            msg = models.Message.__table__
-            messages = connection.execute(
-                select(msg).where(msg.c.conversation_id == conversation_id).order_by(msg.c.seq)
-            ).all()
-            hand = models.Handoff.__table__
-            handoffs = connection.execute(
-                select(hand).where(hand.c.conversation_id == conversation_id).order_by(hand.c.id)
-            ).all()
-            tick = models.Ticket.__table__
-            tickets = connection.execute(
-                select(tick).where(tick.c.conversation_id == conversation_id).order_by(tick.c.id)
-            ).all()
-            page = models.Page.__table__
-            pages = connection.execute(
-                select(page).where(page.c.conversation_id == conversation_id).order_by(page.c.id)
-            ).all()
+            def rows(table: Any, order: str) -> List[Any]:
+                """This conversation's rows of ``table``, in ``order``."""
+                return connection.execute(
+                    select(table).where(table.c.conversation_id == conversation_id).order_by(table.c[order])
+                ).all()
+
+            messages = rows(models.Message.__table__, "seq")
+            handoffs = rows(models.Handoff.__table__, "id")
+            tickets = rows(models.Ticket.__table__, "id")
+            pages = rows(models.Page.__table__, "id")
     finally:
         engine.dispose()
     return {
