@@ -18,6 +18,12 @@ Every state change an agent or a timer makes is one atomic operation that
 checks its precondition (``claim`` only a waiting chat, ``release`` /
 ``requeue`` only a chat one owns), so two agents claiming at once cannot both
 win, on one process or many.
+
+What is kept: a chat waiting or with an agent, until it leaves; a closed chat
+(its pending rating, "conversation ended" on reload) for
+:data:`CLOSED_KEPT_S`, without its queue entry; nothing for a conversation
+with the bot, which reads as never seen. So live state grows with the chats
+open and recently closed, not with every conversation a process ever had.
 """
 from __future__ import annotations
 
@@ -30,6 +36,10 @@ from .contract import QUEUE_PRIORITY, QUEUES
 
 #: Conversation states, as the shopper sees them.
 BOT, WAITING, AGENT, CLOSED = "bot", "waiting", "agent", "closed"
+
+#: How long a closed chat's live state is kept (its rating may come later,
+#: a reload shows "conversation ended"); then the conversation is with the bot.
+CLOSED_KEPT_S = 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -193,19 +203,44 @@ class MemoryQueueStore:
         self._handle_times: List[float] = []
         self._paged: Set[int] = set()
         self._once: Dict[str, float] = {}
+        # closed conversations -> when their state is forgotten; every closed
+        # state is kept equally long, so insertion order is expiry order
+        self._closing: Dict[str, float] = {}
         # Memory dies with its process and is never emptied under it: nothing
         # to rebuild (a restarted one-process gateway starts with empty queues).
         self._populated = True
 
     async def get(self, conversation_id: str) -> LiveState:
+        self._expire()
         return self._states.get(conversation_id, LiveState())
+
+    def _keep(self, conversation_id: str, state: LiveState) -> None:
+        """Record ``state`` as the module docs say: nothing for the bot, a
+        closed chat until :data:`CLOSED_KEPT_S` from now."""
+        self._closing.pop(conversation_id, None)
+        if state.state == BOT:
+            self._states.pop(conversation_id, None)
+        else:
+            if state.state == CLOSED:
+                self._closing[conversation_id] = time.monotonic() + CLOSED_KEPT_S
+            self._states[conversation_id] = state
+        self._expire()
+
+    def _expire(self) -> None:
+        now = time.monotonic()
+        while self._closing:
+            cid, until = next(iter(self._closing.items()))
+            if until > now:
+                return
+            del self._closing[cid]
+            self._states.pop(cid, None)
 
     async def set_state(self, conversation_id: str, state: LiveState) -> None:
         self._unlist(conversation_id)
         current = self._states.get(conversation_id)
         if current is not None and current.agent_id is not None:
             self._owned.get(current.agent_id, set()).discard(conversation_id)
-        self._states[conversation_id] = state
+        self._keep(conversation_id, state)
 
     def _unlist(self, conversation_id: str) -> None:
         for ids in self._queues.values():
@@ -223,7 +258,7 @@ class MemoryQueueStore:
             self._owned.get(current.agent_id, set()).discard(cid)
         ids = self._queues[entry.queue]
         ids.insert(0, cid) if front else ids.append(cid)
-        self._states[cid] = LiveState(state=WAITING, queue=entry.queue, handoff_id=entry.handoff_id, entry=entry)
+        self._keep(cid, LiveState(state=WAITING, queue=entry.queue, handoff_id=entry.handoff_id, entry=entry))
 
     async def claim(self, conversation_id: str, agent_id: int, agent_name: str) -> Optional[QueueEntry]:
         current = self._states.get(conversation_id)
@@ -245,9 +280,8 @@ class MemoryQueueStore:
             return False
         current = self._states[conversation_id]
         self._owned.get(agent_id, set()).discard(conversation_id)
-        self._states[conversation_id] = LiveState(
-            state=state, handoff_id=current.handoff_id, entry=current.entry, rating_handoff=rating_handoff
-        )
+        kept = LiveState(state=state, handoff_id=current.handoff_id, rating_handoff=rating_handoff)
+        self._keep(conversation_id, kept)
         return True
 
     async def requeue(self, conversation_id: str, agent_id: int, entry: QueueEntry, *, front: bool) -> bool:
@@ -262,7 +296,7 @@ class MemoryQueueStore:
         if current is None or current.state != WAITING:
             return None
         self._unlist(conversation_id)
-        self._states[conversation_id] = LiveState(state=state, handoff_id=current.handoff_id, entry=current.entry)
+        self._keep(conversation_id, LiveState(state=state, handoff_id=current.handoff_id))
         return current.entry
 
     async def snapshot(self) -> Snapshot:

@@ -3,7 +3,9 @@
 Keys (``P`` is the prefix, ``kara`` by default; tests use their own):
 
 * ``P:conv:<id>``: hash ``state, queue, handoff_id, agent_id, agent_name,
-  entry (JSON), rating_handoff``; expires after 30 days without change.
+  entry (JSON), rating_handoff``; deleted when the chat is back with the bot,
+  expires :data:`~handoff.queue.CLOSED_KEPT_S` after it closed, and after 30
+  days without change otherwise (what is kept: :mod:`handoff.queue`).
 * ``P:q:<queue>``: sorted set of waiting conversation ids; the score is a
   sequence number (``P:seq``), a chat sent to the front gets the lowest
   score minus one.
@@ -29,7 +31,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .contract import QUEUES
-from .queue import AGENT, HANDLE_TIMES_KEPT, WAITING, LiveState, QueueEntry, Snapshot
+from .queue import AGENT, BOT, CLOSED, CLOSED_KEPT_S, HANDLE_TIMES_KEPT, WAITING, LiveState, QueueEntry, Snapshot
 
 CONVERSATION_TTL_S = 30 * 24 * 3600
 
@@ -68,13 +70,19 @@ redis.call('SADD', KEYS[2], ARGV[1])
 return redis.call('HGET', KEYS[1], 'entry')
 """
 
+# A chat leaving the queue or an agent goes to ``bot`` (the hash is deleted:
+# with the bot, nothing is kept) or ``closed`` (kept without its entry).
 # KEYS: conv, owned set; ARGV: conv id, agent id, new state, rating handoff, ttl
 _RELEASE = """
 local cur = redis.call('HMGET', KEYS[1], 'state', 'agent_id')
 if cur[1] ~= 'agent' or cur[2] ~= ARGV[2] then return 0 end
-redis.call('HSET', KEYS[1], 'state', ARGV[3], 'queue', '', 'agent_id', '', 'agent_name', '',
-           'rating_handoff', ARGV[4])
-redis.call('EXPIRE', KEYS[1], ARGV[5])
+if ARGV[3] == 'bot' then
+  redis.call('DEL', KEYS[1])
+else
+  redis.call('HSET', KEYS[1], 'state', ARGV[3], 'queue', '', 'agent_id', '', 'agent_name', '',
+             'entry', '', 'rating_handoff', ARGV[4])
+  redis.call('EXPIRE', KEYS[1], ARGV[5])
+end
 redis.call('SREM', KEYS[2], ARGV[1])
 return 1
 """
@@ -83,20 +91,31 @@ return 1
 _DEQUEUE = """
 if redis.call('HGET', KEYS[1], 'state') ~= 'waiting' then return false end
 for i = 2, #KEYS do redis.call('ZREM', KEYS[i], ARGV[1]) end
-redis.call('HSET', KEYS[1], 'state', ARGV[2], 'queue', '')
-redis.call('EXPIRE', KEYS[1], ARGV[3])
-return redis.call('HGET', KEYS[1], 'entry')
+local entry = redis.call('HGET', KEYS[1], 'entry')
+if ARGV[2] == 'bot' then
+  redis.call('DEL', KEYS[1])
+else
+  redis.call('HSET', KEYS[1], 'state', ARGV[2], 'queue', '', 'entry', '')
+  redis.call('EXPIRE', KEYS[1], ARGV[3])
+end
+return entry
 """
 
-# KEYS: conv, all queues; ARGV: conv id, ttl, then field/value pairs
+# KEYS: conv, all queues; ARGV: conv id, ttl, then field/value pairs (none: forget it)
 _SET_STATE = """
 local cur = redis.call('HGET', KEYS[1], 'agent_id')
 for i = 2, #KEYS do redis.call('ZREM', KEYS[i], ARGV[1]) end
 redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], unpack(ARGV, 3))
-redis.call('EXPIRE', KEYS[1], ARGV[2])
+if #ARGV > 2 then
+  redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+  redis.call('EXPIRE', KEYS[1], ARGV[2])
+end
 return cur
 """
+
+
+def _ttl(state: str) -> int:
+    return CLOSED_KEPT_S if state == CLOSED else CONVERSATION_TTL_S
 
 
 def connect(url: str) -> "aioredis.Redis":
@@ -161,7 +180,7 @@ class RedisQueueStore:
         )
 
     async def set_state(self, conversation_id: str, state: LiveState) -> None:
-        pairs: List[Any] = [
+        pairs: List[Any] = [] if state.state == BOT else [
             "state", state.state,
             "queue", state.queue or "",
             "handoff_id", "" if state.handoff_id is None else state.handoff_id,
@@ -172,7 +191,7 @@ class RedisQueueStore:
         ]
         previous_owner = await self._set_state(
             keys=[self._conv(conversation_id), *self._queues],
-            args=[conversation_id, CONVERSATION_TTL_S, *pairs],
+            args=[conversation_id, _ttl(state.state), *pairs],
         )
         if previous_owner:
             await self.redis.srem(self._owned(previous_owner), conversation_id)
@@ -214,7 +233,7 @@ class RedisQueueStore:
         done = await self._release(
             keys=[self._conv(conversation_id), self._owned(agent_id)],
             args=[conversation_id, agent_id, state, "" if rating_handoff is None else rating_handoff,
-                  CONVERSATION_TTL_S],
+                  _ttl(state)],
         )
         return bool(done)
 
@@ -224,7 +243,7 @@ class RedisQueueStore:
 
     async def dequeue(self, conversation_id: str, state: str) -> Optional[QueueEntry]:
         entry = await self._dequeue(
-            keys=[self._conv(conversation_id), *self._queues], args=[conversation_id, state, CONVERSATION_TTL_S]
+            keys=[self._conv(conversation_id), *self._queues], args=[conversation_id, state, _ttl(state)]
         )
         return QueueEntry.from_json(entry) if entry else None
 

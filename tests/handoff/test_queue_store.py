@@ -126,6 +126,42 @@ async def test_set_state_takes_out_of_queue(store) -> None:
     assert await store.get("c1") == LiveState(state=BOT)
 
 
+async def kept(store, cid: str) -> bool:
+    """Whether the store holds anything for ``cid`` (not only what ``get`` says)."""
+    if isinstance(store, MemoryQueueStore):
+        return cid in store._states
+    return bool(await store.redis.exists(store._conv(cid)))
+
+
+async def test_back_with_the_bot_keeps_nothing(store) -> None:
+    """Live state grows with open chats, not with every conversation ever had."""
+    await store.enqueue(entry("handed-back"))
+    await store.claim("handed-back", 1, "A")
+    await store.release("handed-back", 1, BOT)
+    await store.enqueue(entry("ticket-left"))
+    await store.dequeue("ticket-left", BOT)
+    await store.enqueue(entry("wrote-again"))
+    await store.set_state("wrote-again", LiveState(state=BOT))
+    for cid in ("handed-back", "ticket-left", "wrote-again"):
+        assert await store.get(cid) == LiveState()
+        assert not await kept(store, cid), cid
+
+
+async def test_closed_chat_is_kept_without_its_entry_then_forgotten(store, monkeypatch) -> None:
+    import handoff.queue
+    import handoff.queue_redis
+
+    for module in (handoff.queue, handoff.queue_redis):
+        monkeypatch.setattr(module, "CLOSED_KEPT_S", 1)
+    await store.enqueue(entry("c1", handoff_id=7))
+    await store.claim("c1", 1, "A")
+    await store.release("c1", 1, CLOSED, rating_handoff=7)
+    assert await store.get("c1") == LiveState(state=CLOSED, handoff_id=7, rating_handoff=7)
+    await asyncio.sleep(1.3)
+    assert await store.get("c1") == LiveState()
+    assert not await kept(store, "c1")
+
+
 async def test_presence_counts_processes(store) -> None:
     assert await store.online_agents() == set()
     await store.agent_online(1, "p1", 30)
@@ -168,6 +204,7 @@ async def test_memory_and_redis_agree_on_random_histories(redis_url) -> None:
                 handoff_id = rng.randint(1, 99)
                 queue = rng.choice(queues)
                 front = rng.random() < 0.3
+                then = rng.choice([BOT, CLOSED])
                 results = []
                 for s in (memory, redis_store):
                     if op == "enqueue":
@@ -175,15 +212,14 @@ async def test_memory_and_redis_agree_on_random_histories(redis_url) -> None:
                     elif op == "claim":
                         results.append(await s.claim(cid, agent_id, f"A{agent_id}"))
                     elif op == "release":
-                        results.append(await s.release(cid, agent_id, BOT,
-                                                       rating_handoff=handoff_id))
+                        results.append(await s.release(cid, agent_id, then, rating_handoff=handoff_id))
                     elif op == "requeue":
                         results.append(await s.requeue(cid, agent_id, entry(cid, queue, handoff_id, enqueued_at=2.0),
                                                        front=front))
                     elif op == "dequeue":
                         results.append(await s.dequeue(cid, BOT))
                     else:
-                        results.append(await s.set_state(cid, LiveState(state=CLOSED, rating_handoff=handoff_id)))
+                        results.append(await s.set_state(cid, LiveState(state=then, rating_handoff=handoff_id)))
                 assert results[0] == results[1], (round_number, step, op)
                 assert await ids(memory) == await ids(redis_store), (round_number, step, op)
                 for c in conversations:
