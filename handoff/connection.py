@@ -10,6 +10,9 @@ are those of ``websockets`` 10.4's ``recv`` (pinned by the lock file; the
 attributes used are that version's): messages already queued are returned
 even when the connection is closing, then ``ConnectionClosed`` is raised.
 
+:meth:`LeanProtocol.abort_pings` skips the keepalive's shared, finished ping
+waiter when a connection is lost (a reset between a ping and its pong).
+
 It adds :meth:`LeanProtocol.write_texts`: several text frames in one
 transport write (a burst of relayed messages costs one ``send`` system call,
 not one per frame), with :func:`websockets.broadcast`'s rules.
@@ -44,6 +47,15 @@ class LeanProtocol(WebSocketServerProtocol):
             # websockets starts a keepalive task even with pings off; it ends at
             # once, but the attribute would keep the finished task alive.
             self.keepalive_ping_task = _FINISHED  # type: ignore[assignment]
+
+    def abort_pings(self) -> None:
+        # The keepalive loop leaves one shared, already answered waiter in
+        # ``pings`` (handoff.keepalive). websockets would set an exception on
+        # it, which raises inside ``connection_lost`` and stops the teardown
+        # half way: the session would wait for a close that never comes.
+        for key in [key for key, (waiter, _) in self.pings.items() if waiter.done()]:
+            del self.pings[key]
+        super().abort_pings()
 
     def _wake_reader(self, _task: Any) -> None:
         waiter = self._pop_message_waiter

@@ -10,7 +10,8 @@ previous round's ping, i.e. within one interval.
 It allocates nothing per socket: the ping payload is the round number, and
 the entry it leaves in the socket's ``pings`` table (which ``websockets``
 10.4 clears when the pong arrives) is one shared, already-completed waiter.
-That table and ``write_frame_sync`` are ``websockets`` internals, pinned by
+(:meth:`handoff.connection.LeanProtocol.abort_pings` skips it when a
+connection is lost.) That table and ``write_frame_sync`` are ``websockets`` internals, pinned by
 the lock file and covered by ``tests/handoff/test_scale.py``.
 """
 from __future__ import annotations
