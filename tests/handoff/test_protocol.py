@@ -34,6 +34,8 @@ BAD_FRAMES = [
     (json.dumps({"type": "message"}), "missing_field", "text"),
     (json.dumps({"type": "message", "text": 5}), "bad_value", "text"),
     (json.dumps({"type": "message", "text": "   "}), "bad_value", "text"),
+    (json.dumps({"type": "message", "text": "nul \u0000 inside"}), "bad_value", "text"),
+    (json.dumps({"type": "ticket", "email": "ada@example.com", "text": "\u0000"}), "bad_value", "text"),
     (json.dumps({"type": "typing", "on": "yes"}), "bad_value", "on"),
     (json.dumps({"type": "rating", "score": 9}), "bad_value", "score"),
     (json.dumps({"type": "rating", "score": True}), "bad_value", "score"),

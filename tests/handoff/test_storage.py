@@ -84,6 +84,30 @@ async def test_messages_handoffs_and_agents(db_url) -> None:
         await storage.close()
 
 
+async def test_any_text_round_trips(db_url) -> None:
+    """What the database keeps is exactly what was sent: tabs, newlines,
+    backslashes, a literal \\N, quotes, SQL and emoji (PostgreSQL's COPY text
+    format escapes some of them)."""
+    migrate(db_url)
+    storage = Storage(db_url)
+    texts = ["tab\there", "two\nlines\r\n", "back\\slash \\N \\t", "\\N", "'; DROP TABLE messages; --",
+             'quote " and \\" ', "Ẹ káàbọ̀ 👋🏾", " leading and trailing "]
+    try:
+        await storage.create_conversation("c1", "shopper", "chat")
+        records = [MessageRecord("c1", "shopper", text, client_id=f"k\t{i}\\") for i, text in enumerate(texts)]
+        records.append(MessageRecord("c1", "agent", "done", agent_name="Ada\tObi\\", extra={"note": "a\\b\n\"c\"\t"}))
+        await asyncio.gather(*(storage.add_message(r) for r in records))
+        history = await storage.history("c1")
+        assert [m.text for m in history] == texts + ["done"]
+        assert [m.client_id for m in history][:2] == ["k\t0\\", "k\t1\\"]
+        assert (history[-1].agent_name, history[-1].extra) == ("Ada\tObi\\", {"note": "a\\b\n\"c\"\t"})
+        # a resend is found by its client id, escapes and all
+        again, new = await storage.add_message(MessageRecord("c1", "shopper", texts[0], client_id="k\t0\\"))
+        assert not new and again.id == history[0].id
+    finally:
+        await storage.close()
+
+
 def test_processes_migrating_at_once_on_postgresql(fresh_pg) -> None:
     """Gateways started together all migrate at start: the advisory lock serialises them."""
     import os
