@@ -37,6 +37,7 @@ from bot import paths
 from bot.processes import free_port
 
 from .clients import Client, agent, claimed_chat
+from .cpu import CpuMeter, processes_named, this_process
 from .report import Row, check
 from .stats import ms, summary
 from .system import PYTHON, REDIS_URL, System
@@ -121,7 +122,8 @@ async def relay_side(shop: Client, console: Client, cid: str, count: int,
     return time.perf_counter() - started, latencies
 
 
-async def measure(echo_url: str, one: Tuple, two: Tuple, count: int, lat_count: int) -> Dict[str, Dict]:
+async def measure(echo_url: str, one: Tuple, two: Tuple, count: int, lat_count: int,
+                  meter: CpuMeter) -> Dict[str, Dict]:
     half = count // 2
     out: Dict[str, Dict] = {k: {"seconds": 0.0, "n": 0, "latencies": []} for k in ("echo", "one", "two")}
     # set-up (not timed): a claimed chat on each deployment
@@ -136,10 +138,11 @@ async def measure(echo_url: str, one: Tuple, two: Tuple, count: int, lat_count: 
         await relay_side(*chats[key], 300, None)
     order = ("echo", "one", "two", "two", "one", "echo")
     for key in order:  # throughput
-        if key == "echo":
-            seconds, lat = await echo_side(echo_url, half, None)
-        else:
-            seconds, lat = await relay_side(*chats[key], half, None)
+        with meter.span(key):
+            if key == "echo":
+                seconds, lat = await echo_side(echo_url, half, None)
+            else:
+                seconds, lat = await relay_side(*chats[key], half, None)
         out[key]["seconds"] += seconds
         out[key]["n"] += len(lat)
     for key in order:  # latency
@@ -172,9 +175,16 @@ def run(system: System, quick: bool) -> List[Row]:
         assert echo.stdout is not None
         if echo.stdout.readline().strip() != b"echo listening":
             raise RuntimeError("the echo server did not start")
+        meter = CpuMeter({
+            "gateway": lambda: [gw.pid for gw in (single, gw_a, gw_b)],
+            "echo server": lambda: [echo.pid],
+            "PostgreSQL": processes_named("postgres"),
+            "Redis": processes_named("redis-server"),
+            "benchmark client": this_process(),
+        })
         with system.profiled([single, gw_a, gw_b], "relay"):
             results = asyncio.run(measure(f"ws://127.0.0.1:{port}", (single, single, "relay1"),
-                                          (gw_a, gw_b, "relay2"), count, lat_count))
+                                          (gw_a, gw_b, "relay2"), count, lat_count, meter))
     finally:
         echo.terminate()
         echo.wait(10)
@@ -192,4 +202,11 @@ def run(system: System, quick: bool) -> List[Row]:
         rows.append(Row(f"Relay shopper -> agent, {label}", f"{rate[key]:.0f} msg/s, p95 {ms(p95[key])}"))
         rows.append(Row(f"Relay throughput / echo throughput, {label}", f"{share:.2f}",
                         f">= {TARGET_SHARE:.2f}", check(share >= TARGET_SHARE)))
+    for key, label in (("echo", "echo server"), ("one", "one gateway process"),
+                       ("two", "two gateway processes (Redis)")):
+        spent = {group: us for group, us in meter.per_item(key, results[key]["n"]).items() if us * 1e6 >= 0.5}
+        rows.append(Row(f"CPU per message, {label} (µs)",
+                        ", ".join(f"{group} {us * 1e6:.0f}" for group, us in spent.items()),
+                        note="" if key != "echo" else "CPU (user + system) of each process group during the "
+                        "throughput runs, divided by the messages delivered: where the time goes on 2 cores."))
     return rows

@@ -2,6 +2,7 @@
 
     .venv/bin/python -m bench.soak [--shoppers 500] [--agents 20] [--seconds 300]
                                    [--rasa-url URL] [--bot-share 0.3] [--json FILE] [--seed N]
+                                   [--trace-memory FILE [--trace-every S]]
 
 Starts (through :class:`bench.system.System`) a PostgreSQL database of its
 own, one ``python -m handoff serve`` process with the default per-connection
@@ -410,7 +411,10 @@ async def soak(args: argparse.Namespace, system: System) -> Dict[str, Any]:
     rasa_proc = None if args.rasa_url else system.bot_stack
     db_url = system.database()
     system_module.GATEWAY_ENV = {}  # the default per-connection rate limit, as deployed
-    gw = system.gateway("soak", db_url=db_url, rasa_url=rasa_url,
+    launcher = None
+    if args.trace_memory:
+        launcher = [system_module.PYTHON, "-m", "bench.memtrace", args.trace_memory, str(args.trace_every), "--"]
+    gw = system.gateway("soak", db_url=db_url, rasa_url=rasa_url, launcher=launcher,
                         extra=["--rasa-timeout", "30", "--log-level", "WARNING"], nofile=True)
     process = psutil.Process(gw.pid)
     figures = Figures()
@@ -582,6 +586,10 @@ def main(argv: Optional[List[str]] = None) -> int:
                         help="chance of an FAQ turn before each request for a person")
     parser.add_argument("--seed", type=int, default=6)
     parser.add_argument("--json", help="also write the figures to this file")
+    parser.add_argument("--trace-memory", metavar="FILE",
+                        help="run the gateway under tracemalloc (bench.memtrace) and write what grows to FILE")
+    parser.add_argument("--trace-every", type=float, default=120.0, metavar="S",
+                        help="seconds between tracemalloc snapshots (with --trace-memory)")
     args = parser.parse_args(argv)
     if not (1 <= args.shoppers <= 5000 and 1 <= args.agents <= 200 and 5 <= args.seconds <= 3600):
         parser.error("--shoppers 1..5000, --agents 1..200, --seconds 5..3600")

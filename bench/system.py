@@ -159,10 +159,12 @@ class System:
     def gateway(self, name: str, *, db_url: str, rasa_url: str = CLOSED_RASA,
                 redis_url: Optional[str] = None, redis_prefix: Optional[str] = None,
                 extra: Optional[List[str]] = None, nofile: bool = False,
-                timeout: float = 60) -> GatewayProc:
-        """``python -m handoff serve`` on a free port, until it says it listens."""
+                timeout: float = 60, launcher: Optional[List[str]] = None) -> GatewayProc:
+        """``python -m handoff serve`` on a free port, until it says it listens.
+
+        ``launcher`` replaces ``python -m handoff`` (``bench.memtrace`` wraps it)."""
         port = free_port()
-        cmd = [PYTHON, "-m", "handoff", "serve", "--host", "127.0.0.1", "--port", str(port),
+        cmd = [*(launcher or [PYTHON, "-m", "handoff"]), "serve", "--host", "127.0.0.1", "--port", str(port),
                "--rasa-url", rasa_url, "--db-url", db_url, "--secret", SECRET, *(extra or [])]
         if redis_url:
             cmd += ["--redis-url", redis_url, "--redis-prefix", redis_prefix or self.redis_prefix()]
@@ -233,7 +235,11 @@ class System:
         """With ``--profile``: ``py-spy record`` each gateway while the block runs
         (raw collapsed stacks in ``var/bench/profile-<label>-<gateway>.txt``; ``--gil``:
         only the thread holding the GIL is sampled, i.e. where Python spends CPU)."""
-        if not self.profile or not shutil.which("py-spy"):
+        if not self.profile:
+            yield
+            return
+        if not shutil.which("py-spy"):
+            print("  --profile: py-spy is not installed (pip install py-spy); measuring without it", flush=True)
             yield
             return
         out_dir = paths.VAR / "bench"
