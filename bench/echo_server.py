@@ -2,8 +2,9 @@
 
     python -m bench.echo_server --port P
 
-Same library and version as the gateway, compression off like the gateway,
-one process; prints ``echo listening`` when ready.
+Same library and version as the gateway, compression off and the same event
+loop (uvloop, or ``--loop asyncio``) like the gateway, one process; prints
+``echo listening`` when ready.
 """
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import argparse
 import asyncio
 
 import websockets
+
+from handoff.cli import LOOPS, event_loop_policy
 
 
 async def echo(ws) -> None:
@@ -27,7 +30,10 @@ async def main(port: int) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--loop", choices=LOOPS, default="uvloop")
+    args = parser.parse_args()
+    asyncio.set_event_loop_policy(event_loop_policy(args.loop))
     try:
-        asyncio.run(main(parser.parse_args().port))
+        asyncio.run(main(args.port))
     except KeyboardInterrupt:
         pass

@@ -10,12 +10,16 @@ Topics (see :mod:`handoff.hub` for who listens to which):
 A process only receives topics it subscribed to. :class:`MemoryBus` delivers
 in-process, synchronously; :class:`RedisBus` goes through Redis pub/sub on
 channels ``<prefix>:ev:<topic>`` with one subscriber connection per process
-(never one per websocket).
+(never one per websocket). Pub/sub keeps nothing for a subscriber that is
+away: when the subscriber connection comes back (Redis restarted, the
+network blinked) the bus says since when it was away, and the gateway sends
+its sockets what they missed from the database (``Gateway.replay_missed``).
 """
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Callable, Optional, Protocol, Set, Tuple
 
 import redis.asyncio as aioredis
@@ -24,10 +28,13 @@ logger = logging.getLogger(__name__)
 
 #: Called with (topic, payload) for every event of a subscribed topic.
 Handler = Callable[[str, str], None]
+#: Called with a ``time.time()`` when the subscriber is back after losing its
+#: connection: events published from then until now may have been missed.
+Resubscribed = Callable[[float], None]
 
 
 class Bus(Protocol):
-    async def start(self, handler: Handler) -> None:
+    async def start(self, handler: Handler, resubscribed: Optional[Resubscribed] = None) -> None:
         """Begin delivering events of subscribed topics to ``handler``."""
 
     async def subscribe(self, topic: str) -> None: ...
@@ -47,8 +54,8 @@ class MemoryBus:
         self._handler: Optional[Handler] = None
         self._topics: Set[str] = set()
 
-    async def start(self, handler: Handler) -> None:
-        self._handler = handler
+    async def start(self, handler: Handler, resubscribed: Optional[Resubscribed] = None) -> None:
+        self._handler = handler  # nothing between publisher and handler to lose: never resubscribes
 
     async def subscribe(self, topic: str) -> None:
         self._topics.add(topic)
@@ -78,11 +85,13 @@ class RedisBus:
         self._redis = connect(url)
         self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
         self._handler: Optional[Handler] = None
+        self._resubscribed: Optional[Resubscribed] = None
         self._task: Optional["asyncio.Task[None]"] = None
 
-    async def start(self, handler: Handler) -> None:
+    async def start(self, handler: Handler, resubscribed: Optional[Resubscribed] = None) -> None:
         """Needs at least one subscription first (the reader stops with none)."""
         self._handler = handler
+        self._resubscribed = resubscribed
         self._task = asyncio.get_running_loop().create_task(self._read())
 
     async def subscribe(self, topic: str) -> None:
@@ -103,13 +112,23 @@ class RedisBus:
 
     async def _read(self) -> None:
         cut = len(self._channel_prefix)
+        lost_at: Optional[float] = None  # when the subscriber connection failed, until it is back
         while True:
             try:
+                if lost_at is not None:
+                    # Connecting re-subscribes every channel (redis-py's PubSub.on_connect);
+                    # what was published while we were away is gone: say since when.
+                    await self._pubsub.connection.connect()
+                    since, lost_at = lost_at, None
+                    if self._resubscribed is not None:
+                        self._resubscribed(since)
                 message = await self._pubsub.get_message(timeout=None)
             except asyncio.CancelledError:
                 raise
             except Exception:
-                logger.warning("redis bus: subscriber connection failed, retrying", exc_info=True)
+                if lost_at is None:
+                    lost_at = time.time()
+                    logger.warning("redis bus: subscriber connection failed, retrying", exc_info=True)
                 await asyncio.sleep(0.5)
                 continue
             if message is None or message.get("type") != "message" or self._handler is None:

@@ -52,6 +52,8 @@ class GatewayConfig:
     agent_token_ttl_s: int = 12 * 3600
     #: run Alembic migrations at start
     migrate: bool = True
+    #: event loop: ``uvloop`` (libuv; what Rasa's own Sanic server runs on) or ``asyncio``
+    loop: str = "uvloop"
 
     @classmethod
     def from_env(cls, env: Optional[Mapping[str, str]] = None, **overrides: object) -> "GatewayConfig":

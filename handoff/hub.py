@@ -17,7 +17,7 @@ message ``id`` (a message may arrive both live and in a resumed history).
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Set, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Set, Tuple
 
 from websockets.legacy.protocol import broadcast  # not websockets.broadcast: a lazy import per call
 
@@ -34,9 +34,16 @@ SEPARATOR = "\n"
 
 
 class Hub:
-    def __init__(self, bus: Bus, on_queues_changed: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        bus: Bus,
+        on_queues_changed: Callable[[], None],
+        on_missed: Optional[Callable[[float], None]] = None,
+    ) -> None:
         self.bus = bus
         self._on_queues_changed = on_queues_changed
+        #: the bus was away from ``since`` (a ``time.time()``) until now (see :mod:`handoff.bus`)
+        self._on_missed = on_missed
         self._shoppers: Dict[str, Set[Any]] = {}
         self._agents: Dict[int, Set[Any]] = {}
         self._held: Dict[Any, List[str]] = {}
@@ -44,7 +51,7 @@ class Hub:
     async def start(self) -> None:
         await self.bus.subscribe(QUEUES_TOPIC)
         await self.bus.subscribe(AGENTS_TOPIC)
-        await self.bus.start(self._deliver)
+        await self.bus.start(self._deliver, self._on_missed)
 
     # -- local sockets -----------------------------------------------------
 
@@ -92,7 +99,10 @@ class Hub:
     def shopper_sockets(self, conversation_id: str) -> Set[Any]:
         return self._shoppers.get(conversation_id, set())
 
-    def agent_sockets(self) -> Iterable[Any]:
+    def agent_sockets(self, agent_id: Optional[int] = None) -> Iterable[Any]:
+        """Every agent socket of this process, or one agent's."""
+        if agent_id is not None:
+            return self._agents.get(agent_id, set())
         return [socket for sockets in self._agents.values() for socket in sockets]
 
     # -- sending -----------------------------------------------------------

@@ -33,6 +33,7 @@ chats (claim to close or hand-back), ``default_handle_s`` before any.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import math
 import secrets
@@ -48,7 +49,7 @@ from .auth import TokenSigner, verify_password
 from .bus import Bus
 from .config import GatewayConfig
 from .contract import QUEUES, Handoff, parse_handoff
-from .frames import Frame, bot_message, iso, message_frame
+from .frames import Frame, bot_message, iso, message_frame, message_json
 from .hub import SEPARATOR, Hub
 from .protocol import VERSION, Code, ProtocolError, dumps
 from .queue import AGENT, BOT, CLOSED, WAITING, LiveState, QueueEntry, QueueStore, positions
@@ -58,6 +59,10 @@ from .storage import AgentRecord, ConversationRecord, HandoffRecord, MessageReco
 logger = logging.getLogger(__name__)
 
 HISTORY_LIMIT = 200
+#: after the bus was away: replay from this long before it went (frames in
+#: flight), this long after it is back (see Gateway.replay_missed)
+REPLAY_MARGIN_S = 5.0
+REPLAY_DELAY_S = 1.0
 REQUEST_HUMAN = "/request_human"
 EMERGENCY_INTENT = "/provider_emergency"
 
@@ -102,7 +107,7 @@ class Gateway:
         self.rasa = rasa
         self.signer = signer
         self.process_id = uuid.uuid4().hex[:12]
-        self.hub = Hub(bus, self._schedule_refresh)
+        self.hub = Hub(bus, self._schedule_refresh, self.replay_missed)
         self._tasks: Set["asyncio.Task[Any]"] = set()
         self._timers: Set[asyncio.TimerHandle] = set()
         self._refresh_pending = False
@@ -139,6 +144,39 @@ class Gateway:
         if restored:
             logger.warning("live state was lost; restored %d open handoffs from the database", restored)
             await self.hub.queues_changed()
+
+    def replay_missed(self, since: float) -> None:
+        """The bus was away from ``since`` (a ``time.time()``) until now, so
+        frames published meanwhile never reached this process's sockets.
+        Every message among them is in the database: a moment from now (once
+        live delivery surely runs again), each local shopper and agent socket
+        gets its conversations' messages from a little before ``since`` on,
+        with the current state, and the queues are sent again. Clients drop
+        messages they have by ``id``, so twice is harmless; missed is not."""
+        self._schedule_refresh()
+        self._later(REPLAY_DELAY_S, lambda: self._replay(since - REPLAY_MARGIN_S))
+
+    async def _replay(self, since_ts: float) -> None:
+        since = dt.datetime.fromtimestamp(since_ts, dt.timezone.utc)
+
+        async def missed(cid: str) -> List[MessageRecord]:
+            return [m for m in await self.storage.history(cid, HISTORY_LIMIT) if m.created_at >= since]
+
+        for cid in self.hub.local_conversations():
+            live = await self.store.get(cid)
+            state: Frame = {"type": "state", "state": live.state}
+            if live.state == WAITING and live.queue:
+                state["queue"] = live.queue
+            elif live.state == AGENT and live.agent_name:
+                state["agent"] = {"name": live.agent_name}
+            texts = [message_json(m) for m in await missed(cid)] + [dumps(state)]
+            self.hub.write_many(self.hub.shopper_sockets(cid), texts)
+        for agent_id in self.hub.local_agents():
+            for cid in await self.store.owned_by(agent_id):
+                texts = [dumps(message_frame(m, conversation_id=True)) for m in await missed(cid)]
+                if texts:
+                    self.hub.write_many(self.hub.agent_sockets(agent_id), texts)
+        self._schedule_refresh()
 
     async def restore_live_state(self) -> int:
         """Put every open handoff stint of the database back into the live
@@ -379,9 +417,12 @@ class Gateway:
         cid = conversation.id
         live = await self.store.get(cid)
         if live.state in (AGENT, WAITING):
+            now = utcnow()  # a burst read together shares its timestamp (one to format, not one each)
             stored = [
                 self.storage.submit_message(
-                    MessageRecord(conversation_id=cid, sender="shopper", text=m.text, client_id=m.client_id)
+                    MessageRecord(
+                        conversation_id=cid, sender="shopper", text=m.text, client_id=m.client_id, created_at=now
+                    )
                 )
                 for m in messages
             ]
@@ -458,7 +499,7 @@ class Gateway:
         texts = []
         for future in stored:
             record, _ = await future
-            texts.append(dumps(message_frame(record)))
+            texts.append(message_json(record))
         events = [(Hub.to_shopper(cid, {})[0], SEPARATOR.join(texts))]
         if agent_id is not None:
             # text[:-1] + tail == dumps(dict(frame, conversation_id=cid)), without a second dumps
@@ -785,10 +826,12 @@ class Gateway:
         while count < len(messages) and messages[count].conversation_id == cid:
             count += 1
         await self._owned(agent, cid)
+        now = utcnow()  # shared by the burst, as in shopper_messages
         stored = [
             self.storage.submit_message(
                 MessageRecord(
-                    conversation_id=cid, sender="agent", text=m.text, agent_id=agent.id, agent_name=agent.name
+                    conversation_id=cid, sender="agent", text=m.text, agent_id=agent.id, agent_name=agent.name,
+                    created_at=now,
                 )
             )
             for m in messages[:count]

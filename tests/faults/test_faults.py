@@ -207,6 +207,41 @@ async def test_redis_restart_restores_waiting_and_claimed_chats(private_redis, g
     assert one.proc.poll() is None and two.proc.poll() is None
 
 
+async def test_frames_missed_while_the_bus_was_away_are_delivered(private_redis, gateway_process, fresh_pg) -> None:
+    """Redis drops every pub/sub connection (as in a restart, or a network
+    blink) and a shopper writes before the gateways have subscribed again:
+    pub/sub keeps nothing for them, yet the agent on the other process gets
+    the message and the shopper its acknowledgement, from the database."""
+    import redis
+
+    args = common(fresh_pg, "--redis-url", private_redis.url, "--rasa-url", CLOSED_RASA)
+    one = gateway_process(*args)
+    two = gateway_process(*args)
+    await add_agent(fresh_pg, "amaka", "Amaka")
+    amaka = await resume_agent(two.ws_url, (await login(one, "amaka", "correct horse"))["token"])
+    shopper = await handed_off(one.ws_url)
+    cid = cid_of(shopper)
+    await amaka.expect("handoff", timeout=20)
+    await amaka.send(type="claim", conversation_id=cid)
+    await amaka.expect("claimed")
+    await shopper.expect("state", state="agent")
+
+    admin = redis.Redis.from_url(private_redis.url)
+    try:
+        assert admin.client_kill_filter(_type="pubsub") >= 2  # both gateways' subscribers
+    finally:
+        admin.close()
+    await shopper.send(type="message", text="written while the bus was away", client_id="away-1")
+
+    seen = await amaka.expect_message("written while the bus was away", timeout=15, conversation_id=cid)
+    echo = await shopper.expect_message("written while the bus was away", timeout=15, client_id="away-1")
+    assert seen["id"] == echo["id"]
+    assert (await texts(fresh_pg, cid)).count(("shopper", "written while the bus was away")) == 1
+    # and live delivery runs again, both ways
+    await amaka.send(type="message", conversation_id=cid, text="back live")
+    await shopper.expect_message("back live", timeout=10, sender="agent")
+
+
 async def _answer(client: Client, ref: str) -> dict:
     """The agent's own echo of a message sent with ``ref``, or the error naming it."""
     deadline = time.monotonic() + 10

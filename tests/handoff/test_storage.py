@@ -130,3 +130,33 @@ def test_processes_migrating_at_once_on_postgresql(fresh_pg) -> None:
     with engine.connect() as connection:
         assert connection.execute(text("select version_num from alembic_version")).scalar() == "0001"
     engine.dispose()
+
+
+async def test_messages_survive_postgresql_dropping_idle_connections(fresh_pg) -> None:
+    """PostgreSQL ends every connection of the gateway (a restart, an idle
+    timeout, an administrator): the next messages are stored all the same,
+    with no error for their senders, and nothing is stored twice."""
+    from sqlalchemy import create_engine, text
+
+    migrate(fresh_pg)
+    storage = Storage(fresh_pg)
+    admin = create_engine(fresh_pg, future=True)
+    try:
+        await storage.create_conversation("c1", "shopper", "chat")
+        await storage.add_message(MessageRecord("c1", "shopper", "before"))
+
+        with admin.connect() as connection:
+            ended = connection.execute(text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )).scalar()
+        assert ended >= 1  # at least the message writer's connection
+
+        results = await asyncio.gather(*(storage.add_message(MessageRecord("c1", "shopper", f"after {i}"))
+                                         for i in range(5)))
+        assert all(new for _, new in results)
+        assert await storage.conversation("c1") is not None  # the other connections come back too
+        assert [m.text for m in await storage.history("c1")] == ["before"] + [f"after {i}" for i in range(5)]
+    finally:
+        admin.dispose()
+        await storage.close()
