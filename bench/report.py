@@ -59,10 +59,10 @@ def _services() -> str:
     try:
         import psycopg2
 
-        from .system import PG_ADMIN
+        from bot.databases import PG_SERVER
 
-        conn = psycopg2.connect(PG_ADMIN)
-        v = conn.server_version
+        conn = psycopg2.connect(PG_SERVER)
+        v = conn.server_version  # e.g. 150019 for 15.19
         parts.append(f"PostgreSQL {v // 10000}.{v % 10000}")
         conn.close()
     except Exception:
