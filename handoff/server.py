@@ -44,6 +44,10 @@ logger = logging.getLogger(__name__)
 #: Largest websocket message read at all; bigger ones close the socket (1009).
 #: Between 4 KiB and this, the frame is answered with ``too_large``.
 MAX_MESSAGE_BYTES = 64 * 1024
+#: at shutdown, how long a socket may take to close before it is dropped (see RunningGateway.close)
+SHUTDOWN_GRACE_S = 5.0
+#: how long websockets waits for a client's side of a close handshake
+CLOSE_TIMEOUT_S = 2.0
 _NO_HEADERS = Headers()
 
 
@@ -348,11 +352,24 @@ class RunningGateway:
     def ws_url(self) -> str:
         return f"ws://{self.host}:{self.port}"
 
-    async def close(self) -> None:
+    async def close(self, grace_s: float = SHUTDOWN_GRACE_S) -> None:
+        """Stop accepting, close every socket with 1001 (going away; clients
+        reconnect, to another process if there is one), then stop the gateway.
+        Sockets get ``grace_s`` to finish: one whose client stopped reading
+        (its close frame never goes out) or whose session is stuck is dropped
+        then, so a shutdown never waits on a client."""
         if self.pinger is not None:
             self.pinger.cancel()
         self.server.close()
-        await self.server.wait_closed()
+        try:
+            await asyncio.wait_for(asyncio.shield(self.server.wait_closed()), grace_s)
+        except asyncio.TimeoutError:
+            stuck = list(self.server.websockets)
+            logger.warning("shutdown: dropping %d socket(s) still open after %.0f s", len(stuck), grace_s)
+            for socket in stuck:
+                socket.transport.abort()
+                socket.handler_task.cancel()
+            await asyncio.wait_for(asyncio.shield(self.server.wait_closed()), grace_s)
         await self.gateway.close()
 
 
@@ -401,6 +418,7 @@ async def start(config: GatewayConfig) -> RunningGateway:
         write_limit=2**14,
         ping_interval=None,  # one process-wide keepalive loop instead (keepalive.py)
         ping_timeout=None,
+        close_timeout=CLOSE_TIMEOUT_S,
     )
     pinger = asyncio.ensure_future(keepalive(server, config.ping_interval)) if config.ping_interval > 0 else None
     port = server.sockets[0].getsockname()[1] if server.sockets else config.port
