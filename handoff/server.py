@@ -69,8 +69,9 @@ class Pipeline:
     their work. Works are awaited in order, so messages are delivered in the
     order they were sent; a relayed burst's work (commit, then publish) may
     still be running while the next burst is taken and submitted for the next
-    commit (at most one ahead), while the bot's work is finished before the
-    next message is looked at. At most :attr:`LIMIT` wait in the queue (the
+    commit (at most one ahead), while a message for the bot is stored and
+    acknowledged before the next is looked at (the assistant's answer is a
+    turn of its own, :mod:`handoff.turns`). At most :attr:`LIMIT` wait in the queue (the
     reader then waits for the consumer to take them); any other frame first
     waits for the queue to be worked off (:meth:`drain`), so it is handled
     after the messages sent before it.

@@ -51,10 +51,11 @@ from .config import GatewayConfig
 from .contract import QUEUES, Handoff, parse_handoff
 from .frames import Frame, bot_message, iso, message_frame, message_json
 from .hub import SEPARATOR, Hub
-from .protocol import VERSION, Code, ProtocolError, dumps
+from .protocol import VERSION, Code, ProtocolError, dumps, error_frame
 from .queue import AGENT, BOT, CLOSED, WAITING, LiveState, QueueEntry, QueueStore, positions
 from .rasa_client import RasaActionsFailed, RasaClient, RasaUnavailable
 from .storage import AgentRecord, ConversationRecord, HandoffRecord, MessageRecord, Storage, utcnow
+from .turns import TurnQueue
 
 logger = logging.getLogger(__name__)
 
@@ -114,6 +115,8 @@ class Gateway:
         self._last_queue: Dict[str, Frame] = {}
         self._agents: Dict[int, AgentRecord] = {}
         self._absent_since: Dict[int, float] = {}
+        #: the bot turns of each conversation, one at a time (see handoff.turns)
+        self.turns = TurnQueue(self._spawn)
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -411,8 +414,10 @@ class Gateway:
           once: the echo to the shopper, and the same text plus
           ``conversation_id`` to the owning agent); the next burst may be
           taken (and queued for the next commit) meanwhile;
-        * with the bot (or closed), the first one only: the bot answers it (and
-          may hand the chat off) before the next is looked at.
+        * with the bot (or closed), the first one only: stored and
+          acknowledged; the assistant answers it in a turn of its own
+          (:mod:`handoff.turns`) that the next message does not wait for,
+          whose turn comes after it.
         """
         cid = conversation.id
         live = await self.store.get(cid)
@@ -427,24 +432,27 @@ class Gateway:
                 for m in messages
             ]
             return len(stored), self._relay_messages(cid, stored, live.agent_id), True
-        first = messages[0]
-        return 1, self._shopper_to_bot(conversation, live, first.text, first.client_id), False
+        return 1, self._shopper_to_bot(conversation, live, messages[0]), False
 
-    async def _shopper_to_bot(
-        self, conversation: ConversationRecord, live: LiveState, text: str, client_id: Optional[str]
-    ) -> None:
-        """A shopper message while with the bot (or closed).
+    async def _shopper_to_bot(self, conversation: ConversationRecord, live: LiveState, message: Any) -> None:
+        """A shopper message while with the bot (or closed): stored,
+        acknowledged, then answered by a turn (:mod:`handoff.turns`), so a
+        message sent while the assistant is still answering the one before is
+        acknowledged at once and answered after it.
 
-        In state ``bot`` the text goes to Rasa while the message is being
-        committed (a turn does not wait for a commit before the assistant
-        starts); the echo (the acknowledgement) still waits for the commit,
-        and typing on, the bot's replies and typing off follow it. A message
-        with a ``client_id`` is first looked up: a resend of a stored one is
-        only acknowledged again, never sent to the assistant twice. If the
-        commit fails, or the chat left ``bot`` meanwhile, the assistant's
-        answer is dropped (it may have read a message the shopper is told
-        failed; the shopper's retry is then stored once)."""
+        When no earlier turn is pending and the chat is with the bot, the text
+        goes to Rasa while the message is being committed (a turn does not wait
+        for a commit before the assistant starts); the echo (the
+        acknowledgement) still waits for the commit and goes out with the
+        bot's typing on. A message with a ``client_id`` is first looked up: a
+        resend of a stored one is only acknowledged again, never sent to the
+        assistant twice. If the commit fails, or the chat left ``bot``
+        meanwhile, the assistant's answer is dropped (it may have read a
+        message the shopper is told failed; the shopper's retry is then stored
+        once)."""
         cid = conversation.id
+        await self.turns.room(cid)  # a shopper far ahead of the assistant waits here
+        text, client_id = message.text, message.client_id
         if client_id is not None:
             earlier = await self.storage.find_message(cid, client_id)
             if earlier is not None:  # a resend of a stored message: acknowledged again, nothing more
@@ -454,7 +462,7 @@ class Gateway:
             MessageRecord(conversation_id=cid, sender="shopper", text=text, client_id=client_id)
         )
         asking: "Optional[asyncio.Task[List[Dict[str, Any]]]]" = None
-        if live.state == BOT:
+        if live.state == BOT and not self.turns.busy(cid):
             asking = asyncio.ensure_future(
                 self.rasa.send(cid, text, {"role": conversation.role, "line": conversation.line})
             )
@@ -468,27 +476,65 @@ class Gateway:
             _drop(asking)
             await self.hub.send(echo)
             return
-        try:
-            live = await self.store.get(cid)
-        except BaseException:
-            _drop(asking)
-            await self.hub.send(echo)
-            raise
         if asking is not None:
+            try:
+                live = await self.store.get(cid)
+            except BaseException:
+                _drop(asking)
+                await self.hub.send(echo)
+                raise
             if live.state == BOT:
-                await self._ask_bot(conversation, text, asking=asking, before=(echo,))
+                await self.hub.send(echo, _typing(cid, True))
+                self.turns.add(cid, lambda: self._answer(conversation, text, message.ref, asking))
                 return
             _drop(asking)  # the chat left the bot while the message was committed
         await self.hub.send(echo)
-        if live.state == CLOSED:  # writing again after a closed chat: back to the bot
-            await self.store.set_state(cid, LiveState(state=BOT))
-            await self.hub.send(Hub.to_shopper(cid, {"type": "state", "state": BOT}))
-            await self._resume_rasa(cid)
-            live = LiveState(state=BOT)
-        if live.state == BOT:
-            await self._ask_bot(conversation, text)
-        elif live.state == AGENT and live.agent_id is not None:  # an agent claimed it meanwhile
-            await self.hub.send(Hub.to_agent(live.agent_id, dict(message_frame(record), conversation_id=cid)))
+        self.turns.add(cid, lambda: self._answer(conversation, text, message.ref, None, record))
+
+    async def _answer(
+        self,
+        conversation: ConversationRecord,
+        text: str,
+        ref: Optional[str],
+        asking: "Optional[asyncio.Task[List[Dict[str, Any]]]]",
+        record: Optional[MessageRecord] = None,
+    ) -> None:
+        """A stored shopper message's turn: the assistant's answer (``asking``:
+        already asked, typing already shown), or, when the chat is no longer
+        with the bot by now, the message goes to the agent who has it (a chat
+        waiting for a person shows it in the transcript when claimed). A
+        refusal or failure reaches the shopper as an ``error`` with the
+        message's ``ref``."""
+        cid = conversation.id
+        try:
+            if asking is None:
+                live = await self.store.get(cid)
+                if live.state == CLOSED:  # writing again after a closed chat: back to the bot
+                    await self.store.set_state(cid, LiveState(state=BOT))
+                    await self.hub.send(Hub.to_shopper(cid, {"type": "state", "state": BOT}))
+                    await self._resume_rasa(cid)
+                    live = LiveState(state=BOT)
+                if live.state == AGENT and live.agent_id is not None and record is not None:
+                    await self.hub.send(
+                        Hub.to_agent(live.agent_id, dict(message_frame(record), conversation_id=cid))
+                    )
+                if live.state != BOT:
+                    return
+            await self._ask_bot(conversation, text, asking=asking, typing_shown=asking is not None)
+        except ProtocolError as error:
+            if error.ref is None:
+                error.ref = ref
+            await self.hub.send(Hub.to_shopper(cid, error.frame()))
+        except Exception:
+            logger.exception("a bot turn failed")
+            await self.hub.send(
+                _typing(cid, False),
+                Hub.to_shopper(
+                    cid, error_frame(Code.INTERNAL, "Something went wrong on our side; please try again.", ref=ref)
+                ),
+            )
+        finally:
+            _drop(asking)  # (done by now, unless the gateway is closing)
 
     async def _relay_messages(
         self, cid: str, stored: "List[asyncio.Future[Tuple[MessageRecord, bool]]]", agent_id: Optional[int]
@@ -561,15 +607,15 @@ class Gateway:
         text: str,
         *,
         asking: "Optional[Awaitable[List[Dict[str, Any]]]]" = None,
-        before: Tuple[Tuple[str, Frame], ...] = (),
+        typing_shown: bool = False,
     ) -> None:
         """Send ``text`` to Rasa (or await ``asking``, that request already
-        under way), relay and store the replies, hand off if asked. ``before``
-        is published together with the bot's typing on."""
+        under way), relay and store the replies, hand off if asked.
+        ``typing_shown``: the bot's typing on was already sent."""
         cid = conversation.id
-        typing_on = Hub.to_shopper(cid, {"type": "typing", "who": "bot", "on": True})
-        typing_off = Hub.to_shopper(cid, {"type": "typing", "who": "bot", "on": False})
-        await self.hub.send(*before, typing_on)
+        typing_off = _typing(cid, False)
+        if not typing_shown:
+            await self.hub.send(_typing(cid, True))
         try:
             if asking is None:
                 asking = self.rasa.send(cid, text, {"role": conversation.role, "line": conversation.line})
@@ -901,6 +947,11 @@ class Gateway:
             Hub.to_shopper(cid, {"type": "rating_request"}),
             self._ended(agent, cid, "closed"),
         )
+
+
+def _typing(cid: str, on: bool) -> Tuple[str, Frame]:
+    """The bot's typing indicator, for the shopper's sockets."""
+    return Hub.to_shopper(cid, {"type": "typing", "who": "bot", "on": on})
 
 
 def _drop(task: "Optional[asyncio.Future[Any]]") -> None:

@@ -1,9 +1,15 @@
 """The bot part with the real, trained assistant (the lead's ``rasa_stack``)."""
 from __future__ import annotations
 
-import aiohttp
+import asyncio
+import time
+from typing import AsyncIterator
 
-from .helpers import Client, add_agent, agent, shopper
+import aiohttp
+import pytest
+from aiohttp import web
+
+from .helpers import Client, add_agent, agent, free_port, shopper
 
 
 async def tracker(rasa_url: str, cid: str) -> dict:
@@ -89,3 +95,60 @@ async def test_security_report_goes_to_the_security_queue(make_gateway, rasa_url
     await s.expect("state", state="waiting", queue="security", timeout=60)
     snapshot = await gw.gateway.store.snapshot()
     assert [e.conversation_id for e in snapshot["security"]] == [s.received[0]["conversation_id"]]
+
+
+@pytest.fixture
+async def slow_rasa(rasa_url: str) -> AsyncIterator[str]:
+    """The real assistant behind a proxy that takes 2 s more over each answer."""
+    http = aiohttp.ClientSession()
+
+    async def forward(request: web.Request) -> web.Response:
+        body = await request.read()
+        if request.path == "/webhooks/rest/webhook":
+            await asyncio.sleep(SLOW_TURN_S)
+        async with http.request(request.method, rasa_url + request.path_qs, data=body,
+                                headers={"Content-Type": request.content_type}) as up:
+            return web.Response(body=await up.read(), status=up.status, content_type=up.content_type)
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", forward)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    yield f"http://127.0.0.1:{port}"
+    await runner.cleanup()
+    await http.close()
+
+
+SLOW_TURN_S = 2.0
+
+
+async def test_a_message_sent_while_the_bot_answers_is_acknowledged_at_once(make_gateway, slow_rasa, rasa_url) -> None:
+    gw = await make_gateway(rasa_url=slow_rasa, rasa_timeout=60)
+    s = await shopper(gw, role="shopper")
+    cid = s.received[0]["conversation_id"]
+
+    await s.send(type="message", text="hello", client_id="m1")
+    await s.expect("message", sender="shopper", text="hello")
+    sent = time.monotonic()
+    await s.send(type="message", text="what is your email address?", client_id="m2")
+    await s.expect("message", sender="shopper", text="what is your email address?", timeout=SLOW_TURN_S)
+    assert time.monotonic() - sent < SLOW_TURN_S / 2  # not held behind the first answer
+    assert not [f for f in s.received if f["type"] == "message" and f["sender"] == "bot"]
+
+    # both are answered, one after the other, in the order they were sent
+    await s.expect("typing", on=False, timeout=60)
+    await s.expect("typing", on=False, timeout=60)
+    await s.quiet(0.5)  # the second answer's messages follow its typing off
+    frames = [(f["type"], f.get("sender", f.get("on"))) for f in s.received if f["type"] in ("message", "typing")]
+    assert frames[:3] == [("message", "shopper"), ("typing", True), ("message", "shopper")]
+    first_off = frames.index(("typing", False))
+    second_on = frames.index(("typing", True), first_off)
+    assert frames[3:first_off] == []  # nothing else while the first answer was awaited
+    assert ("message", "bot") in frames[first_off:second_on]  # the first answer, then the second turn
+    second = [f["text"] for f in s.received if f["type"] == "message" and f["sender"] == "bot"][-1]
+    assert "@" in second  # the email question got the email answer
+    assert user_texts(await tracker(rasa_url, cid)) == ["hello", "what is your email address?"]
+    stored = [m.text for m in await gw.gateway.storage.history(cid) if m.sender == "shopper"]
+    assert stored == ["hello", "what is your email address?"]
