@@ -10,9 +10,10 @@
 * ``create-agent USERNAME --name "Display Name" [--password P] [--db-url]``:
   password from ``--password`` or the first line of standard input;
   an existing username gets the new password (and name).
-* ``transcript export|delete CONVERSATION_ID [--db-url] [--output FILE]``:
-  a conversation's records as JSON, or deleted (privacy requests; see
-  :mod:`handoff.transcript`). Exit 1: no such conversation; 3: still open.
+* ``transcript export|delete CONVERSATION_ID [--db-url] [--rasa-url] [--output FILE]``:
+  a conversation's records as JSON, or deleted with the assistant's copy
+  (privacy requests; see :mod:`handoff.transcript`). Exit 1: no such
+  conversation; 3: still open; 4: the assistant did not answer.
 """
 from __future__ import annotations
 
@@ -78,6 +79,7 @@ def _parser() -> argparse.ArgumentParser:
     transcript.add_argument("action", choices=("export", "delete"))
     transcript.add_argument("conversation_id")
     transcript.add_argument("--db-url")
+    transcript.add_argument("--rasa-url", help="delete: the assistant whose copy is erased too")
     transcript.add_argument("--output", help="export: write the JSON here instead of standard output")
     return parser
 
@@ -85,7 +87,7 @@ def _parser() -> argparse.ArgumentParser:
 def _transcript(args: argparse.Namespace, db_url: str) -> int:
     import json
 
-    from .transcript import StillOpen, erase, export
+    from .transcript import export
 
     if args.action == "export":
         data = export(db_url, args.conversation_id)
@@ -99,7 +101,33 @@ def _transcript(args: argparse.Namespace, db_url: str) -> int:
         else:
             print(text)
         return 0
+    return _delete(args, db_url)
+
+
+def _delete(args: argparse.Namespace, db_url: str) -> int:
+    """``transcript delete``: the assistant's copy first, then the rows (see
+    :mod:`handoff.transcript`)."""
+    from .rasa_client import RasaClient, RasaUnavailable
+    from .transcript import StillOpen, erasable, erase
+
+    async def forget(rasa_url: str) -> bool:
+        rasa = RasaClient(rasa_url, timeout_s=30)
+        try:
+            return await rasa.forget(args.conversation_id)
+        finally:
+            await rasa.close()
+
     try:
+        if not erasable(db_url, args.conversation_id):
+            print(f"no conversation {args.conversation_id}", file=sys.stderr)
+            return 1
+        rasa_url = args.rasa_url or GatewayConfig.from_env().rasa_url
+        try:
+            assistant = "erased" if asyncio.run(forget(rasa_url)) else "not running (nothing kept)"
+        except RasaUnavailable as exc:
+            print(f"the assistant at {rasa_url} did not erase its copy ({exc}); nothing was deleted, "
+                  "try again", file=sys.stderr)
+            return 4
         counts = erase(db_url, args.conversation_id)
     except StillOpen:
         print(f"conversation {args.conversation_id} is waiting for or with an agent; close it first",
@@ -109,7 +137,7 @@ def _transcript(args: argparse.Namespace, db_url: str) -> int:
         print(f"no conversation {args.conversation_id}", file=sys.stderr)
         return 1
     rows = ", ".join(f"{n} {table}" for table, n in counts.items())
-    print(f"deleted conversation {args.conversation_id}: {rows}")
+    print(f"deleted conversation {args.conversation_id}: {rows}; the assistant's copy: {assistant}")
     return 0
 
 

@@ -6,6 +6,9 @@
 * :meth:`RasaClient.pause` / :meth:`RasaClient.resume`:
   ``POST {rasa}/conversations/{id}/tracker/events`` with ``{"event": "pause"}``
   / ``{"event": "resume"}`` (server started with ``--enable-api``).
+* :meth:`RasaClient.forget`: ``PUT {rasa}/conversations/{id}/tracker/events``
+  with ``[]``: the conversation's tracker replaced by an empty one (a
+  transcript deleted on request takes the assistant's copy with it).
 
 Anything but a timely 2xx JSON answer raises :class:`RasaUnavailable`. So does
 an empty reply list to a shopper message: Rasa's REST channel answers ``[]``
@@ -40,9 +43,9 @@ class RasaClient:
             self._session = aiohttp.ClientSession(timeout=self._timeout)
         return self._session
 
-    async def _post(self, path: str, body: Dict[str, Any]) -> Any:
+    async def _post(self, path: str, body: Any, method: str = "POST") -> Any:
         try:
-            async with self._client().post(self.base_url + path, json=body) as response:
+            async with self._client().request(method, self.base_url + path, json=body) as response:
                 if response.status // 100 != 2:
                     raise RasaUnavailable(f"rasa answered HTTP {response.status} to {path}")
                 return await response.json(content_type=None)
@@ -65,6 +68,19 @@ class RasaClient:
 
     async def resume(self, sender: str) -> None:
         await self._post(f"/conversations/{sender}/tracker/events", {"event": "resume"})
+
+    async def forget(self, sender: str) -> bool:
+        """Erase what the assistant holds of a conversation (its tracker: every
+        message, slot and event). False when no Rasa server is running at the
+        address at all (connection refused): the default in-memory tracker
+        store died with it, so there is nothing left to erase."""
+        try:
+            await self._post(f"/conversations/{sender}/tracker/events", [], method="PUT")
+        except RasaUnavailable as exc:
+            if isinstance(exc.__cause__, aiohttp.ClientConnectorError):
+                return False
+            raise
+        return True
 
     async def close(self) -> None:
         if self._session is not None:

@@ -7,12 +7,17 @@ ticket (with the email left) and page.
 
 ``python -m handoff transcript delete CONVERSATION_ID [--db-url URL]`` deletes
 all of those rows in one transaction. A conversation still waiting for or
-with an agent (an open handoff stint) is refused: close it first. After the
-deletion the shopper's token opens nothing (``unauthorized``). Rasa keeps
-the bot part of a conversation in its own tracker store (in memory by
-default, gone when Rasa restarts); this command does not reach it.
+with an agent (an open handoff stint) is refused: close it first. Before the
+rows go, the assistant's copy goes: Rasa keeps the bot part of a conversation
+in its own tracker store, which the command empties through Rasa's HTTP API
+(``--rasa-url``, default ``KARA_GATEWAY_RASA_URL``; see
+:meth:`~handoff.rasa_client.RasaClient.forget`). If Rasa is not running at
+all, its in-memory trackers are gone with it and the rows are deleted; if it
+runs but does not answer, nothing is deleted (try again). After the deletion
+the shopper's token opens nothing (``unauthorized``).
 
-Exit status: 0 done, 1 no such conversation, 3 refused (still open).
+Exit status: 0 done, 1 no such conversation, 3 refused (still open),
+4 the assistant did not answer (nothing deleted).
 """
 from __future__ import annotations
 
@@ -102,6 +107,34 @@ def export(db_url: str, conversation_id: str) -> Optional[Dict[str, Any]]:
     }
 
 
+def _erasable(connection: Any, conversation_id: str) -> bool:
+    """Whether the conversation exists; raises :class:`StillOpen`."""
+    conv = models.Conversation.__table__
+    if connection.execute(select(conv.c.id).where(conv.c.id == conversation_id)).first() is None:
+        return False
+    hand = models.Handoff.__table__
+    still_open = connection.execute(
+        select(func.count()).select_from(hand).where(
+            hand.c.conversation_id == conversation_id, hand.c.outcome.is_(None)
+        )
+    ).scalar_one()
+    if still_open:
+        raise StillOpen(conversation_id)
+    return True
+
+
+def erasable(db_url: str, conversation_id: str) -> bool:
+    """Whether :func:`erase` would delete the conversation (checked before the
+    assistant's copy is erased); False if there is no such conversation.
+    Raises :class:`StillOpen`."""
+    engine = make_engine(db_url)
+    try:
+        with engine.connect() as connection:
+            return _erasable(connection, conversation_id)
+    finally:
+        engine.dispose()
+
+
 def erase(db_url: str, conversation_id: str) -> Optional[Dict[str, int]]:
     """Delete every row of one conversation (one transaction); rows deleted per
     table, or None if there is no such conversation. Raises :class:`StillOpen`."""
@@ -110,17 +143,9 @@ def erase(db_url: str, conversation_id: str) -> Optional[Dict[str, int]]:
     tables: List[Any] = [models.Message, models.Page, models.Ticket, models.Handoff]  # children first
     try:
         with engine.begin() as connection:
-            conv = models.Conversation.__table__
-            if connection.execute(select(conv.c.id).where(conv.c.id == conversation_id)).first() is None:
+            if not _erasable(connection, conversation_id):
                 return None
-            hand = models.Handoff.__table__
-            still_open = connection.execute(
-                select(func.count()).select_from(hand).where(
-                    hand.c.conversation_id == conversation_id, hand.c.outcome.is_(None)
-                )
-            ).scalar_one()
-            if still_open:
-                raise StillOpen(conversation_id)
+            conv = models.Conversation.__table__
             for model in tables:
                 table = model.__table__
                 result = connection.execute(delete(table).where(table.c.conversation_id == conversation_id))

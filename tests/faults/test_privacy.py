@@ -7,15 +7,18 @@ command is exercised.)
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
 from typing import List
 
+import aiohttp
 import pytest
 import websockets
+from aiohttp import web
 
-from tests.handoff.helpers import CLOSED_RASA, PYTHON, REPO, Client, add_agent, agent
+from tests.handoff.helpers import CLOSED_RASA, PYTHON, REPO, Client, add_agent, agent, free_port
 
 from .test_faults import cid_of, common, handed_off, hello, texts, token_of
 from .test_hostile import turn
@@ -125,3 +128,46 @@ async def test_transcript_export_and_delete(gateway_process, fresh_pg) -> None:
     assert (await back.expect("error"))["code"] == "unauthorized"
     with pytest.raises(websockets.ConnectionClosed):
         await back.ws.recv()
+
+
+async def rasa_tracker(rasa_url: str, cid: str) -> str:
+    """Everything the assistant holds of a conversation, as JSON text."""
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{rasa_url}/conversations/{cid}/tracker", params={"include_events": "ALL"}) as r:
+            assert r.status == 200
+            return await r.text()
+
+
+async def test_transcript_delete_erases_the_assistants_copy(stack, gateway_process, fresh_pg) -> None:
+    gw = gateway_process(*common(fresh_pg, "--rasa-url", stack.rasa_url, "--rasa-timeout", "60"))
+    s = await hello(gw.ws_url, role="shopper")
+    await turn(s, "I want to track my order")
+    await turn(s, "KH-204519")
+    await turn(s, EMAIL)
+    cid = cid_of(s)
+    await s.close()
+    held = await rasa_tracker(stack.rasa_url, cid)
+    assert EMAIL in held and "KH-204519" in held  # the assistant kept the bot part
+
+    # an assistant that is up but refuses: nothing is deleted, the command says so
+    refusing = web.Application()
+    refusing.router.add_route("*", "/{tail:.*}", lambda _: web.Response(status=500))
+    runner = web.AppRunner(refusing)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        failed = await asyncio.to_thread(
+            cli, "transcript", "delete", cid, "--db-url", fresh_pg, "--rasa-url", f"http://127.0.0.1:{port}"
+        )
+    finally:
+        await runner.cleanup()
+    assert failed.returncode == 4 and "nothing was deleted" in failed.stderr
+    assert ("shopper", EMAIL) in await texts(fresh_pg, cid)
+
+    deleted = cli("transcript", "delete", cid, "--db-url", fresh_pg, "--rasa-url", stack.rasa_url)
+    assert deleted.returncode == 0, deleted.stderr
+    assert "the assistant's copy: erased" in deleted.stdout
+    assert await texts(fresh_pg, cid) == []
+    left = await rasa_tracker(stack.rasa_url, cid)
+    assert EMAIL not in left and "KH-204519" not in left and '"event": "user"' not in left.replace('":"', '": "')
