@@ -10,7 +10,8 @@ Where things are:
 * ``storage.py``: SQL storage (SQLAlchemy); ``models.py``: the schema;
   ``migrations/``: Alembic.
 * ``service.py``: what happens to a conversation (bot, handoff, claim,
-  transfer, hand-back, close, grace period, paging).
+  transfer, hand-back, close, grace period, paging); ``turns.py``: the
+  assistant's answers, one at a time per conversation.
 * ``server.py``: the websocket endpoints; ``web.py``: login and static files
   on the same port; ``connection.py``: the (leaner) connection class;
   ``keepalive.py``: one ping loop per process; ``hub.py`` + ``bus.py``:

@@ -11,7 +11,7 @@ import asyncio
 import json
 import os
 import subprocess
-from typing import List
+from typing import Any, List, Tuple
 
 import aiohttp
 import pytest
@@ -40,12 +40,18 @@ def _variants(secret: str) -> List[str]:
     return [secret, secret.replace(" ", ""), secret.replace(" ", "-")]
 
 
-async def test_no_personal_data_in_any_log(stack, gateway_process, fresh_pg) -> None:
-    gw = gateway_process(*common(fresh_pg, "--rasa-url", stack.rasa_url, "--rasa-timeout", "60"))
+async def order_verified_by_email(stack, gateway_process, db: str) -> Tuple[Any, Client]:
+    """A gateway on ``stack``, and a shopper who tracked KH-204519 with its email."""
+    gw = gateway_process(*common(db, "--rasa-url", stack.rasa_url, "--rasa-timeout", "60"))
     s = await hello(gw.ws_url, role="shopper")
     await turn(s, "I want to track my order")
     await turn(s, "KH-204519")
     await turn(s, EMAIL)
+    return gw, s
+
+
+async def test_no_personal_data_in_any_log(stack, gateway_process, fresh_pg) -> None:
+    gw, s = await order_verified_by_email(stack, gateway_process, fresh_pg)
     await turn(s, f"my phone is {PHONE} or {OTHER_PHONE}, card {CARD}")
     await turn(s, "track my order")
     await turn(s, "KH-204519")
@@ -139,11 +145,7 @@ async def rasa_tracker(rasa_url: str, cid: str) -> str:
 
 
 async def test_transcript_delete_erases_the_assistants_copy(stack, gateway_process, fresh_pg) -> None:
-    gw = gateway_process(*common(fresh_pg, "--rasa-url", stack.rasa_url, "--rasa-timeout", "60"))
-    s = await hello(gw.ws_url, role="shopper")
-    await turn(s, "I want to track my order")
-    await turn(s, "KH-204519")
-    await turn(s, EMAIL)
+    _, s = await order_verified_by_email(stack, gateway_process, fresh_pg)
     cid = cid_of(s)
     await s.close()
     held = await rasa_tracker(stack.rasa_url, cid)
