@@ -340,6 +340,11 @@ def error_frame(
     return frame
 
 
+def internal_error_frame(ref: Optional[str] = None) -> Dict[str, Any]:
+    """Our failure, not the client's: nothing about it is told but that."""
+    return error_frame(Code.INTERNAL, "Something went wrong on our side; please try again.", ref=ref)
+
+
 #: One encoder for every frame: ``json.dumps`` with options builds a new one per call.
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str)
 

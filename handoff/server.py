@@ -167,7 +167,7 @@ class Pipeline:
             return
         logger.error("relaying a message failed", exc_info=exc)
         for _, ref in items:
-            await _send(self.socket, _internal_error(ref))
+            await _send(self.socket, p.internal_error_frame(ref))
 
     async def drain(self) -> None:
         while self.task is not None:
@@ -187,12 +187,6 @@ def _limited(bucket: TokenBucket) -> None:
         raise p.ProtocolError(
             p.Code.RATE_LIMITED, "Too many frames; slow down.", retry_after_ms=wait_ms
         )
-
-
-def _internal_error(ref: Optional[str]) -> Any:
-    return p.error_frame(
-        p.Code.INTERNAL, "Something went wrong on our side; please try again.", ref=ref
-    )
 
 
 async def shopper_session(gateway: Gateway, socket: WebSocketServerProtocol) -> None:
@@ -254,7 +248,7 @@ async def shopper_session(gateway: Gateway, socket: WebSocketServerProtocol) -> 
                 raise
             except Exception:
                 logger.exception("shopper frame failed")
-                await _send(socket, _internal_error(ref))
+                await _send(socket, p.internal_error_frame(ref))
     except websockets.ConnectionClosed:
         pass
     finally:
@@ -322,7 +316,7 @@ async def agent_session(gateway: Gateway, socket: WebSocketServerProtocol) -> No
                 raise
             except Exception:
                 logger.exception("agent frame failed")
-                await _send(socket, _internal_error(ref))
+                await _send(socket, p.internal_error_frame(ref))
     except websockets.ConnectionClosed:
         pass
     finally:

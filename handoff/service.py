@@ -51,7 +51,7 @@ from .config import GatewayConfig
 from .contract import QUEUES, Handoff, parse_handoff
 from .frames import Frame, bot_message, iso, message_frame, message_json
 from .hub import SEPARATOR, Hub
-from .protocol import VERSION, Code, ProtocolError, dumps, error_frame
+from .protocol import VERSION, Code, ProtocolError, dumps, internal_error_frame
 from .queue import AGENT, BOT, CLOSED, WAITING, LiveState, QueueEntry, QueueStore, positions
 from .rasa_client import RasaActionsFailed, RasaClient, RasaUnavailable
 from .storage import AgentRecord, ConversationRecord, HandoffRecord, MessageRecord, Storage, utcnow
@@ -485,19 +485,18 @@ class Gateway:
                 raise
             if live.state == BOT:
                 await self.hub.send(echo, _typing(cid, True))
-                self.turns.add(cid, lambda: self._answer(conversation, text, message.ref, asking))
+                self.turns.add(cid, lambda: self._answer(conversation, record, message.ref, asking))
                 return
             _drop(asking)  # the chat left the bot while the message was committed
         await self.hub.send(echo)
-        self.turns.add(cid, lambda: self._answer(conversation, text, message.ref, None, record))
+        self.turns.add(cid, lambda: self._answer(conversation, record, message.ref, None))
 
     async def _answer(
         self,
         conversation: ConversationRecord,
-        text: str,
+        record: MessageRecord,
         ref: Optional[str],
         asking: "Optional[asyncio.Task[List[Dict[str, Any]]]]",
-        record: Optional[MessageRecord] = None,
     ) -> None:
         """A stored shopper message's turn: the assistant's answer (``asking``:
         already asked, typing already shown), or, when the chat is no longer
@@ -514,13 +513,13 @@ class Gateway:
                     await self.hub.send(Hub.to_shopper(cid, {"type": "state", "state": BOT}))
                     await self._resume_rasa(cid)
                     live = LiveState(state=BOT)
-                if live.state == AGENT and live.agent_id is not None and record is not None:
+                if live.state == AGENT and live.agent_id is not None:
                     await self.hub.send(
                         Hub.to_agent(live.agent_id, dict(message_frame(record), conversation_id=cid))
                     )
                 if live.state != BOT:
                     return
-            await self._ask_bot(conversation, text, asking=asking, typing_shown=asking is not None)
+            await self._ask_bot(conversation, record.text, asking=asking, typing_shown=asking is not None)
         except ProtocolError as error:
             if error.ref is None:
                 error.ref = ref
@@ -529,9 +528,7 @@ class Gateway:
             logger.exception("a bot turn failed")
             await self.hub.send(
                 _typing(cid, False),
-                Hub.to_shopper(
-                    cid, error_frame(Code.INTERNAL, "Something went wrong on our side; please try again.", ref=ref)
-                ),
+                Hub.to_shopper(cid, internal_error_frame(ref)),
             )
         finally:
             _drop(asking)  # (done by now, unless the gateway is closing)
