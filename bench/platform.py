@@ -71,8 +71,7 @@ def install(system: System) -> Row:
         started = time.monotonic()
         subprocess.run([str(python), "-m", "venv", str(venv)], check=True)
         proc = subprocess.run(
-            ["uv", "pip", "sync", "-p", str(venv / "bin" / "python"), "--index-url", "https://pypi.org/simple",
-             str(paths.ROOT / "requirements" / "lock.txt")],
+            ["uv", "pip", "sync", "-p", str(venv / "bin" / "python"), str(paths.ROOT / "requirements" / "lock.txt")],
             env={**os.environ, "UV_CACHE_DIR": str(cache)}, capture_output=True, text=True, timeout=1800,
         )
         seconds = time.monotonic() - started

@@ -6,6 +6,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 uv pip compile --python-version 3.10 --python-platform x86_64-manylinux_2_28 \
-  --index-url https://pypi.org/simple --no-header \
+  --no-header \
   --no-emit-package jax --no-emit-package jaxlib --no-emit-package ml-dtypes \
   requirements/requirements.in -o requirements/lock.txt

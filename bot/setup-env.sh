@@ -29,5 +29,5 @@ if ! command -v uv >/dev/null 2>&1 || [ "$(uv --version | cut -d' ' -f2)" != "$U
 fi
 echo "==> Python environment (.venv, $(wc -l < "$lock") lock lines) with $("$py" --version)"
 [ -x .venv/bin/python ] || uv venv -q -p "$py" .venv
-VIRTUAL_ENV=.venv uv pip sync -p .venv/bin/python --index-url https://pypi.org/simple "$lock"
+VIRTUAL_ENV=.venv uv pip sync -p .venv/bin/python "$lock"
 echo "$want" > "$stamp"
