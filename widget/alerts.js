@@ -2,27 +2,60 @@
  * Agent console alerts: a sound made with WebAudio (no audio files) and a
  * flashing tab title. Exposed as `window.KaraAlerts`.
  *
- * Browsers only let a page make sound after a user gesture, so `unlock()` is
- * called from the sign-in click; sounds asked for before that are skipped.
+ * Browsers may only let a page make sound after a user gesture (click, key):
+ * the AudioContext then stays "suspended". So two things are tracked apart:
+ * whether the agent wants sound (kept in localStorage across reloads) and
+ * whether the browser lets the page play it (the context is "running").
+ * `state()` says which of "on" | "off" | "blocked" holds, and `onChange`
+ * tells the console when it changes, so the button never claims sound that
+ * the browser is not playing. Any click or key on the page unlocks it; sounds
+ * asked for while blocked are skipped (not queued to blare out later).
  */
 (function (global) {
   "use strict";
 
+  var MUTE_KEY = "kara-console:sound";
   var ctx = null;
-  var muted = false;
+  var muted = readMuted();
   var flashTimer = null;
   var baseTitle = document.title;
+  var listeners = [];
 
-  function unlock() {
+  function readMuted() {
+    try { return global.localStorage.getItem(MUTE_KEY) === "off"; } catch (e) { return false; }
+  }
+
+  function changed() {
+    listeners.forEach(function (fn) { fn(state()); });
+  }
+
+  /** Make the audio context (allowed without a gesture; it may start suspended). */
+  function ensureContext() {
     var AC = global.AudioContext || global.webkitAudioContext;
-    if (!AC) return;
-    if (!ctx) ctx = new AC();
-    if (ctx.state === "suspended") ctx.resume();
+    if (!AC) return null;
+    if (!ctx) {
+      ctx = new AC();
+      ctx.addEventListener("statechange", changed);
+    }
+    return ctx;
+  }
+
+  /** From a user gesture: ask the browser to start the audio. */
+  function unlock() {
+    if (!ensureContext()) return;
+    if (ctx.state !== "running") ctx.resume().then(changed, changed);
+    changed();
+  }
+
+  /** "off" (the agent muted it), "blocked" (wanted, but the browser has not started audio), "on". */
+  function state() {
+    if (muted) return "off";
+    return ctx && ctx.state === "running" ? "on" : "blocked";
   }
 
   /** Play tones: [[frequencyHz, startS, durationS], ...] relative to now. */
   function play(tones, volume) {
-    if (muted || !ctx) return false;
+    if (state() !== "on") return false;
     var now = ctx.currentTime;
     tones.forEach(function (t) {
       var osc = ctx.createOscillator();
@@ -82,15 +115,32 @@
     if (!flashTimer) document.title = title;
   }
 
+  // The first click or key anywhere on the page is the gesture browsers ask for.
+  ["pointerdown", "keydown"].forEach(function (type) {
+    document.addEventListener(type, function (e) {
+      // The sound button decides for itself (a click there while blocked means "allow").
+      if (e.target && e.target.closest && e.target.closest("[data-kara-sound]")) return;
+      if (!muted && state() === "blocked") unlock();
+    }, true);
+  });
+
   global.KaraAlerts = {
     unlock: unlock,
+    init: function () { ensureContext(); changed(); },
+    state: state,
+    onChange: function (fn) { listeners.push(fn); },
     emergency: emergency,
     chime: chime,
     flashTitle: flashTitle,
     stopFlash: stopFlash,
     isFlashing: function () { return !!flashTimer; },
     setBaseTitle: setBaseTitle,
-    setMuted: function (m) { muted = !!m; },
+    setMuted: function (m) {
+      muted = !!m;
+      try { global.localStorage.setItem(MUTE_KEY, muted ? "off" : "on"); } catch (e) { /* storage off */ }
+      if (!muted) unlock();
+      changed();
+    },
     isMuted: function () { return muted; },
   };
 })(window);

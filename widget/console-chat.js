@@ -206,9 +206,11 @@
         return false;
       }
     }
+    // Measured before the message is added: a tall one must not stop the following.
+    var follow = m.sender === "agent" || this._nearEnd();
     this._append(this.transcript, m);
     if (m.sender === "shopper") this.setTyping(false);
-    this._scroll(m.sender === "agent");
+    this._scroll(follow);
     var news = m.sender !== "agent";
     if (news && !active) { this.unread += 1; this._renderBadge(); }
     return news;
@@ -238,10 +240,11 @@
   };
 
   ChatPane.prototype.setTyping = function (on) {
+    var follow = this._nearEnd();
     this.typing.hidden = !on;
     this.typing.textContent = this.senderLabel({ sender: "shopper" }) + " is typing…";
     this.tabTyping.hidden = !on;
-    if (on) this._scroll(false);
+    if (on) this._scroll(follow);
   };
 
   ChatPane.prototype.setActive = function (active) {
@@ -301,11 +304,16 @@
     }
   };
 
-  ChatPane.prototype._scroll = function (force) {
+  /** Whether the agent is reading the end of the transcript (call before adding to it). */
+  ChatPane.prototype._nearEnd = function () {
     var s = this.scroller;
-    if (force || s.scrollHeight - s.scrollTop - s.clientHeight < 150) {
-      requestAnimationFrame(function () { s.scrollTop = s.scrollHeight; });
-    }
+    return s.scrollHeight - s.scrollTop - s.clientHeight < 150;
+  };
+
+  /** follow: scroll to the end, after layout so the new content's height counts. */
+  ChatPane.prototype._scroll = function (follow) {
+    var s = this.scroller;
+    if (follow) requestAnimationFrame(function () { s.scrollTop = s.scrollHeight; });
   };
 
   global.KaraChatPane = ChatPane;

@@ -13,6 +13,7 @@
 
   var P = global.KaraProtocol;
   var A = global.KaraAlerts;
+  var N = global.KaraNotify;
   var T = global.KaraText;
   var TOKEN_KEY = "kara-console:session";
   var BASE_TITLE = "Kara Support console";
@@ -27,6 +28,7 @@
     loginView: $("login-view"), loginForm: $("login-form"), username: $("username"), password: $("password"),
     loginError: $("login-error"), loginBtn: $("login-submit"),
     appView: $("app-view"), agentName: $("agent-name"), conn: $("conn-status"), soundBtn: $("sound-toggle"),
+    notifyBtn: $("notify-toggle"),
     signOut: $("sign-out"), queues: $("queues"), waitingCount: $("waiting-count"), emergencyBanner: $("emergency-banner"),
     tabs: $("chat-tabs"), panels: $("chat-panels"), noChats: $("no-chats"), live: $("live"), alertLive: $("alert-live"),
     toast: $("toast"),
@@ -112,12 +114,31 @@
     showLogin("You signed out.");
   });
 
+  // The button shows what the agent will hear: on, off, or wanted but not yet
+  // allowed by the browser (no click on the page since it loaded).
   ui.soundBtn.addEventListener("click", function () {
-    A.unlock();
-    var muted = !A.isMuted();
-    A.setMuted(muted);
-    ui.soundBtn.setAttribute("aria-pressed", String(!muted));
-    ui.soundBtn.textContent = muted ? "Sound off" : "Sound on";
+    A.setMuted(A.state() === "on"); // off or blocked: this click turns it on (and is the gesture)
+  });
+  A.onChange(function (state) {
+    ui.soundBtn.setAttribute("aria-pressed", String(state === "on"));
+    ui.soundBtn.textContent = { on: "Sound on", off: "Sound off", blocked: "Sound blocked: click to allow" }[state];
+    ui.soundBtn.title = state === "blocked" ? "Browsers play sound only after a click or key press on the page." : "";
+    ui.soundBtn.classList.toggle("c-btn-warn", state === "blocked");
+  });
+
+  ui.notifyBtn.addEventListener("click", function () {
+    if (N.state() === "on") N.disable();
+    else N.enable(); // the browser asks the agent, from this click
+  });
+  N.onChange(function (state) {
+    ui.notifyBtn.hidden = state === "unsupported";
+    ui.notifyBtn.disabled = state === "denied";
+    ui.notifyBtn.setAttribute("aria-pressed", String(state === "on"));
+    ui.notifyBtn.textContent = {
+      on: "Desktop notifications on",
+      off: "Turn on desktop notifications",
+      denied: "Notifications blocked in browser settings",
+    }[state] || "";
   });
 
   // ---- the connection ----------------------------------------------------------
@@ -127,6 +148,7 @@
     ui.appView.hidden = false;
     ui.agentName.textContent = (session.agent && session.agent.name) || "Agent";
     A.setBaseTitle(BASE_TITLE);
+    A.init();
     if (!queueView) queueView = new global.KaraQueueView(ui.queues, { onClaim: claim });
     conn = new P.Connection({
       url: wsUrl,
@@ -195,14 +217,25 @@
 
   function onHandoff(entry) {
     var label = (global.KaraQueueView.QUEUE_LABEL[entry.queue] || "New") + " chat waiting: " + T.humanize(entry.reason || "");
+    var focusCard = function () { focusEntry(entry.conversation_id); };
     if (entry.queue === "emergency") {
       A.emergency();
       A.flashTitle("🚨 EMERGENCY waiting");
       announce(ui.alertLive, "Emergency! " + label);
+      N.show("🚨 Emergency waiting: claim it now", T.humanize(entry.reason || "") + (entry.summary ? " · " + entry.summary : ""),
+        "handoff-" + entry.conversation_id, { urgent: true, onClick: focusCard });
     } else {
       A.chime();
       announce(ui.live, label);
+      N.show(label, entry.summary || "", "handoff-" + entry.conversation_id, { onClick: focusCard });
     }
+  }
+
+  /** Bring a waiting chat's Claim button into view and focus (a notification was clicked). */
+  function focusEntry(conversationId) {
+    var card = ui.queues.querySelector('.c-entry[data-conversation="' + String(conversationId).replace(/["\\]/g, "") + '"]');
+    var button = card && card.querySelector(".c-claim");
+    if (button) { card.scrollIntoView({ block: "nearest" }); button.focus(); }
   }
 
   // ---- claiming and chats ----------------------------------------------------
@@ -272,8 +305,13 @@
     var active = m.conversation_id === activeId && !document.hidden;
     var news = pane.addMessage(m, active);
     if (news && m.sender === "shopper") {
-      announce(ui.live, pane.senderLabel(m) + " (" + (T.humanize(pane.handoff.reason) || "chat") + "): " + m.text);
-      if (!active) A.chime();
+      var who = pane.senderLabel(m) + " (" + (T.humanize(pane.handoff.reason) || "chat") + ")";
+      announce(ui.live, who + ": " + m.text);
+      if (!active) {
+        A.chime();
+        N.show("New message: " + who, m.text, "message-" + m.conversation_id,
+          { onClick: function () { select(m.conversation_id, true); } });
+      }
     }
   }
 

@@ -21,7 +21,8 @@
     if (d.state === "agent") show((d.agent || "The on-call person") + " has joined your chat.", false);
     else if (d.state === "closed") show("This emergency chat has ended.", false);
     else if (paged) return; // keep the paged notice until someone joins
-    else if (d.state === "waiting") show("You are in the emergency queue. The on-call person is being paged…", false);
+    // Only the gateway's `paged` frame may say a page went out (see kara-chat:paged).
+    else if (d.state === "waiting") show("You are in the emergency queue: the support team sees your chat now. If nobody joins quickly, we call the on-call person and tell you here.", false);
     else show("Emergency triage in progress. Answer the assistant's questions.", false);
   });
 

@@ -111,8 +111,18 @@
     return s.charAt(0).toUpperCase() + s.slice(1);
   }
 
+  /** "Ada Obi" -> "AO", "Tolu" -> "T": for an avatar. */
+  function initials(name) {
+    var words = String(name || "").trim().split(/\s+/).filter(Boolean);
+    if (!words.length) return "?";
+    var first = words[0].charAt(0);
+    var last = words.length > 1 ? words[words.length - 1].charAt(0) : "";
+    return (first + last).toUpperCase();
+  }
+
   global.KaraText = {
     humanize: humanize,
+    initials: initials,
     appendText: appendText,
     el: el,
     formatWait: formatWait,

@@ -17,6 +17,29 @@
   var TYPING_STALE_MS = 20000; // hide a typing indicator nobody turned off
   var RATE_LIMIT_RETRIES = 3;
 
+  // Suggested first messages on the empty chat, per role: the same choices as the
+  // assistant's greeting (domain.yml utter_greet; tests/widget keep them equal).
+  var STARTERS = {
+    shopper: [
+      { title: "Track an order", payload: "/track_order" },
+      { title: "Refund or return", payload: "/request_refund" },
+      { title: "Contact details", payload: "/ask_contact_channels" },
+      { title: "Talk to a person", payload: "/request_human" },
+    ],
+    vendor: [
+      { title: "Payments & commission", payload: "/ask_payments" },
+      { title: "Listings & inventory", payload: "/ask_listing_inventory" },
+      { title: "Escalate a dispute", payload: "/ask_dispute_process" },
+      { title: "Talk to a person", payload: "/request_human" },
+    ],
+    provider: [
+      { title: "Urgent: critical issue now", payload: "/provider_emergency" },
+      { title: "Appointments", payload: "/ask_appointments" },
+      { title: "Payments & revenue", payload: "/ask_payments" },
+      { title: "Talk to a person", payload: "/request_human" },
+    ],
+  };
+
   // ---- resume token storage ------------------------------------------------
 
   function Store(key) { this.key = key; }
@@ -73,8 +96,14 @@
     });
   }
 
+  /** The opening screen's quick replies (none on the emergency line: its triage starts by itself). */
+  Chat.prototype.starters = function () {
+    return this.config.line === "emergency" ? [] : STARTERS[this.config.role] || STARTERS.shopper;
+  };
+
   Chat.prototype.start = function () {
     this.setState("bot", null);
+    if (!this.session.token) this.view.setQuickReplies(this.starters());
     if (this.session.paged_at) {
       this.view.setPaged(this.session.paged_at);
       this.emit("paged", { ts: this.session.paged_at });
@@ -126,6 +155,7 @@
     this.view.pagedBanner.hidden = true;
     this.view.showNewConversation(false);
     this.setState("bot", null);
+    this.view.setQuickReplies(this.starters());
     this.connect();
     this.view.input.focus();
   };
@@ -143,7 +173,7 @@
         this.agentName = (frame.agent && frame.agent.name) || this.agentName;
         this.view.setQueue(null);
         this.view.dismissOffline("Someone is here now, so there is no need to leave a message.");
-        this.view.addMessage({ sender: "system", text: (this.agentName || "A support agent") + " joined the chat" }, { live: true });
+        // The "<name> joined the chat." line is the gateway's stored system message.
         return this.setState("agent", this.agentName);
       case "rating_request": return this.view.showRating();
       case "offline": return this.view.showOffline();
@@ -177,7 +207,8 @@
       self.view.addMessage(m, { display: self.displayText(m) });
     });
     var last = history[history.length - 1];
-    this.view.setQuickReplies(last && last.sender === "bot" && frame.state === "bot" ? last.buttons : []);
+    this.view.setQuickReplies(!history.length && frame.state === "bot" && !Object.keys(this.pending).length ? this.starters()
+      : last && last.sender === "bot" && frame.state === "bot" ? last.buttons : []);
 
     // Messages typed while offline (or lost with the last socket): show and re-send.
     this.conn.dropQueued(function (f) { return f.type === "message"; });
@@ -276,11 +307,13 @@
     var emergency = this.config.line === "emergency";
     this.state = state;
     if (agentName) this.agentName = agentName;
+    if (state !== "agent") this.view.setAgent(null);
     this.view.showNewConversation(state === "closed");
     if (state === "waiting") {
       this.view.setSubtitle(emergency ? "Waiting for the on-call person" : "Waiting for a person", "wait");
     } else if (state === "agent") {
       this.view.setQueue(null);
+      this.view.setAgent(this.agentName || "Support agent");
       this.view.setSubtitle("Chatting with " + (this.agentName || "a support agent"), "live");
     } else if (state === "closed") {
       this.view.setQueue(null);

@@ -48,7 +48,10 @@
     this.config = config;
     this.handlers = handlers;
     this.inline = !!config.mount;
-    this.unread = 0;
+    this.unread = 0; // incoming messages the person has not seen (panel closed or page hidden)
+    this.titleBase = null; // the host page's own title while ours shows the unread count
+    this.queueInfo = null;
+    this.offline = false;
     this.lastSender = null;
     this.composerEnabled = true;
     this._build(host);
@@ -94,8 +97,11 @@
       "aria-label": "Minimise chat",
       onclick: function () { self.close(); },
     }, [svgIcon(ICON_CLOSE, true)]);
+    this.headerIcon = svgIcon(ICON_CHAT);
+    this.headerInitials = el("span", { class: "kw-initials", hidden: true, text: "" });
+    this.headerAvatar = el("div", { class: "kw-avatar", "aria-hidden": "true" }, [this.headerIcon, this.headerInitials]);
     var header = el("header", { class: "kw-header" }, [
-      el("div", { class: "kw-avatar", "aria-hidden": "true" }, [svgIcon(ICON_CHAT)]),
+      this.headerAvatar,
       el("div", { class: "kw-heading" }, [this.titleEl, el("div", { class: "kw-subline" }, [this.statusDot, this.subtitleEl])]),
       closeBtn,
     ]);
@@ -180,6 +186,11 @@
 
     if (!this.inline) wrap.appendChild(this.launcher);
     wrap.appendChild(this.panel);
+
+    // Back on a tab whose chat is open: what arrived meanwhile has been seen.
+    document.addEventListener("visibilitychange", function () {
+      if (!document.hidden && self.isOpen()) self._setUnread(0);
+    });
   };
 
   // ---- opening and closing -------------------------------------------------
@@ -193,8 +204,7 @@
       this.launcher.setAttribute("aria-label", "Close chat: " + this.config.title);
       this.wrap.classList.add("kw-open");
     }
-    this.unread = 0;
-    this._renderBadge();
+    this._setUnread(0);
     this._scrollToEnd(true);
     if (focus && this.composerEnabled) this.input.focus();
     this.handlers.onOpen();
@@ -208,6 +218,23 @@
     this.wrap.classList.remove("kw-open");
     this.launcher.focus();
     this.handlers.onClose();
+  };
+
+  View.prototype._setUnread = function (n) {
+    this.unread = n;
+    this._renderBadge();
+    this._renderTitle();
+  };
+
+  /** "(2) Page title" while messages wait unseen; the page's own title back after. */
+  View.prototype._renderTitle = function () {
+    if (this.unread) {
+      if (this.titleBase === null) this.titleBase = document.title;
+      document.title = "(" + this.unread + ") " + this.titleBase;
+    } else if (this.titleBase !== null) {
+      document.title = this.titleBase;
+      this.titleBase = null;
+    }
   };
 
   View.prototype._renderBadge = function () {
@@ -225,6 +252,7 @@
   View.prototype.clearMessages = function () {
     this.list.textContent = "";
     this.lastSender = null;
+    this.offline = false; // its card went with the messages; the gateway says it again if still so
     this._updateEmpty();
   };
 
@@ -257,8 +285,13 @@
       var label = this.senderLabel(msg);
       var showName = sender !== "shopper" && this.lastSender !== sender + ":" + label;
       var bubble = T.appendText(el("div", { class: "kw-bubble" }), opts.display || msg.text);
+      // A person's messages carry their name and an initials avatar, once per run of messages.
+      var name = !showName ? null : sender === "agent"
+        ? el("span", { class: "kw-name kw-agent-name", "aria-hidden": "true" }, [
+          el("span", { class: "kw-agent-avatar", text: T.initials(label) }), label])
+        : el("span", { class: "kw-name", "aria-hidden": "true", text: label });
       li = el("li", { class: "kw-msg kw-from-" + sender }, [
-        showName ? el("span", { class: "kw-name", "aria-hidden": "true", text: label }) : null,
+        name,
         el("span", { class: "kw-sr", text: label + " said: " }),
         bubble,
         el("span", { class: "kw-meta", text: T.formatClock(msg.ts) }),
@@ -269,13 +302,16 @@
     if (msg.client_id) li.setAttribute("data-client-id", msg.client_id);
     if (opts.pending) this._setDelivery(li, "pending");
     if (sender === "system") this.lastSender = null;
+    // Nearness to the end is measured before the message is added: a tall one
+    // would otherwise push the end out of reach and stop the following.
+    var follow = sender === "shopper" || this._nearEnd();
     this.list.appendChild(li);
     this._updateEmpty();
-    this._scrollToEnd(sender === "shopper");
+    this._scrollToEnd(follow);
 
     if (opts.live && sender !== "shopper") {
       this.announce(this.senderLabel(msg) + ": " + (opts.display || msg.text));
-      if (!this.isOpen()) { this.unread += 1; this._renderBadge(); }
+      if ((sender === "agent" || sender === "bot") && (!this.isOpen() || document.hidden)) this._setUnread(this.unread + 1);
     }
     return li;
   };
@@ -332,6 +368,7 @@
   /** buttons: [{title, payload}] or []; starters: true for the empty-chat suggestions. */
   View.prototype.setQuickReplies = function (buttons) {
     var self = this;
+    var follow = this._nearEnd();
     this.quick.textContent = "";
     (buttons || []).forEach(function (b) {
       if (!b || typeof b.title !== "string" || typeof b.payload !== "string") return;
@@ -343,13 +380,14 @@
       }));
     });
     this.quick.hidden = this.quick.children.length === 0;
-    this._scrollToEnd(false);
+    this._scrollToEnd(follow);
   };
 
   View.prototype.setTyping = function (on, name) {
+    var follow = this._nearEnd();
     this.typing.hidden = !on;
     this.typingName.textContent = on ? (name || "Someone") + " is typing…" : "";
-    if (on) this._scrollToEnd(false);
+    if (on) this._scrollToEnd(follow);
   };
 
   View.prototype.setComposerEnabled = function (enabled, placeholder) {
@@ -387,13 +425,17 @@
     this.counter.textContent = n + " / " + max;
   };
 
-  View.prototype._scrollToEnd = function (force) {
+  /** Whether the person is reading the end of the conversation (call before adding to it). */
+  View.prototype._nearEnd = function () {
     var s = this.scroller;
-    var nearEnd = s.scrollHeight - s.scrollTop - s.clientHeight < 120;
-    if (force || nearEnd) {
-      // After layout, so the new message's height counts.
-      requestAnimationFrame(function () { s.scrollTop = s.scrollHeight; });
-    }
+    return s.scrollHeight - s.scrollTop - s.clientHeight < 120;
+  };
+
+  /** follow: scroll to the end (the caller measured _nearEnd() before adding). */
+  View.prototype._scrollToEnd = function (follow) {
+    var s = this.scroller;
+    // After layout, so the new content's height counts.
+    if (follow) requestAnimationFrame(function () { s.scrollTop = s.scrollHeight; });
   };
 
   // ---- header and banners ----------------------------------------------------
@@ -405,16 +447,33 @@
 
   /** info = {queue, position, estimated_wait_s} or null to hide. */
   View.prototype.setQueue = function (info) {
-    if (!info) { this.queueBanner.hidden = true; return; }
+    this.queueInfo = info;
+    if (!info) { this.queueBanner.hidden = true; this.offline = false; return; }
     var pos = Number(info.position) || 0;
     var whom = this.config.line === "emergency" ? "the on-call person" : "a person";
     this.queueText.textContent = !pos ? "You're in line for " + whom + "."
       : pos === 1 ? "You're next in line for " + whom + "."
       : "You're " + T.ordinal(pos) + " in line for " + whom + ".";
-    this.queueWait.textContent = info.estimated_wait_s === undefined || info.estimated_wait_s === null
-      ? "You can keep this page open or come back later."
-      : "Estimated wait: " + T.formatWait(info.estimated_wait_s) + ". You can keep this page open or come back later.";
+    // With nobody online an estimate would contradict the "nobody is available" card below it.
+    this.queueWait.textContent = this.offline
+      ? "Nobody is online right now, so there is no wait estimate. You keep your place if someone comes online."
+      : info.estimated_wait_s === undefined || info.estimated_wait_s === null
+        ? "You can keep this page open or come back later."
+        : "Estimated wait: " + T.formatWait(info.estimated_wait_s) + ". You can keep this page open or come back later.";
     this.queueBanner.hidden = false;
+  };
+
+  /** The gateway said nobody is online (until the chat leaves the queue). */
+  View.prototype.setOffline = function () {
+    this.offline = true;
+    if (this.queueInfo) this.setQueue(this.queueInfo);
+  };
+
+  /** The person the shopper is talking to: their initials in the header (null: the assistant's icon). */
+  View.prototype.setAgent = function (name) {
+    this.headerInitials.textContent = name ? T.initials(name) : "";
+    this.headerInitials.hidden = !name;
+    this.headerIcon.style.display = name ? "none" : "";
   };
 
   View.prototype.setPaged = function (when) {
@@ -453,7 +512,7 @@
     this.list.appendChild(li);
     this.lastSender = null;
     this._updateEmpty();
-    this._scrollToEnd(true);
+    this._scrollToEnd(true); // a card asks the person to act: always show it
     return li;
   };
 
@@ -522,6 +581,7 @@
       self.handlers.onTicket(addr, body);
     });
     this.announce("Nobody is available right now. You can leave a message.");
+    this.setOffline();
   };
 
   View.prototype._fieldError = function (errorEl, message, field) {

@@ -39,6 +39,10 @@ def test_shopper_asks_an_faq_and_sees_the_answer(gateway, new_context, screensho
 
 
 def test_hacked_account_goes_to_a_person_and_back_to_the_bot(gateway, new_context, screenshots_dir):
+    # An agent is signed in (so the shopper gets a wait estimate) in another browser context.
+    agent_page = new_context(viewport={"width": 1440, "height": 900}).new_page()
+    console = Console(agent_page).login(gateway.base_url, gateway.agent["username"], gateway.agent["password"])
+
     # The shopper reports a hacked account and is queued for a person.
     shopper = new_context().new_page()
     w = Widget(shopper).goto(gateway.base_url).open()
@@ -48,9 +52,7 @@ def test_hacked_account_goes_to_a_person_and_back_to_the_bot(gateway, new_contex
     expect(w.queue).to_contain_text("Estimated wait:")
     expect(w.subtitle).to_have_text("Waiting for a person")
 
-    # An agent signs in in another browser context and sees it, highlighted.
-    agent_page = new_context(viewport={"width": 1440, "height": 900}).new_page()
-    console = Console(agent_page).login(gateway.base_url, gateway.agent["username"], gateway.agent["password"])
+    # The agent sees it, highlighted.
     card = console.card(w.conversation_id())
     expect(card).to_be_visible()
     expect(card.locator(".c-tag")).to_have_text(re.compile("security", re.I))
