@@ -130,6 +130,8 @@
     }, [
       el("div", { class: "c-entry-top" }, [
         emergency ? el("span", { class: "c-tag c-tag-emergency", text: "EMERGENCY" }) : el("span", { class: "c-tag", text: QUEUE_LABEL[queueId] || queueId }),
+        // Its agent's connection was lost: the shopper already talked to a person and is waiting again.
+        entry.requeued ? el("span", { class: "c-tag c-tag-requeued", title: "Its agent was disconnected; the shopper is back at the front of the queue.", text: "Agent lost" }) : null,
         el("span", { class: "c-wait-label" }, ["Waiting ", clock]),
       ]),
       el("p", { class: "c-reason", text: T.humanize(entry.reason) || "No reason given" }),

@@ -200,3 +200,24 @@ def test_the_emergency_page_says_paged_only_once_a_page_went_out(own_gateway, ne
     first_paged = next(i for i, t in enumerate(said) if t.startswith("On-call person paged"))
     assert any("emergency queue" in t for t in said[:first_paged]), said
     assert not any(re.search(r"\bpag(ed|ing)\b", t) for t in said[:first_paged]), said
+
+
+def test_a_chat_whose_agent_was_lost_is_marked_in_the_queue(own_gateway, new_context):
+    first, second = own_gateway.create_agent("Ada Obi"), own_gateway.create_agent("Bola Ade")
+    w = shopper_waiting(new_context, own_gateway.base_url, "my account was hacked")
+    gone = new_context()
+    console = Console(gone.new_page()).login(own_gateway.base_url, first["username"], first["password"])
+    console.claim(console.card(w.conversation_id()))
+    w.expect_message("system", "Ada Obi joined the chat")
+    other = Console(new_context().new_page()).login(own_gateway.base_url, second["username"], second["password"])
+    gone.close()  # the first agent's browser goes away; after the grace period the chat is back
+
+    card = other.card(w.conversation_id())
+    expect(card).to_be_visible(timeout=BOT)
+    expect(card.locator(".c-tag-requeued")).to_have_text("Agent lost")
+    expect(card.locator(".c-tag-requeued")).to_have_attribute("title", re.compile("back at the front"))
+    w.expect_message("system", "disconnected")
+    # A chat that never had an agent carries no such mark.
+    fresh = shopper_waiting(new_context, own_gateway.base_url)
+    expect(other.card(fresh.conversation_id())).to_be_visible()
+    expect(other.card(fresh.conversation_id()).locator(".c-tag-requeued")).to_have_count(0)

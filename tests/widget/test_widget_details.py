@@ -64,11 +64,11 @@ def settle(page, scroller: Locator) -> None:
         page.wait_for_timeout(100)
 
 
-def with_an_agent(new_context, base_url: str, agent):
+def with_an_agent(new_context, base_url: str, agent, **shopper_context):
     """A signed-in console, and a shopper whose chat it claimed."""
     console = Console(new_context(viewport={"width": 1366, "height": 800}).new_page()).login(
         base_url, agent["username"], agent["password"])
-    w = Widget(new_context().new_page()).goto(base_url).open()
+    w = Widget(new_context(**shopper_context).new_page()).goto(base_url).open()
     w.send("/request_human")
     expect(w.queue).to_be_visible(timeout=BOT)
     console.claim(console.card(w.conversation_id()))
@@ -79,8 +79,9 @@ def with_an_agent(new_context, base_url: str, agent):
 # ---- tests ---------------------------------------------------------------------
 
 
-def test_a_chat_with_a_person_shows_who_and_what_is_unread(gateway, new_context, agent):
-    w, console = with_an_agent(new_context, gateway.base_url, agent)
+def test_a_chat_with_a_person_shows_who_and_what_is_unread(gateway, new_context, agent, screenshots_dir):
+    w, console = with_an_agent(new_context, gateway.base_url, agent, viewport={"width": 360, "height": 740},
+                               is_mobile=True, has_touch=True, device_scale_factor=2)
     page = w.page
     # The join is said once: the gateway's stored line, no second one from the widget.
     page.wait_for_timeout(500)
@@ -94,6 +95,11 @@ def test_a_chat_with_a_person_shows_who_and_what_is_unread(gateway, new_context,
     expect(name.locator(".kw-agent-avatar")).to_have_text("AO")
     expect(page.locator(".kw-header .kw-initials")).to_have_text("AO")
     expect(w.subtitle).to_have_text(f"Chatting with {agent['name']}")
+    w.send("Thank you! It is KH-204518.")
+    console.reply("Thanks. It shipped yesterday with GIG Logistics; you can track it with GIG-7781204518.")
+    w.expect_message("agent", "GIG-7781204518")
+    page.wait_for_timeout(400)  # let the scroll settle for the picture
+    page.screenshot(path=str(screenshots_dir / "widget-agent.png"))
 
     # Minimised: an agent message shows on the launcher badge and in the page title.
     title = page.title()
