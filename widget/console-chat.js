@@ -82,7 +82,9 @@
       ]),
     ]);
     this.typing = el("p", { class: "c-typing", hidden: true, text: "Shopper is typing…" });
-    this.scroller = el("div", { class: "c-scroll" }, [this.transcript, this.typing]);
+    var jump = el("button", { type: "button", class: "c-btn c-jump", text: "New message ↓" });
+    this.scroller = el("div", { class: "c-scroll" }, [this.transcript, this.typing, jump]);
+    this.follower = new global.KaraScroll.Follower(this.scroller, jump, 150, function () { self.focusComposer(); });
 
     // Composer.
     this.input = el("textarea", {
@@ -206,11 +208,11 @@
         return false;
       }
     }
-    // Measured before the message is added: a tall one must not stop the following.
+    // Measured before the message is added (see scroll.js).
     var follow = m.sender === "agent" || this._nearEnd();
     this._append(this.transcript, m);
     if (m.sender === "shopper") this.setTyping(false);
-    this._scroll(follow);
+    this.follower.added(follow, m.sender !== "system");
     var news = m.sender !== "agent";
     if (news && !active) { this.unread += 1; this._renderBadge(); }
     return news;
@@ -304,17 +306,8 @@
     }
   };
 
-  /** Whether the agent is reading the end of the transcript (call before adding to it). */
-  ChatPane.prototype._nearEnd = function () {
-    var s = this.scroller;
-    return s.scrollHeight - s.scrollTop - s.clientHeight < 150;
-  };
-
-  /** follow: scroll to the end, after layout so the new content's height counts. */
-  ChatPane.prototype._scroll = function (follow) {
-    var s = this.scroller;
-    if (follow) requestAnimationFrame(function () { s.scrollTop = s.scrollHeight; });
-  };
+  ChatPane.prototype._nearEnd = function () { return this.follower.nearEnd(); };
+  ChatPane.prototype._scroll = function (follow) { this.follower.toEnd(follow); };
 
   global.KaraChatPane = ChatPane;
 })(window);

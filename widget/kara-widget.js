@@ -11,7 +11,7 @@
  *           defer></script>
  *
  * This file only reads the configuration and loads the pieces that sit next
- * to it (protocol.js, text.js, widget-view.js, widget-chat.js); the widget
+ * to it (protocol.js, text.js, scroll.js, widget-view.js, widget-chat.js); the widget
  * itself lives in a shadow root so the host page's CSS cannot touch it and
  * its CSS cannot touch the page.
  *
@@ -48,6 +48,7 @@
   var pieces = [
     ["protocol.js", "KaraProtocol"],
     ["text.js", "KaraText"],
+    ["scroll.js", "KaraScroll"],
     ["widget-view.js", "KaraWidgetView"],
     ["widget-chat.js", "KaraWidgetChat"],
   ];

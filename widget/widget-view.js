@@ -135,7 +135,10 @@
       el("span", { class: "kw-typing-dots", "aria-hidden": "true" }, [el("i"), el("i"), el("i")]),
       this.typingName,
     ]);
-    this.scroller = el("div", { class: "kw-scroller" }, [this.emptyState, this.list, this.typing]);
+    var jump = el("button", { type: "button", class: "kw-jump", text: "New message ↓" });
+    this.scroller = el("div", { class: "kw-scroller" }, [this.emptyState, this.list, this.typing, jump]);
+
+    this.follower = new global.KaraScroll.Follower(this.scroller, jump, 120, function () { self.input.focus(); });
 
     this.quick = el("div", { class: "kw-quick", role: "group", "aria-label": "Suggested replies", hidden: true });
 
@@ -302,12 +305,11 @@
     if (msg.client_id) li.setAttribute("data-client-id", msg.client_id);
     if (opts.pending) this._setDelivery(li, "pending");
     if (sender === "system") this.lastSender = null;
-    // Nearness to the end is measured before the message is added: a tall one
-    // would otherwise push the end out of reach and stop the following.
+    // Measured before the message is added (see scroll.js).
     var follow = sender === "shopper" || this._nearEnd();
     this.list.appendChild(li);
     this._updateEmpty();
-    this._scrollToEnd(follow);
+    this.follower.added(follow, sender !== "system");
 
     if (opts.live && sender !== "shopper") {
       this.announce(this.senderLabel(msg) + ": " + (opts.display || msg.text));
@@ -425,18 +427,8 @@
     this.counter.textContent = n + " / " + max;
   };
 
-  /** Whether the person is reading the end of the conversation (call before adding to it). */
-  View.prototype._nearEnd = function () {
-    var s = this.scroller;
-    return s.scrollHeight - s.scrollTop - s.clientHeight < 120;
-  };
-
-  /** follow: scroll to the end (the caller measured _nearEnd() before adding). */
-  View.prototype._scrollToEnd = function (follow) {
-    var s = this.scroller;
-    // After layout, so the new content's height counts.
-    if (follow) requestAnimationFrame(function () { s.scrollTop = s.scrollHeight; });
-  };
+  View.prototype._nearEnd = function () { return this.follower.nearEnd(); };
+  View.prototype._scrollToEnd = function (follow) { this.follower.toEnd(follow); };
 
   // ---- header and banners ----------------------------------------------------
 

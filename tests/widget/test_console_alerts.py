@@ -32,11 +32,13 @@ GESTURE_AUDIO_POLICY = """
 # Records every desktop notification the page makes (the real Notification still runs).
 RECORD_NOTIFICATIONS = """
     window.__notes = [];
+    window.__noteObjects = [];
     const RealNotification = window.Notification;
     window.Notification = class extends RealNotification {
         constructor(title, options) {
             super(title, options);
             window.__notes.push(Object.assign({title: title}, options || {}));
+            window.__noteObjects.push(this);
         }
     };
 """
@@ -151,6 +153,11 @@ def test_desktop_notifications_for_handoffs_emergencies_and_background_chats(own
     console.expect_in_transcript("shopper", "hello?")
     page.wait_for_timeout(300)
     assert len(notes()) == 2
+    # Clicking the notification brings that chat to the front, its message read.
+    page.evaluate("window.__noteObjects[1].onclick()")
+    expect(console.tabs.nth(0)).to_have_attribute("aria-selected", "true")
+    console.expect_in_transcript("shopper", "are you there?")
+    expect(console.tabs.nth(0)).not_to_have_accessible_name(re.compile("new"))
 
     # An emergency: it stays on screen until the agent sees it.
     provider = new_context().new_page()

@@ -146,12 +146,18 @@ def test_the_chat_follows_new_messages_after_a_tall_one(gateway, new_context, ag
     settle(w.page, scroller)
     assert at_the_end(scroller)
 
-    # Scrolled up to read: a new message does not yank the shopper down.
+    # Scrolled up to read: a new message does not yank the shopper down; a button offers the way.
+    jump = w.page.get_by_role("button", name="New message ↓")
+    expect(jump).to_be_hidden()
     scroller.evaluate("s => { s.scrollTop = 0; }")
     console.reply("Take your time.")
     w.expect_message("agent", "Take your time.")
     w.page.wait_for_timeout(300)
     assert scroller.evaluate("s => s.scrollTop") == 0
+    jump.click()
+    expect(w.from_("agent").last).to_be_in_viewport()
+    expect(jump).to_be_hidden()
+    expect(w.input).to_be_focused()
 
     # The same in the console: a tall shopper message, then a short one, both followed.
     transcript = console.transcript()
@@ -164,6 +170,13 @@ def test_the_chat_follows_new_messages_after_a_tall_one(gateway, new_context, ag
     expect(last).to_be_in_viewport()
     settle(console.page, transcript)
     assert at_the_end(transcript)
+    transcript.evaluate("s => { s.scrollTop = 0; }")
+    w.send("Hello?")
+    console.expect_in_transcript("shopper", "Hello?")
+    assert transcript.evaluate("s => s.scrollTop") == 0
+    console.active_panel().get_by_role("button", name="New message ↓").click()
+    expect(console.active_panel().locator(".c-from-shopper").last).to_be_in_viewport()
+    expect(console.active_panel().get_by_role("button", name="New message ↓")).to_be_hidden()
 
 
 def test_the_opening_screen_offers_the_assistants_first_choices(gateway, new_context):
