@@ -15,6 +15,7 @@ from typing import Any, Dict, Optional
 from sqlalchemy.engine import Connection
 
 from handoff import models
+from handoff.ops.missed import fallback_texts
 
 TEST_OPS: Dict[str, Any] = {
     "timezone": "Africa/Lagos",
@@ -31,10 +32,7 @@ TEST_OPS: Dict[str, Any] = {
 #: "now" for the seeded history: the report's judge of chats still waiting
 NOW = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.timezone.utc)
 ADA, BOLA = 1, 2
-FALLBACK = (
-    "Sorry, I didn't quite get that. I can track an order, start a refund, return or cancellation, share our "
-    "contact details and hours, or connect you to a person. Could you say it another way, or pick an option?"
-)
+FALLBACK = fallback_texts()[0]  # the assistant's help text on a misunderstanding, from domain.yml
 
 
 def at(day: int, hour: int, minute: int = 0, second: int = 0, month: int = 11) -> dt.datetime:
