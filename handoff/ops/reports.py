@@ -27,8 +27,10 @@ included. What each figure counts:
   verdict is computed in Python from the per-request times read in SQL).
 * **tickets**: left in the period, by the queue of the stint they ended
   (``none``: left from the assistant). Whether and when a ticket was answered
-  is not stored: the gateway must add ``tickets.answered_at`` (timestamp,
-  nullable) and ``tickets.answered_by`` (agent id) before those figures exist.
+  is not stored today: the gateway must add ``tickets.answered_at``
+  (timestamp, nullable; set when an agent marks the emailed answer sent) and
+  ``tickets.answered_by`` (agent id). Once the column exists, the report gives
+  tickets answered and the time to answer (left to answered) by itself.
 
 Every time figure is in seconds; percentiles as :mod:`handoff.ops.sqlstats`.
 """
@@ -40,7 +42,7 @@ import io
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
-from sqlalchemy import and_, case, exists, func, literal, or_, select
+from sqlalchemy import and_, case, exists, func, inspect, literal, literal_column, or_, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import Select
 
@@ -55,6 +57,7 @@ from .sqlstats import NO_STATS, Stats, seconds_between, stats
 CONTINUED = ("transferred", "requeued")  # the next stint carries on the same request
 HANDLED = ("closed", "handed_back", "transferred")
 NO_QUEUE = "none"
+ANSWERED_AT = "answered_at"  # the tickets column the gateway must add (module docs)
 ALL = ""  # the key of a figure over every queue / agent
 
 conversations_t = models.Conversation.__table__
@@ -145,6 +148,9 @@ class Report:
     breaches: List[Breach]
     comments: List[Comment]
     tickets: Dict[str, int]  # queue (NO_QUEUE: from the assistant; ALL: every one) -> tickets
+    #: queue -> tickets answered / their time to answer; None: the schema has no tickets.answered_at
+    tickets_answered: Optional[Dict[str, int]] = None
+    ticket_answer: Dict[str, Stats] = field(default_factory=dict)
 
     @property
     def resolved_alone_share(self) -> Optional[float]:
@@ -347,16 +353,31 @@ def build(connection: Connection, ops: Ops, p: Period, now: Optional[dt.datetime
     ]
 
     # -- tickets -------------------------------------------------------------
-    ticket_queue = func.coalesce(h.c.queue, literal(NO_QUEUE))
+    ticket_queue = func.coalesce(h.c.queue, literal(NO_QUEUE)).label("queue")
+    left = t.outerjoin(h, h.c.id == t.c.handoff_id)
     tickets: Dict[str, int] = {ALL: 0}
     for queue, n in connection.execute(
-        select(ticket_queue, func.count())
-        .select_from(t.outerjoin(h, h.c.id == t.c.handoff_id))
-        .where(_within(t.c.created_at, p))
-        .group_by(ticket_queue)
+        select(ticket_queue, func.count()).select_from(left).where(_within(t.c.created_at, p)).group_by(ticket_queue)
     ):
         tickets[queue] = int(n)
         tickets[ALL] += int(n)
+    tickets_answered: Optional[Dict[str, int]] = None
+    ticket_answer: Dict[str, Stats] = {}
+    if ANSWERED_AT in {info["name"] for info in inspect(connection).get_columns(t.name)}:
+        # not in handoff.models yet (module docs)
+        answered_at = literal_column(f"{t.name}.{ANSWERED_AT}", t.c.created_at.type)
+        done = and_(_within(t.c.created_at, p), answered_at.isnot(None))
+        tickets_answered = {ALL: 0}
+        for queue, n in connection.execute(
+            select(ticket_queue, func.count()).select_from(left).where(done).group_by(ticket_queue)
+        ):
+            tickets_answered[queue] = int(n)
+            tickets_answered[ALL] += int(n)
+        answer = select(ticket_queue, seconds_between(t.c.created_at, answered_at).label("x")).select_from(
+            left).where(done)
+        for keys in ((), ("queue",)):
+            for key, found in stats(connection, answer, keys).items():
+                ticket_answer[key[0] if key else ALL] = found
 
     return Report(
         period=p,
@@ -372,6 +393,8 @@ def build(connection: Connection, ops: Ops, p: Period, now: Optional[dt.datetime
         breaches=breaches,
         comments=comments,
         tickets=tickets,
+        tickets_answered=tickets_answered,
+        ticket_answer=ticket_answer,
     )
 
 
@@ -462,8 +485,14 @@ def render(report: Report) -> str:
     out += ["", f"CSAT comments ({len(report.comments)})"]
     out += [f"{c.score}/5 {c.queue} {c.agent} {c.conversation_id}: {c.text}" for c in report.comments] or ["(none)"]
     out += ["", f"Offline tickets: {report.tickets[ALL]} opened"
-            + "".join(f", {q} {n}" for q, n in sorted(report.tickets.items()) if q != ALL),
-            "  answered / time to answer: not stored (the gateway must add tickets.answered_at and answered_by)"]
+            + "".join(f", {q} {n}" for q, n in sorted(report.tickets.items()) if q != ALL)]
+    if report.tickets_answered is None:
+        out.append("  answered / time to answer: not stored (the gateway must add tickets.answered_at and answered_by)")
+    else:
+        out.append(f"  answered: {report.tickets_answered[ALL]}, time to answer "
+                   f"{_stats(report.ticket_answer.get(ALL, NO_STATS))}"
+                   + "".join(f"; {q} {n}, {_stats(report.ticket_answer.get(q, NO_STATS))}"
+                             for q, n in sorted(report.tickets_answered.items()) if q != ALL))
     return "\n".join(out) + "\n"
 
 
@@ -517,6 +546,11 @@ def csv_rows(report: Report) -> Iterator[Tuple[Any, ...]]:
         yield ("csat_comment", c.queue, c.agent, f"conversation={c.conversation_id} score={c.score}", c.text)
     for queue, n in sorted(report.tickets.items()):
         yield ("tickets_opened", queue, "", "", n)
+    for queue, n in sorted((report.tickets_answered or {}).items()):
+        yield ("tickets_answered", queue, "", "", n)
+    for queue, value in sorted(report.ticket_answer.items()):
+        for part in ("n", "mean", "p50", "p95"):
+            yield ("ticket_answer_s_" + ("count" if part == "n" else part), queue, "", "", getattr(value, part))
 
 
 def to_csv(report: Report) -> str:

@@ -36,22 +36,21 @@ class seconds_between(FunctionElement):  # type: ignore[type-arg]  # noqa: N801 
     inherit_cache = True
 
 
+def _operands(element: Any, compiler: Any, kw: Any) -> Tuple[str, str]:
+    start, end = list(element.clauses)
+    return compiler.process(start, **kw), compiler.process(end, **kw)
+
+
 @compiles(seconds_between, "postgresql")
 def _seconds_pg(element: Any, compiler: Any, **kw: Any) -> str:
-    start, end = list(element.clauses)
-    return (
-        f"ROUND(CAST(EXTRACT(EPOCH FROM ({compiler.process(end, **kw)} - {compiler.process(start, **kw)}))"
-        " AS NUMERIC), 3)"
-    )
+    start, end = _operands(element, compiler, kw)
+    return f"ROUND(CAST(EXTRACT(EPOCH FROM ({end} - {start})) AS NUMERIC), 3)"
 
 
 @compiles(seconds_between, "sqlite")
 def _seconds_sqlite(element: Any, compiler: Any, **kw: Any) -> str:
-    start, end = list(element.clauses)
-    return (
-        f"ROUND((julianday({compiler.process(end, **kw)}) - julianday({compiler.process(start, **kw)}))"
-        " * 86400.0, 3)"
-    )
+    start, end = _operands(element, compiler, kw)
+    return f"ROUND((julianday({end}) - julianday({start})) * 86400.0, 3)"
 
 
 @dataclass(frozen=True)

@@ -7,13 +7,14 @@ import datetime as dt
 import io
 
 import pytest
+from sqlalchemy import DateTime, bindparam, text
 
 from handoff.ops import db, reports
 from handoff.ops.reports import ALL
 from handoff.ops.settings import Ops
 from handoff.ops.sqlstats import Stats
 
-from .seed import NOW, at
+from .seed import NOW, at, plus
 
 
 def interpolate(values: list, p: float) -> float:
@@ -174,3 +175,27 @@ def test_an_empty_period(seeded_url: str, ops: Ops) -> None:
         engine.dispose()
     assert (empty.conversations, empty.resolved_alone_share, empty.breaches, empty.tickets) == (0, None, [], {ALL: 0})
     assert "conversations: 0" in reports.render(empty)
+
+
+def test_ticket_answers_once_the_gateway_stores_them(seeded_url: str, ops: Ops) -> None:
+    """The column the report asks for (``tickets.answered_at``), added as its
+    migration will: the figures appear."""
+    engine = db.engine(seeded_url)
+    kind = "TIMESTAMP WITH TIME ZONE" if engine.dialect.name == "postgresql" else "DATETIME"
+    answered = {"c08": at(9, 11), "c16": plus(at(12, 15, 1), 3600)}  # c11 not answered yet
+    try:
+        with engine.begin() as connection:
+            connection.execute(text(f"ALTER TABLE tickets ADD COLUMN answered_at {kind}"))
+            for cid, when in answered.items():
+                connection.execute(text("UPDATE tickets SET answered_at = :a WHERE conversation_id = :c").bindparams(
+                    bindparam("a", type_=DateTime(timezone=True))), {"a": when, "c": cid})
+        with engine.connect() as connection:
+            report = reports.build(connection, ops, reports.period(ops, dt.date(2026, 11, 1),
+                                                                   dt.date(2026, 11, 30)), now=NOW)
+    finally:
+        engine.dispose()
+    c08 = 2 * 86400 + 14 * 3600 + 55 * 60  # Fri 20:05 -> Mon 11:00
+    assert report.tickets_answered == {ALL: 2, "general": 2}
+    assert report.ticket_answer == {ALL: summary([c08, 3600]), "general": summary([c08, 3600])}
+    # p50 (c08 + 3600) / 2 = 32.0 h, p95 3600 + (c08 - 3600) * 0.95 = 59.8 h
+    assert "  answered: 2, time to answer 32.0 h / 59.8 h; general 2, 32.0 h / 59.8 h" in reports.render(report)
