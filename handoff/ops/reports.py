@@ -257,8 +257,8 @@ def build(connection: Connection, ops: Ops, p: Period, now: Optional[dt.datetime
         .where(_within(c.c.created_at, p), has_message)
         .group_by(c.c.line)
     )
-    for line, count, alone_n, handed_n in rows:
-        by_line[line] = int(count)
+    for line, n_line, alone_n, handed_n in rows:
+        by_line[line] = int(n_line)
         resolved += int(alone_n or 0)
         handed_off += int(handed_n or 0)
 
@@ -320,10 +320,11 @@ def build(connection: Connection, ops: Ops, p: Period, now: Optional[dt.datetime
     _by(connection, handle, ("agent_id",), lambda k, v: setattr(figures(agent_id=k[0], per_agent=True), "handle", v))
     _by(connection, handle, (), lambda k, v: setattr(figures(per_agent=True), "handle", v))
 
-    def count(outcome: Optional[str]) -> Any:
+    def ending(outcome: Optional[str]) -> Any:
+        """How many stints ended so (None: all of them)."""
         return func.sum(case((s.outcome == outcome, 1), else_=0)) if outcome else func.count()
 
-    counts = select(s.queue, s.agent_id, count(None), count("transferred"), count("handed_back")).where(
+    counts = select(s.queue, s.agent_id, ending(None), ending("transferred"), ending("handed_back")).where(
         claimed
     ).group_by(s.queue, s.agent_id)
     for queue, agent_id, n, transfers, handbacks in connection.execute(counts):
@@ -443,17 +444,18 @@ def _stats(value: Stats) -> str:
 def render(report: Report) -> str:
     """The report as text for a terminal (times as ``p50 / p95``)."""
     p = report.period
+    lines = ", ".join(f"{line} {n}" for line, n in sorted(report.by_line.items()))
+    lines = f" ({lines})" if lines else ""
     out = [
         f"Support report {p.first_day} to {p.last_day} (team time; UTC {_iso(p.start)} to {_iso(p.end)})",
         "",
-        f"conversations: {report.conversations}"
-        + (" (" + ", ".join(f"{line} {n}" for line, n in sorted(report.by_line.items())) + ")" if report.by_line else ""),
+        f"conversations: {report.conversations}" + lines,
         f"resolved by the assistant alone: {report.resolved_alone} ({_share(report.resolved_alone_share)})",
         f"handed to a person: {report.handed_off} ({_share(report.handoff_rate)})",
         "",
         "Handoffs by queue and reason",
     ]
-    rows = [
+    rows: List[Sequence[Any]] = [
         (queue, reason, n, _share(n / report.conversations if report.conversations else None))
         for (queue, reason), n in sorted(report.handoffs.items())
     ]
