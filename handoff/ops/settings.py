@@ -94,7 +94,7 @@ def parse(raw: Mapping[str, Any]) -> Ops:
         raise OpsError(f"team_hours: give some of {', '.join(DAY_NAMES)}")
     days = tuple(_day(hours.get(name), f"team_hours.{name}") for name in DAY_NAMES)
     if not any(days):
-        raise OpsError("team_hours: every day is closed; mark a queue 'hours: always' to staff it 24/7")
+        raise OpsError("team_hours: every day is closed; mark a queue 'hours: always' to staff it around the clock")
     try:
         closed = frozenset(dt.date.fromisoformat(str(d)) for d in raw.get("closed_dates") or [])
     except ValueError as exc:
