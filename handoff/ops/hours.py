@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Iterator, Optional, Tuple
 
-from .settings import Schedule
+from .settings import Ops, Schedule
 
 #: how far ahead to look for an opening (a year of closed dates is a broken file)
 _HORIZON_DAYS = 400
@@ -114,3 +114,15 @@ def back_sentence(schedule: Schedule, at: dt.datetime) -> str:
     else:
         when = f"on {local.strftime('%A')} {local.day} {local.strftime('%B')}"
     return f"Our team is back {when} at {_clock(local)} {label}."
+
+
+def out_of_hours_text(ops: Ops, queue: str, at: dt.datetime) -> Optional[str]:
+    """What a shopper who asks for a person in ``queue`` is told outside its
+    hours (when people are back, and the ticket offered instead of a queue
+    nobody serves); None while the queue is staffed (the wait estimate holds).
+    The emergency queue is never out of hours."""
+    schedule = ops.queue(queue).schedule
+    if is_open(schedule, at):
+        return None
+    return (f"Nobody from our team is on duty right now. {back_sentence(schedule, at)} "
+            "You can leave a message with your email address and we will reply by email.")

@@ -66,6 +66,14 @@ def test_the_emergency_queue_is_always_staffed(ops: Ops) -> None:
     assert not hours.is_open(ops.queue("general").schedule, lagos(7, 3))
 
 
+def test_the_honest_answer_out_of_hours(ops: Ops) -> None:
+    assert hours.out_of_hours_text(ops, "general", lagos(6, 12)) is None  # staffed: the wait estimate holds
+    assert hours.out_of_hours_text(ops, "security", lagos(7, 12)) == (
+        "Nobody from our team is on duty right now. Our team is back on Monday at 10:00 Lagos time. "
+        "You can leave a message with your email address and we will reply by email.")
+    assert hours.out_of_hours_text(ops, "emergency", lagos(7, 3)) is None  # never out of hours
+
+
 def test_deadlines_count_open_time_only(ops: Ops) -> None:
     target = ops.queue("general").first_response_s
     # open: plain addition
