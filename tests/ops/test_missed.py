@@ -94,3 +94,37 @@ def test_no_misses(empty_url: str) -> None:
     finally:
         engine.dispose()
     assert missed.render([]) == "Questions the assistant missed: 0 messages in 0 groups\n"
+
+
+def test_the_live_assistants_misses_are_recognised(rasa_stack, tmp_path) -> None:
+    """Two messages the trained assistant does not understand, its real
+    replies stored as the gateway stores them: both are found."""
+    from tests.bot.rest import RestShopper, handoffs
+
+    from .conftest import migrate
+
+    shopper = RestShopper(rasa_stack.rasa_url, role="shopper")
+    url = f"sqlite:///{tmp_path / 'live.db'}"
+    migrate(url)
+    engine = db.engine(url)
+    t0 = at(20, 10)
+    try:
+        with engine.begin() as connection:
+            s = History(connection)
+            s.conversation("live", t0)
+            for i, text in enumerate(["sdfkj qwpoe zmxnv wetin", "lkjhg asdpoi qwe"]):
+                s.message("live", "shopper", text, plus(t0, 10 * i))
+                replies = shopper.say(text)
+                for reply in replies:
+                    if reply.get("text"):
+                        s.message("live", "bot", reply["text"], plus(t0, 10 * i + 1))
+                for handoff in handoffs(replies):
+                    s.stint("live", handoff["queue"], handoff["reason"], plus(t0, 10 * i + 2))
+        with engine.connect() as connection:
+            found = missed.find(connection)
+    finally:
+        engine.dispose()
+    assert [(m.text, m.how) for m in found] == [
+        ("sdfkj qwpoe zmxnv wetin", missed.FALLBACK),
+        ("lkjhg asdpoi qwe", missed.HANDOFF),
+    ]
