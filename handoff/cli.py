@@ -26,6 +26,7 @@ from typing import List, Optional
 from . import logs
 from .auth import hash_password
 from .config import GatewayConfig
+from .ops import cli as ops_cli
 
 
 LOOPS = ("uvloop", "asyncio")
@@ -142,6 +143,8 @@ def _delete(args: argparse.Namespace, db_url: str) -> int:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    if (code := ops_cli.main(argv)) is not None:  # report | missed | retention (handoff/ops/cli.py)
+        return code
     args = _parser().parse_args(argv)
     if args.command == "serve":
         logs.setup(getattr(__import__("logging"), str(args.log_level).upper(), 20))

@@ -1,0 +1,564 @@
+"""Support figures over a date range, computed in SQL on the transcript database.
+
+``python -m handoff report --from 2026-11-01 --to 2026-11-30 [--csv FILE]``.
+The days are calendar days in the team's timezone (``ops.yml``), both ends
+included. What each figure counts:
+
+* **conversations**: started in the period with at least one stored message
+  (a widget opened and left silent is not a conversation); **resolved by the
+  assistant alone**: of those, the ones with no handoff and no ticket.
+* **handoffs** (requests for a person): a stint in a queue that follows no
+  ``transferred`` or ``requeued`` stint of its conversation. A transfer opens
+  a new stint in the target queue, and so does a requeue after an agent's
+  disconnect: both continue the same request (stints ``abandoned`` by a lost
+  race are ignored). Counted by queue and reason, in the period.
+* **time to first human response**: from the request to the first agent
+  message of the conversation before its next request (the schema stores no
+  "first response" column: messages are the source). **Wait in queue**: per
+  stint, queue to claim (transfers and requeues wait again in their queue;
+  stints never claimed are not waits). **Handle time**: claim to the end of a
+  stint closed, handed back or transferred (a requeued stint ended because
+  its agent vanished). **Transfers** and **hand-backs**: stints ending so,
+  by the stint's queue and agent.
+* **CSAT**: the 1-5 ratings of closed stints (average, distribution,
+  comments with personal data masked), by queue and agent.
+* **SLA**: each request against its queue's first-response target in open
+  hours (:mod:`handoff.ops.sla`; the deadline needs the team calendar, so the
+  verdict is computed in Python from the per-request times read in SQL).
+* **tickets**: left in the period, by the queue of the stint they ended
+  (``none``: left from the assistant). Whether and when a ticket was answered
+  is not stored today: the gateway must add ``tickets.answered_at``
+  (timestamp, nullable; set when an agent marks the emailed answer sent) and
+  ``tickets.answered_by`` (agent id). Once the column exists, the report gives
+  tickets answered and the time to answer (left to answered) by itself.
+
+Every time figure is in seconds; percentiles as :mod:`handoff.ops.sqlstats`.
+"""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from dataclasses import dataclass, field
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+
+from sqlalchemy import and_, case, exists, func, inspect, literal, literal_column, or_, select
+from sqlalchemy.engine import Connection
+from sqlalchemy.sql import Select
+
+from handoff import models
+from handoff.contract import QUEUES
+from handoff.logs import redact
+
+from . import sla
+from .settings import Ops
+from .sqlstats import NO_STATS, Stats, seconds_between, stats
+
+CONTINUED = ("transferred", "requeued")  # the next stint carries on the same request
+HANDLED = ("closed", "handed_back", "transferred")
+NO_QUEUE = "none"
+ANSWERED_AT = "answered_at"  # the tickets column the gateway must add (module docs)
+ALL = ""  # the key of a figure over every queue / agent
+
+conversations_t = models.Conversation.__table__
+messages_t = models.Message.__table__
+handoffs_t = models.Handoff.__table__
+tickets_t = models.Ticket.__table__
+agents_t = models.Agent.__table__
+
+
+@dataclass(frozen=True)
+class Period:
+    first_day: dt.date
+    last_day: dt.date
+    start: dt.datetime  # UTC, included
+    end: dt.datetime  # UTC, excluded
+
+
+def period(ops: Ops, first_day: dt.date, last_day: dt.date) -> Period:
+    """From midnight of ``first_day`` to the midnight after ``last_day``, team time."""
+    if last_day < first_day:
+        raise ValueError(f"the period ends ({last_day}) before it starts ({first_day})")
+    zone = ops.team.zone
+
+    def midnight(day: dt.date) -> dt.datetime:
+        return dt.datetime.combine(day, dt.time(), tzinfo=zone).astimezone(dt.timezone.utc)
+
+    return Period(first_day, last_day, midnight(first_day), midnight(last_day + dt.timedelta(days=1)))
+
+
+@dataclass
+class Csat:
+    n: int = 0
+    mean: Optional[float] = None
+    distribution: Dict[int, int] = field(default_factory=dict)  # score -> ratings
+
+
+@dataclass
+class Figures:
+    """One queue's, one agent's, or everyone's (key ``ALL``) figures."""
+
+    requests: int = 0
+    claimed: int = 0
+    first_response: Stats = NO_STATS
+    wait: Stats = NO_STATS
+    handle: Stats = NO_STATS
+    transfers: int = 0
+    handbacks: int = 0
+    csat: Csat = field(default_factory=Csat)
+    sla_met: int = 0
+    sla_breached: int = 0
+
+    @property
+    def sla_share(self) -> Optional[float]:
+        counted = self.sla_met + self.sla_breached
+        return self.sla_met / counted if counted else None
+
+
+@dataclass(frozen=True)
+class Breach:
+    conversation_id: str
+    queue: str
+    asked_at: dt.datetime
+    deadline: Optional[dt.datetime]
+    answered_at: Optional[dt.datetime]  # None: never answered
+
+
+@dataclass(frozen=True)
+class Comment:
+    conversation_id: str
+    queue: str
+    agent: str
+    score: int
+    text: str  # personal data masked
+
+
+@dataclass
+class Report:
+    period: Period
+    generated_at: dt.datetime
+    conversations: int
+    by_line: Dict[str, int]
+    resolved_alone: int
+    handed_off: int
+    handoffs: Dict[Tuple[str, str], int]  # (queue, reason) -> requests
+    queues: Dict[str, Figures]  # queue (ALL: every queue) -> figures
+    agents: Dict[str, Figures]  # agent name (username) -> figures
+    targets: Dict[str, int]
+    breaches: List[Breach]
+    comments: List[Comment]
+    tickets: Dict[str, int]  # queue (NO_QUEUE: from the assistant; ALL: every one) -> tickets
+    #: queue -> tickets answered / their time to answer; None: the schema has no tickets.answered_at
+    tickets_answered: Optional[Dict[str, int]] = None
+    ticket_answer: Dict[str, Stats] = field(default_factory=dict)
+
+    @property
+    def resolved_alone_share(self) -> Optional[float]:
+        return self.resolved_alone / self.conversations if self.conversations else None
+
+    @property
+    def handoff_rate(self) -> Optional[float]:
+        return self.handed_off / self.conversations if self.conversations else None
+
+
+def _within(column: Any, p: Period) -> Any:
+    return and_(column >= p.start, column < p.end)
+
+
+def _stints() -> Any:
+    """Every stint but abandoned ones, with ``request``: 1 when it starts a
+    request, and ``chain``: the request's number within its conversation."""
+    h = handoffs_t
+    previous = func.lag(h.c.outcome).over(partition_by=h.c.conversation_id, order_by=h.c.id)
+    flagged = (
+        select(h, case((previous.in_(CONTINUED), 0), else_=1).label("request"))
+        .where(or_(h.c.outcome.is_(None), h.c.outcome != "abandoned"))
+        .subquery("flagged")
+    )
+    chain = func.sum(flagged.c.request).over(
+        partition_by=flagged.c.conversation_id, order_by=flagged.c.id, rows=(None, 0)
+    )
+    return select(flagged, chain.label("chain")).cte("stints")
+
+
+def _requests(stints: Any) -> Any:
+    """One row per request: where it was asked, when, its end (None while a
+    stint is open), and the next request of its conversation."""
+    s = stints.c
+    first = s.request == 1
+    grouped = (
+        select(
+            s.conversation_id,
+            s.chain,
+            func.min(s.enqueued_at).label("asked_at"),
+            func.max(case((first, s.queue))).label("queue"),
+            func.max(case((first, s.reason))).label("reason"),
+            func.max(s.closed_at).label("last_closed"),
+            func.sum(case((s.outcome.is_(None), 1), else_=0)).label("open_stints"),
+        )
+        .group_by(s.conversation_id, s.chain)
+        .subquery("grouped")
+    )
+    g = grouped.c
+    following = func.lead(g.asked_at, type_=handoffs_t.c.enqueued_at.type).over(
+        partition_by=g.conversation_id, order_by=g.chain
+    )
+    with_next = select(grouped, following.label("next_asked")).subquery("with_next")
+    n = with_next.c
+    m = messages_t
+    answered = (
+        select(func.min(m.c.created_at))
+        .where(
+            m.c.conversation_id == n.conversation_id,
+            m.c.sender == "agent",
+            m.c.created_at >= n.asked_at,
+            or_(n.next_asked.is_(None), m.c.created_at < n.next_asked),
+        )
+        .scalar_subquery()
+    )
+    ended = case((n.open_stints == 0, n.last_closed))
+    return select(
+        n.conversation_id, n.asked_at, n.queue, n.reason, answered.label("answered_at"), ended.label("ended_at")
+    ).cte("requests")
+
+
+def _aware(value: Optional[dt.datetime]) -> Optional[dt.datetime]:
+    """SQLite gives naive datetimes back; everything stored is UTC."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=dt.timezone.utc)
+    return value
+
+
+def _by(connection: Connection, query: Select, keys: Sequence[str], fill: Any) -> None:
+    """Per (queue, agent) group of ``stats``, ``fill(group, stats)``."""
+    for key, found in stats(connection, query, keys).items():
+        fill(key, found)
+
+
+def build(connection: Connection, ops: Ops, p: Period, now: Optional[dt.datetime] = None) -> Report:
+    """The :class:`Report` of ``p`` (see module docs); ``now`` judges chats still waiting."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    c, m, h, t = conversations_t, messages_t, handoffs_t, tickets_t
+    names = {row.id: f"{row.name} ({row.username})" for row in connection.execute(select(agents_t))}
+
+    def agent(agent_id: Optional[int]) -> str:
+        return names.get(agent_id, f"agent #{agent_id}") if agent_id is not None else "-"
+
+    # -- conversations -----------------------------------------------------
+    has_message = exists().where(m.c.conversation_id == c.c.id)
+    has_handoff = exists().where(h.c.conversation_id == c.c.id)
+    has_ticket = exists().where(t.c.conversation_id == c.c.id)
+    alone = case((and_(~has_handoff, ~has_ticket), 1), else_=0)
+    handed = case((has_handoff, 1), else_=0)
+    by_line: Dict[str, int] = {}
+    resolved = handed_off = 0
+    rows = connection.execute(
+        select(c.c.line, func.count(), func.sum(alone), func.sum(handed))
+        .where(_within(c.c.created_at, p), has_message)
+        .group_by(c.c.line)
+    )
+    for line, n_line, alone_n, handed_n in rows:
+        by_line[line] = int(n_line)
+        resolved += int(alone_n or 0)
+        handed_off += int(handed_n or 0)
+
+    # -- requests: handoffs by reason, first response, SLA -------------------
+    stints = _stints()
+    requests = _requests(stints)
+    r = requests.c
+    asked = _within(r.asked_at, p)
+    handoffs: Dict[Tuple[str, str], int] = {}
+    for queue, reason, count in connection.execute(
+        select(r.queue, r.reason, func.count()).where(asked).group_by(r.queue, r.reason)
+    ):
+        handoffs[(queue, reason)] = int(count)
+
+    queues: Dict[str, Figures] = {q: Figures() for q in (ALL, *QUEUES)}
+    agents: Dict[str, Figures] = {ALL: Figures()}
+
+    def figures(queue: Any = ALL, agent_id: Any = None, *, per_agent: bool = False) -> Figures:
+        if per_agent:
+            return agents.setdefault(agent(agent_id) if agent_id is not None else ALL, Figures())
+        return queues.setdefault(queue, Figures())
+
+    for (queue, _reason), count in handoffs.items():
+        figures(queue).requests += count
+        figures().requests += count
+    first_response = select(r.queue, seconds_between(r.asked_at, r.answered_at).label("x")).where(asked)
+    for keys in ((), ("queue",)):
+        _by(connection, first_response, keys, lambda k, v: setattr(figures(*k), "first_response", v))
+
+    breaches: List[Breach] = []
+    for row in connection.execute(
+        select(r.conversation_id, r.queue, r.asked_at, r.answered_at, r.ended_at).where(asked).order_by(r.asked_at)
+    ):
+        asked_at, answered_at = _aware(row.asked_at), _aware(row.answered_at)
+        verdict = sla.judge(ops, row.queue, asked_at, now=now, answered_at=answered_at,  # type: ignore[arg-type]
+                            ended_at=_aware(row.ended_at))
+        if not verdict.counted:
+            continue
+        for fig in (figures(row.queue), figures()):
+            if verdict.status == sla.MET:
+                fig.sla_met += 1
+            else:
+                fig.sla_breached += 1
+        if verdict.status == sla.BREACHED:
+            breaches.append(Breach(row.conversation_id, row.queue, asked_at, verdict.deadline, answered_at))  # type: ignore[arg-type]
+
+    # -- stints: waits, handle times, transfers, hand-backs, CSAT ------------
+    s = stints.c
+    in_period = _within(s.enqueued_at, p)
+    claimed = and_(in_period, s.claimed_at.isnot(None))
+    wait = select(s.queue, s.agent_id, seconds_between(s.enqueued_at, s.claimed_at).label("x")).where(claimed)
+    handle = select(s.queue, s.agent_id, seconds_between(s.claimed_at, s.closed_at).label("x")).where(
+        claimed, s.outcome.in_(HANDLED)
+    )
+    for keys in ((), ("queue",)):
+        _by(connection, wait, keys, lambda k, v: setattr(figures(*k), "wait", v))
+    for keys in ((), ("queue",)):
+        _by(connection, handle, keys, lambda k, v: setattr(figures(*k), "handle", v))
+    _by(connection, handle, ("agent_id",), lambda k, v: setattr(figures(agent_id=k[0], per_agent=True), "handle", v))
+    _by(connection, handle, (), lambda k, v: setattr(figures(per_agent=True), "handle", v))
+
+    def ending(outcome: Optional[str]) -> Any:
+        """How many stints ended so (None: all of them)."""
+        return func.sum(case((s.outcome == outcome, 1), else_=0)) if outcome else func.count()
+
+    counts = select(s.queue, s.agent_id, ending(None), ending("transferred"), ending("handed_back")).where(
+        claimed
+    ).group_by(s.queue, s.agent_id)
+    for queue, agent_id, n, transfers, handbacks in connection.execute(counts):
+        for fig in (figures(queue), figures(), figures(agent_id=agent_id, per_agent=True), figures(per_agent=True)):
+            fig.claimed += int(n)
+            fig.transfers += int(transfers or 0)
+            fig.handbacks += int(handbacks or 0)
+
+    rated = and_(in_period, s.rating.isnot(None))
+    for queue, agent_id, score, n in connection.execute(
+        select(s.queue, s.agent_id, s.rating, func.count()).where(rated).group_by(s.queue, s.agent_id, s.rating)
+    ):
+        for fig in (figures(queue), figures(), figures(agent_id=agent_id, per_agent=True), figures(per_agent=True)):
+            fig.csat.distribution[int(score)] = fig.csat.distribution.get(int(score), 0) + int(n)
+    csat = select(s.queue, s.agent_id, s.rating.label("x")).where(rated)
+    for keys in ((), ("queue",)):
+        _by(connection, csat, keys, lambda k, v: _set_csat(figures(*k), v))
+    _by(connection, csat, ("agent_id",), lambda k, v: _set_csat(figures(agent_id=k[0], per_agent=True), v))
+    _by(connection, csat, (), lambda k, v: _set_csat(figures(per_agent=True), v))
+    comments = [
+        Comment(row.conversation_id, row.queue, agent(row.agent_id), int(row.rating), redact(row.rating_comment))
+        for row in connection.execute(
+            select(s.conversation_id, s.queue, s.agent_id, s.rating, s.rating_comment)
+            .where(rated, s.rating_comment.isnot(None), s.rating_comment != "")
+            .order_by(s.enqueued_at)
+        )
+    ]
+
+    # -- tickets -------------------------------------------------------------
+    ticket_queue = func.coalesce(h.c.queue, literal(NO_QUEUE)).label("queue")
+    left = t.outerjoin(h, h.c.id == t.c.handoff_id)
+    tickets: Dict[str, int] = {ALL: 0}
+    for queue, n in connection.execute(
+        select(ticket_queue, func.count()).select_from(left).where(_within(t.c.created_at, p)).group_by(ticket_queue)
+    ):
+        tickets[queue] = int(n)
+        tickets[ALL] += int(n)
+    tickets_answered: Optional[Dict[str, int]] = None
+    ticket_answer: Dict[str, Stats] = {}
+    if ANSWERED_AT in {info["name"] for info in inspect(connection).get_columns(t.name)}:
+        # not in handoff.models yet (module docs)
+        answered_at = literal_column(f"{t.name}.{ANSWERED_AT}", t.c.created_at.type)
+        done = and_(_within(t.c.created_at, p), answered_at.isnot(None))
+        tickets_answered = {ALL: 0}
+        for queue, n in connection.execute(
+            select(ticket_queue, func.count()).select_from(left).where(done).group_by(ticket_queue)
+        ):
+            tickets_answered[queue] = int(n)
+            tickets_answered[ALL] += int(n)
+        answer = select(ticket_queue, seconds_between(t.c.created_at, answered_at).label("x")).select_from(
+            left).where(done)
+        for keys in ((), ("queue",)):
+            for key, found in stats(connection, answer, keys).items():
+                ticket_answer[key[0] if key else ALL] = found
+
+    return Report(
+        period=p,
+        generated_at=now,
+        conversations=sum(by_line.values()),
+        by_line=by_line,
+        resolved_alone=resolved,
+        handed_off=handed_off,
+        handoffs=handoffs,
+        queues=queues,
+        agents=agents,
+        targets={q: ops.queue(q).first_response_s for q in QUEUES},
+        breaches=breaches,
+        comments=comments,
+        tickets=tickets,
+        tickets_answered=tickets_answered,
+        ticket_answer=ticket_answer,
+    )
+
+
+def _set_csat(fig: Figures, found: Stats) -> None:
+    fig.csat.n = found.n
+    fig.csat.mean = found.mean
+
+
+# -- output ----------------------------------------------------------------
+
+
+def _seconds(value: Optional[float]) -> str:
+    if value is None:
+        return "-"
+    if value < 120:
+        return f"{value:.0f} s"
+    return f"{value / 60:.1f} min" if value < 7200 else f"{value / 3600:.1f} h"
+
+
+def _share(value: Optional[float]) -> str:
+    return "-" if value is None else f"{100 * value:.1f}%"
+
+
+def _iso(value: Optional[dt.datetime]) -> str:
+    return "-" if value is None else value.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> List[str]:
+    cells = [list(map(str, header))] + [list(map(str, row)) for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in cells]
+    return [lines[0], "  ".join("-" * w for w in widths), *lines[1:]]
+
+
+def _csat(c: Csat) -> str:
+    if not c.n:
+        return "-"
+    spread = " ".join(f"{score}:{c.distribution.get(score, 0)}" for score in range(1, 6))
+    return f"{c.mean:.2f} (n={c.n}; {spread})"
+
+
+def _stats(value: Stats) -> str:
+    return "-" if not value.n else f"{_seconds(value.p50)} / {_seconds(value.p95)}"
+
+
+def render(report: Report) -> str:
+    """The report as text for a terminal (times as ``p50 / p95``)."""
+    p = report.period
+    lines = ", ".join(f"{line} {n}" for line, n in sorted(report.by_line.items()))
+    lines = f" ({lines})" if lines else ""
+    out = [
+        f"Support report {p.first_day} to {p.last_day} (team time; UTC {_iso(p.start)} to {_iso(p.end)})",
+        "",
+        f"conversations: {report.conversations}" + lines,
+        f"resolved by the assistant alone: {report.resolved_alone} ({_share(report.resolved_alone_share)})",
+        f"handed to a person: {report.handed_off} ({_share(report.handoff_rate)})",
+        "",
+        "Handoffs by queue and reason",
+    ]
+    rows: List[Sequence[Any]] = [
+        (queue, reason, n, _share(n / report.conversations if report.conversations else None))
+        for (queue, reason), n in sorted(report.handoffs.items())
+    ]
+    out += _table(("queue", "reason", "handoffs", "per conversation"), rows) if rows else ["(none)"]
+    out += ["", "Queues (times p50 / p95)"]
+    header = ("queue", "handoffs", "1st response", "wait", "handle", "transfers", "hand-backs",
+              "SLA target", "within SLA", "CSAT")
+    rows = []
+    for queue in (*QUEUES, ALL):
+        fig = report.queues.get(queue, Figures())
+        target = _seconds(report.targets[queue]) if queue else ""
+        within = f"{_share(fig.sla_share)} ({fig.sla_met}/{fig.sla_met + fig.sla_breached})"
+        rows.append((queue or "all", fig.requests, _stats(fig.first_response), _stats(fig.wait), _stats(fig.handle),
+                     fig.transfers, fig.handbacks, target, within, _csat(fig.csat)))
+    out += _table(header, rows)
+    out += ["", "Agents (times p50 / p95)"]
+    rows = [
+        (name or "all", fig.claimed, _stats(fig.handle), fig.transfers, fig.handbacks, _csat(fig.csat))
+        for name, fig in sorted(report.agents.items(), key=lambda item: (item[0] == ALL, item[0]))
+    ]
+    out += _table(("agent", "chats", "handle", "transfers", "hand-backs", "CSAT"), rows)
+    out += ["", f"SLA breaches ({len(report.breaches)})"]
+    rows = [
+        (b.conversation_id, b.queue, _iso(b.asked_at), _iso(b.deadline), _iso(b.answered_at) if b.answered_at
+         else "not answered")
+        for b in report.breaches
+    ]
+    out += _table(("conversation", "queue", "asked", "due", "answered"), rows) if rows else ["(none)"]
+    out += ["", f"CSAT comments ({len(report.comments)})"]
+    out += [f"{c.score}/5 {c.queue} {c.agent} {c.conversation_id}: {c.text}" for c in report.comments] or ["(none)"]
+    out += ["", f"Offline tickets: {report.tickets[ALL]} opened"
+            + "".join(f", {q} {n}" for q, n in sorted(report.tickets.items()) if q != ALL)]
+    if report.tickets_answered is None:
+        out.append("  answered / time to answer: not stored (the gateway must add tickets.answered_at and answered_by)")
+    else:
+        out.append(f"  answered: {report.tickets_answered[ALL]}, time to answer "
+                   f"{_stats(report.ticket_answer.get(ALL, NO_STATS))}"
+                   + "".join(f"; {q} {n}, {_stats(report.ticket_answer.get(q, NO_STATS))}"
+                             for q, n in sorted(report.tickets_answered.items()) if q != ALL))
+    return "\n".join(out) + "\n"
+
+
+CSV_HEADER = ("figure", "queue", "agent", "detail", "value")
+
+
+def csv_rows(report: Report) -> Iterator[Tuple[Any, ...]]:
+    """The report as tidy rows (:data:`CSV_HEADER`): one figure per row;
+    ``queue`` / ``agent`` empty = over all of them; times in seconds."""
+    yield ("conversations", "", "", "", report.conversations)
+    for line, n in sorted(report.by_line.items()):
+        yield ("conversations", "", "", f"line={line}", n)
+    yield ("resolved_by_assistant_alone", "", "", "", report.resolved_alone)
+    yield ("resolved_by_assistant_alone_share", "", "", "", report.resolved_alone_share)
+    yield ("handed_off", "", "", "", report.handed_off)
+    yield ("handoff_rate", "", "", "", report.handoff_rate)
+    for (queue, reason), n in sorted(report.handoffs.items()):
+        yield ("handoffs", queue, "", f"reason={reason}", n)
+
+    def figures(fig: Figures, queue: str, agent: str) -> Iterator[Tuple[Any, ...]]:
+        for name, value in (("first_response_s", fig.first_response), ("wait_s", fig.wait), ("handle_s", fig.handle)):
+            if value.n:
+                for part in ("n", "mean", "p50", "p95"):
+                    yield (f"{name}_{part}" if part != "n" else f"{name}_count", queue, agent, "",
+                           getattr(value, part))
+        yield ("transfers", queue, agent, "", fig.transfers)
+        yield ("hand_backs", queue, agent, "", fig.handbacks)
+        if fig.csat.n:
+            yield ("csat_mean", queue, agent, "", fig.csat.mean)
+            for score in range(1, 6):
+                yield ("csat_ratings", queue, agent, f"score={score}", fig.csat.distribution.get(score, 0))
+
+    for queue in (*QUEUES, ALL):
+        fig = report.queues.get(queue, Figures())
+        yield ("handoffs", queue, "", "", fig.requests)
+        yield ("chats_claimed", queue, "", "", fig.claimed)
+        yield from figures(fig, queue, "")
+        if queue:
+            yield ("sla_target_s", queue, "", "", report.targets[queue])
+        yield ("sla_within_target", queue, "", "", fig.sla_met)
+        yield ("sla_breached", queue, "", "", fig.sla_breached)
+        yield ("sla_within_share", queue, "", "", fig.sla_share)
+    for name, fig in sorted(report.agents.items()):
+        if name:
+            yield ("chats_claimed", "", name, "", fig.claimed)
+            yield from figures(fig, "", name)
+    for b in report.breaches:
+        yield ("sla_breach", b.queue, "", f"conversation={b.conversation_id}",
+               _iso(b.answered_at) if b.answered_at else "not answered")
+    for c in report.comments:
+        yield ("csat_comment", c.queue, c.agent, f"conversation={c.conversation_id} score={c.score}", c.text)
+    for queue, n in sorted(report.tickets.items()):
+        yield ("tickets_opened", queue, "", "", n)
+    for queue, n in sorted((report.tickets_answered or {}).items()):
+        yield ("tickets_answered", queue, "", "", n)
+    for queue, value in sorted(report.ticket_answer.items()):
+        for part in ("n", "mean", "p50", "p95"):
+            yield ("ticket_answer_s_" + ("count" if part == "n" else part), queue, "", "", getattr(value, part))
+
+
+def to_csv(report: Report) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CSV_HEADER)
+    for row in csv_rows(report):
+        writer.writerow(["" if v is None else v for v in row])
+    return buffer.getvalue()

@@ -1,0 +1,144 @@
+"""Data retention: old transcripts anonymised, the report figures kept.
+
+``python -m handoff retention [--days N] [--dry-run]`` (cron-friendly; the
+period defaults to ``retention.transcript_days`` in ``ops.yml``).
+
+A conversation whose last message (or, without any, its start) is older than
+the period, and that is neither waiting for nor with an agent, loses every
+field a person typed or that names one: message texts, buttons and images
+(``extra``) and client ids; handoff summaries, context (order numbers,
+emails) and rating comments; ticket emails and texts. What stays is the
+skeleton the reports count: conversation line and start, who sent a message
+and when, each handoff stint's queue, reason, times, agent, outcome and
+score. So ``python -m handoff report`` gives the same figures afterwards, for
+any period, percentiles included (daily aggregates could not give a
+month's p95). Rows are anonymised rather than deleted for that reason; the
+conversation id is random and, without the texts, links to no one.
+
+Before the rows change, the assistant's own copy of those conversations
+(Rasa's tracker store) must go too: :func:`tracker_eraser` is the hook for
+it (see its docs). Each run is one transaction per batch and idempotent: a
+second run finds nothing left to remove.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+from sqlalchemy import Text, cast, exists, func, null, or_, select, update
+from sqlalchemy.engine import Connection, Engine
+
+from handoff import models
+
+BATCH = 500
+
+conversations_t = models.Conversation.__table__
+messages_t = models.Message.__table__
+handoffs_t = models.Handoff.__table__
+tickets_t = models.Ticket.__table__
+
+#: Erases the assistant's tracker copies of these conversations; raises if it cannot.
+TrackerEraser = Callable[[Sequence[str]], None]
+
+
+def tracker_eraser() -> Optional[TrackerEraser]:
+    """The hook for Rasa's tracker store copy. ``handoff/tracker_store.py``
+    (being written in another session) will provide a delete function; wire it
+    here (return a function deleting the trackers of the given conversation
+    ids, raising if it cannot: nothing is anonymised then). Until then None:
+    the command says the assistant's copies were not erased."""
+    return None
+
+
+def _blanking() -> List[Tuple[str, Any, Dict[str, Any], Any]]:
+    """Per table: name, table, the blank values, and "something left to blank"."""
+    m, h, t = messages_t, handoffs_t, tickets_t
+    return [
+        ("messages", m, {"text": "", "extra": null(), "client_id": None},
+         or_(m.c.text != "", m.c.extra.isnot(None), m.c.client_id.isnot(None))),
+        ("handoffs", h, {"summary": "", "context": {}, "rating_comment": None},
+         or_(h.c.summary != "", h.c.rating_comment.isnot(None), cast(h.c.context, Text) != "{}")),
+        ("tickets", t, {"email": "", "text": ""}, or_(t.c.email != "", t.c.text != "")),
+    ]
+
+
+@dataclass
+class Outcome:
+    cutoff: dt.datetime
+    dry_run: bool
+    conversation_ids: List[str] = field(default_factory=list)
+    rows: Dict[str, int] = field(default_factory=dict)  # table -> rows anonymised
+    skipped_open: int = 0  # old but still waiting or with an agent
+    trackers: str = "not erased: no tracker store hook (handoff.ops.retention.tracker_eraser)"
+
+    def sentence(self, days: int) -> str:
+        verb = "would anonymise" if self.dry_run else "anonymised"
+        rows = ", ".join(f"{n} {table}" for table, n in self.rows.items())
+        text = (f"{verb} {len(self.conversation_ids)} conversations with no message for {days} days "
+                f"(before {self.cutoff.strftime('%Y-%m-%d %H:%M')} UTC): {rows}")
+        if self.skipped_open:
+            text += f"; {self.skipped_open} still waiting for or with an agent, kept"
+        if self.conversation_ids and not self.dry_run:
+            text += f"; the assistant's copies: {self.trackers}"
+        return text
+
+
+def _old(cutoff: dt.datetime) -> Tuple[Any, Any]:
+    """(no message since ``cutoff``, still waiting or with an agent), per conversation."""
+    c, m, h = conversations_t, messages_t, handoffs_t
+    last = select(func.max(m.c.created_at)).where(m.c.conversation_id == c.c.id).scalar_subquery()
+    still_open = exists().where(h.c.conversation_id == c.c.id, h.c.outcome.is_(None))
+    return func.coalesce(last, c.c.created_at) < cutoff, still_open
+
+
+def _candidates(connection: Connection, cutoff: dt.datetime, among: Optional[Sequence[str]] = None) -> List[str]:
+    """Old, closed conversations with something left to blank (``among`` these ids)."""
+    c = conversations_t
+    old, still_open = _old(cutoff)
+    left = [exists().where(table.c.conversation_id == c.c.id, pending) for _, table, _, pending in _blanking()]
+    query = select(c.c.id).where(old, ~still_open, or_(*left)).order_by(c.c.created_at, c.c.id)
+    if among is not None:
+        query = query.where(c.c.id.in_(among))
+    return [row[0] for row in connection.execute(query)]
+
+
+def apply(
+    engine: Engine,
+    days: int,
+    *,
+    now: Optional[dt.datetime] = None,
+    dry_run: bool = False,
+    erase_trackers: Optional[TrackerEraser] = None,
+) -> Outcome:
+    """Anonymise what is older than ``days`` (see module docs); ``dry_run``:
+    count only. ``erase_trackers`` runs first, per batch; if it raises,
+    that batch and the ones after it are left as they were."""
+    if days < 1:
+        raise ValueError("keep transcripts for at least one day")
+    now = now or dt.datetime.now(dt.timezone.utc)
+    outcome = Outcome(cutoff=now - dt.timedelta(days=days), dry_run=dry_run)
+    outcome.rows = {name: 0 for name, *_ in _blanking()}
+    with engine.connect() as connection:
+        ids = _candidates(connection, outcome.cutoff)
+        old, still_open = _old(outcome.cutoff)
+        c = conversations_t
+        outcome.skipped_open = int(connection.execute(
+            select(func.count()).select_from(c).where(old, still_open)).scalar_one())
+    for start in range(0, len(ids), BATCH):
+        batch = ids[start:start + BATCH]
+        if not dry_run and erase_trackers is not None:
+            erase_trackers(batch)
+        with engine.begin() as connection:
+            batch = _candidates(connection, outcome.cutoff, batch)  # a shopper may have come back meanwhile
+            for name, table, blank, pending in _blanking():
+                where = (table.c.conversation_id.in_(batch), pending)
+                if dry_run:
+                    found = connection.execute(select(func.count()).select_from(table).where(*where)).scalar_one()
+                else:
+                    found = connection.execute(update(table).where(*where).values(**blank)).rowcount
+                outcome.rows[name] += int(found or 0)
+        outcome.conversation_ids += batch
+    if erase_trackers is not None:
+        outcome.trackers = "erased"
+    return outcome

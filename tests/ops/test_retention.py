@@ -1,0 +1,129 @@
+"""Retention on the seeded November: old transcripts lose every text, the
+November report stays the same (but for the comments), a second run finds
+nothing, a dry run changes nothing, open chats are kept, and the tracker
+hook runs before the rows change."""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import List, Sequence
+
+import pytest
+from sqlalchemy import select
+
+from handoff import models
+from handoff.ops import db, missed, reports, retention
+from handoff.ops.settings import Ops
+
+from .seed import NOW, History, at
+
+#: 10 days before NOW: Nov 21 12:00 UTC. Older (last message before it): c01 c02 c04-c12 c14 c16
+#: and c03 (no message, started Nov 3, nothing to blank); newer: c13 c15 (and c15 is open).
+DAYS = 10
+OLD_MESSAGES = 2 + 2 + 2 + 2 + 4 + 3 + 2 + 2 + 1 + 2 + 2 + 1 + 4  # c01 c02 c12 c14 c04 c05 c06 c07 c08 c09 c10 c11 c16
+OLD_HANDOFFS = 3  # with a comment, context or summary: c04's rated stint, c06's security stint, c16's
+OLD_TICKETS = 3  # c08 c11 c16
+
+
+def _old_open(url: str) -> None:
+    """A chat stuck waiting since October: too old, but open, so kept."""
+    engine = db.engine(url)
+    try:
+        with engine.begin() as connection:
+            s = History(connection)
+            s.conversation("stuck", at(1, 9, month=10))
+            s.message("stuck", "shopper", "my email is stuck@example.com", at(1, 9, 1, month=10))
+            s.stint("stuck", "general", "requested_human", at(1, 9, 2, month=10), summary="stuck@example.com")
+    finally:
+        engine.dispose()
+
+
+def _november(engine: object, ops: Ops) -> reports.Report:
+    with engine.connect() as connection:  # type: ignore[attr-defined]
+        return reports.build(connection, ops, reports.period(ops, dt.date(2026, 11, 1), dt.date(2026, 11, 30)),
+                             now=NOW)
+
+
+def test_old_transcripts_are_anonymised_and_the_figures_stay(seeded_url: str, ops: Ops) -> None:
+    _old_open(seeded_url)
+    engine = db.engine(seeded_url)
+    erased: List[Sequence[str]] = []
+
+    def eraser(ids: Sequence[str]) -> None:
+        with engine.connect() as connection:  # the rows are still there when the trackers go
+            texts = connection.execute(select(models.Message.__table__.c.text).where(
+                models.Message.__table__.c.conversation_id.in_(ids))).scalars().all()
+        assert any(texts)
+        erased.append(list(ids))
+
+    try:
+        before = _november(engine, ops)
+        dry = retention.apply(engine, DAYS, now=NOW, dry_run=True, erase_trackers=eraser)
+        assert erased == []  # a dry run erases nothing
+        assert _november(engine, ops) == before
+        done = retention.apply(engine, DAYS, now=NOW, erase_trackers=eraser)
+        after = _november(engine, ops)
+        again = retention.apply(engine, DAYS, now=NOW)
+        with engine.connect() as connection:
+            messages = connection.execute(select(models.Message.__table__)).all()
+            handoffs = connection.execute(select(models.Handoff.__table__)).all()
+            tickets = connection.execute(select(models.Ticket.__table__)).all()
+            misses = missed.find(connection)
+    finally:
+        engine.dispose()
+
+    expected = ["c12", "c14", "c01", "c02", "c04", "c05", "c06", "c07", "c08", "c09", "c10", "c11", "c16"]
+    assert sorted(done.conversation_ids) == sorted(expected)
+    assert done.rows == {"messages": OLD_MESSAGES, "handoffs": OLD_HANDOFFS, "tickets": OLD_TICKETS}
+    assert (dry.conversation_ids, dry.rows) == (done.conversation_ids, done.rows)
+    assert done.skipped_open == 1
+    assert [i for batch in erased for i in batch] == done.conversation_ids
+    assert done.cutoff == at(21, 12)
+    assert done.sentence(DAYS) == (
+        f"anonymised 13 conversations with no message for 10 days (before 2026-11-21 12:00 UTC): "
+        f"{OLD_MESSAGES} messages, {OLD_HANDOFFS} handoffs, {OLD_TICKETS} tickets; 1 still waiting for or "
+        "with an agent, kept; the assistant's copies: erased")
+    assert dry.sentence(DAYS).startswith("would anonymise 13 conversations")
+
+    # every figure is the same; the comments were the shoppers' words
+    assert after.comments == []
+    assert dataclasses.replace(before, comments=[]) == after
+    assert (again.conversation_ids, again.rows) == ([], {"messages": 0, "handoffs": 0, "tickets": 0})
+
+    old = set(expected)
+    assert all(m.text == "" and m.extra is None and m.client_id is None for m in messages if m.conversation_id in old)
+    assert any(m.text for m in messages if m.conversation_id in ("c13", "c15", "stuck"))
+    assert all(h.summary == "" and h.rating_comment is None and h.context == {} for h in handoffs
+               if h.conversation_id in old)
+    assert {h.rating for h in handoffs if h.conversation_id in old} == {None, 2, 3, 4, 5}  # scores stay
+    assert all(t.email == "" and t.text == "" for t in tickets)
+    assert [m.conversation_id for m in misses] == []  # c16's questions are gone with their texts
+
+
+def test_a_failing_tracker_hook_keeps_everything(seeded_url: str, ops: Ops) -> None:
+    engine = db.engine(seeded_url)
+
+    def broken(ids: Sequence[str]) -> None:
+        raise ConnectionError("tracker store unreachable")
+
+    try:
+        before = _november(engine, ops)
+        with pytest.raises(ConnectionError):
+            retention.apply(engine, DAYS, now=NOW, erase_trackers=broken)
+        assert _november(engine, ops) == before
+        outcome = retention.apply(engine, DAYS, now=NOW, dry_run=True)
+    finally:
+        engine.dispose()
+    assert outcome.rows["messages"] == OLD_MESSAGES
+
+
+def test_without_the_hook_the_command_says_so(seeded_url: str) -> None:
+    engine = db.engine(seeded_url)
+    try:
+        outcome = retention.apply(engine, DAYS, now=NOW, erase_trackers=retention.tracker_eraser())
+    finally:
+        engine.dispose()
+    assert outcome.sentence(DAYS).endswith(
+        "the assistant's copies: not erased: no tracker store hook (handoff.ops.retention.tracker_eraser)")
+    with pytest.raises(ValueError, match="at least one day"):
+        retention.apply(db.engine(seeded_url), 0)
