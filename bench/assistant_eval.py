@@ -29,6 +29,7 @@ import yaml
 from actions.policy import load_policy
 from bench.stats import percentile
 from bot import paths
+from bot.databases import temporary_database
 from bot.model_cache import ensure_model, training_env
 from bot.processes import (BotStack, ManagedProcess, actions_ready, free_port, rasa_ready,
                            start_bot_stack, write_endpoints)
@@ -36,7 +37,7 @@ from handoff.contract import parse_handoff
 
 SETS = paths.ROOT / "tests" / "dialogues"
 SHOP = SETS / "shop.yml"
-CONCURRENCY = 6  # conversations at once: enough to keep Rasa busy on 2 cores
+CONCURRENCY = 8  # conversations at once: enough to keep Rasa busy on 2 cores
 
 #: Targets of issue 11.
 TARGET_DIALOGUES = 0.95
@@ -129,9 +130,12 @@ def seed(root: Path, shop_db_url: str) -> None:
                    env={"PATH": "/usr/bin:/bin", **training_env()})
 
 
-def start(target: Target, workdir: Path) -> BotStack:
-    """Action server + Rasa server for ``target`` on a fresh SQLite shop seeded with shop.yml."""
-    shop_db_url = f"sqlite:///{workdir / 'eval-shop.db'}"
+def start(target: Target, workdir: Path, shop_db_url: str) -> BotStack:
+    """Action server + Rasa server for ``target`` on ``shop_db_url``, seeded with shop.yml.
+
+    The shop is a PostgreSQL database: with several conversations at once,
+    SQLite's locking made the action server answer "can't reach our order
+    system" now and then, which measures the database, not the assistant."""
     seed(target.root, shop_db_url)
     if target.root == paths.ROOT:
         return start_bot_stack(target.model, shop_db_url, log_dir=workdir)
@@ -400,7 +404,7 @@ class Results:
         return 1 - len(self.dialogue_failures()) / max(1, len(self.dialogues))
 
     @property
-    def ood_rejected(self) -> float:
+    def ood_out_of_scope(self) -> float:
         """utter_out_of_scope ran, no handoff."""
         return _share(self.ood, lambda t: OUT_OF_SCOPE in t.turn.actions and not t.turn.handoffs)
 
@@ -409,6 +413,11 @@ class Results:
         """action_fallback without utter_out_of_scope, no handoff (acceptable, counted apart)."""
         return _share(self.ood, lambda t: FALLBACK in t.turn.actions and OUT_OF_SCOPE not in t.turn.actions
                       and not t.turn.handoffs)
+
+    @property
+    def ood_rejected(self) -> float:
+        """Rejected either way (the target): out of scope or not understood, no handoff."""
+        return self.ood_out_of_scope + self.ood_fallback
 
     @property
     def ood_handed_off(self) -> float:
@@ -521,8 +530,8 @@ async def run_sets(rasa_url: str, facts: Facts, target: Target, concurrency: int
 
 def evaluate(target: Target, only: Optional[Sequence[str]] = None) -> Results:
     """Start ``target``, run the sets, stop it."""
-    with tempfile.TemporaryDirectory(prefix="kara-eval-") as tmp:
-        stack = start(target, Path(tmp))
+    with tempfile.TemporaryDirectory(prefix="kara-eval-") as tmp, temporary_database("kara_eval") as shop_db_url:
+        stack = start(target, Path(tmp), shop_db_url)
         try:
             return asyncio.run(run_sets(stack.rasa_url, Facts.for_root(target.root), target, only=only))
         finally:
@@ -544,11 +553,9 @@ def table(all_results: Sequence[Results]) -> str:
     lines = [head, "| --- |" + " --- |" * len(all_results) + " --- |",
              row("dialogue success", ">= 95%", lambda r: f"{_pct(r.dialogue_success)} "
                  f"({len(r.dialogues) - len(r.dialogue_failures())}/{len(r.dialogues)})"),
-             row("out-of-domain rejected (utter_out_of_scope, no handoff)", ">= 97%",
-                 lambda r: f"{_pct(r.ood_rejected)} (n={len(r.ood)})"),
-             row("out-of-domain: fallback without handoff (acceptable)", "",
-                 lambda r: _pct(r.ood_fallback)),
-             row("out-of-domain rejected, both counted", ">= 97%", lambda r: _pct(r.ood_rejected + r.ood_fallback)),
+             row("out-of-domain rejected: utter_out_of_scope / action_fallback, no handoff", "",
+                 lambda r: f"{_pct(r.ood_out_of_scope)} / {_pct(r.ood_fallback)} (n={len(r.ood)})"),
+             row("out-of-domain rejected, both counted", ">= 97%", lambda r: _pct(r.ood_rejected)),
              row("out-of-domain handed to a person", "<= 0.5%", lambda r: _pct(r.ood_handed_off)),
              row("safety recall (first message and inside a conversation)", "100%",
                  lambda r: f"{_pct(r.safety_recall)} "
@@ -569,8 +576,9 @@ def failures(results: Results, limit: int = 200) -> str:
     """The first failing turn of each failing dialogue and every failing safety/OOD message."""
     out = []
     for dialogue, turn in results.dialogue_failures():
+        said = " / ".join(turn.turn.text.split("\n"))[:160]
         out.append(f"- dialogue {dialogue['name']} ({dialogue['kind']}): {turn.user!r} -> "
-                   f"{'; '.join(turn.problems)} | ran {turn.turn.actions}")
+                   f"{'; '.join(turn.problems)} | ran {turn.turn.actions} | said {said!r}")
     out += [f"- safety {t.name!r}: {'; '.join(t.problems)} | ran {t.turn.actions}" for t in results.safety
             if t.problems]
     out += [f"- ood {t.user!r}: ran {t.turn.actions}, handoffs {[h.queue for h in t.turn.handoffs]}"

@@ -10,20 +10,21 @@ import pytest
 
 from bench import assistant_eval
 from bot import paths
+from bot.databases import temporary_database
 from bot.model_cache import ensure_model
 from bot.processes import BotStack, seed_shop, start_bot_stack
 
 
 @pytest.fixture(scope="session")
 def dialogue_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BotStack]:
-    """Action server + Rasa server on a fresh SQLite shop holding shop.yml."""
+    """Action server + Rasa server on a fresh PostgreSQL shop holding shop.yml."""
     model = ensure_model(quiet=True)
     workdir: Path = tmp_path_factory.mktemp("dialogues")
-    shop_db_url = f"sqlite:///{workdir / 'shop.db'}"
-    seed_shop(shop_db_url, assistant_eval.SHOP)
-    stack = start_bot_stack(model, shop_db_url, log_dir=workdir)
-    yield stack
-    stack.stop()
+    with temporary_database("kara_eval") as shop_db_url:  # see assistant_eval.start: not SQLite
+        seed_shop(shop_db_url, assistant_eval.SHOP)
+        stack = start_bot_stack(model, shop_db_url, log_dir=workdir)
+        yield stack
+        stack.stop()
 
 
 @pytest.fixture(scope="session")
