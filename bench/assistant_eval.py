@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import re
 import subprocess
 import tempfile
@@ -114,8 +115,6 @@ class RootedProcess(ManagedProcess):
     cwd: Path = paths.ROOT
 
     def start(self) -> "RootedProcess":
-        import os
-
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_file.open("ab")
         self.proc = subprocess.Popen(self.cmd, cwd=self.cwd, stdout=log, stderr=subprocess.STDOUT,
@@ -127,7 +126,7 @@ class RootedProcess(ManagedProcess):
 def seed(root: Path, shop_db_url: str) -> None:
     subprocess.run([str(root / ".venv" / "bin" / "python"), "-m", "actions.shop.seed", "--db-url",
                     shop_db_url, str(SHOP)], cwd=root, check=True, capture_output=True,
-                   env={"PATH": "/usr/bin:/bin", **training_env()})
+                   env={**os.environ, **training_env()})
 
 
 def start(target: Target, workdir: Path, shop_db_url: str) -> BotStack:
@@ -471,7 +470,7 @@ async def _conversation(client: Client, sem: asyncio.Semaphore, sender: str, rol
             turn = await client.send(sender, step.user, role)
             if step.expect is None:
                 continue
-            asked = turn.slots.get("requested_slot") if turn.active_loop else None
+            asked = str(turn.slots.get("requested_slot")) if turn.active_loop else ""
             if asked in step.if_asked:
                 results.append(TurnResult(set_name, name, step.user, {}, turn, judge(turn, {}, facts)))
                 answer = step.if_asked[asked]
