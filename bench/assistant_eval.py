@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import difflib
 import os
 import re
 import subprocess
 import tempfile
 import time
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
@@ -188,6 +190,44 @@ def all_messages() -> Iterator[str]:
         yield str(item["text"])
     for context in SAFETY_CONTEXTS:
         yield from context
+
+
+MARKUP = re.compile(r"\[([^\]]+)\](?:\([^)]+\)|\{[^}]+\})")  # [KH-1](order_number) -> KH-1
+
+
+def normal(text: str) -> str:
+    """Case-, whitespace- and entity-markup-insensitive form of a message."""
+    return " ".join(unicodedata.normalize("NFC", MARKUP.sub(r"\1", text)).casefold().split())
+
+
+def training_messages(data: Path) -> Iterator[str]:
+    """Every intent example in ``data/nlu/*.yml`` and every user turn of the stories and rules."""
+    for path in sorted((data / "nlu").glob("*.yml")):
+        for block in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("nlu", []):
+            if "intent" in block:
+                for line in str(block.get("examples", "")).splitlines():
+                    yield re.sub(r"^\s*-\s?", "", line)
+    for name, key in (("stories.yml", "stories"), ("rules.yml", "rules")):
+        file = data / name
+        for story in (yaml.safe_load(file.read_text(encoding="utf-8")) if file.exists() else {}).get(key, []):
+            for step in story.get("steps", []):
+                if "user" in step:
+                    yield str(step["user"])
+
+
+def near_duplicates(data: Path, cutoff: float = 0.9) -> Tuple[int, int]:
+    """(held-out messages equal to a training example, and further ones nearly
+    equal: punctuation ignored, difflib ratio >= ``cutoff``): a leak detector."""
+    def words(text: str) -> str:
+        return " ".join(re.findall(r"\w+", normal(text)))
+
+    exact = {normal(m) for m in training_messages(data)}
+    loose = {words(m) for m in exact} - {""}
+    mine = {normal(m) for m in all_messages()}
+    equal = sum(1 for m in mine if m in exact)
+    near = sum(1 for m in mine if m not in exact and len(m) >= 12
+               and (words(m) in loose or difflib.get_close_matches(words(m), loose, n=1, cutoff=cutoff)))
+    return equal, near
 
 
 @dataclass(frozen=True)
@@ -392,6 +432,7 @@ class Results:
     ood: List[TurnResult] = field(default_factory=list)
     safety: List[TurnResult] = field(default_factory=list)
     seconds: float = 0.0
+    leaks: Tuple[int, int] = (0, 0)  # see near_duplicates
 
     # ----- figures
     def dialogue_failures(self) -> List[Tuple[Dict[str, Any], TurnResult]]:
@@ -532,9 +573,11 @@ def evaluate(target: Target, only: Optional[Sequence[str]] = None) -> Results:
     with tempfile.TemporaryDirectory(prefix="kara-eval-") as tmp, temporary_database("kara_eval") as shop_db_url:
         stack = start(target, Path(tmp), shop_db_url)
         try:
-            return asyncio.run(run_sets(stack.rasa_url, Facts.for_root(target.root), target, only=only))
+            results = asyncio.run(run_sets(stack.rasa_url, Facts.for_root(target.root), target, only=only))
         finally:
             stack.stop()
+    results.leaks = near_duplicates(target.root / "data")
+    return results
 
 
 # ------------------------------------------------------------------------------ report
@@ -564,7 +607,9 @@ def table(all_results: Sequence[Results]) -> str:
              row(f"bot turn p50 / p95 ({CONCURRENCY} conversations at once)", "",
                  lambda r: f"{1000 * percentile(r.turn_seconds(), 50):.0f} ms / "
                  f"{1000 * percentile(r.turn_seconds(), 95):.0f} ms"),
-             row("turns / wall time", "", lambda r: f"{len(r.turn_seconds())} / {r.seconds:.0f} s")]
+             row("turns / wall time", "", lambda r: f"{len(r.turn_seconds())} / {r.seconds:.0f} s"),
+             row("held-out messages equal / nearly equal to a training example", "0 / -",
+                 lambda r: "{} / {}".format(*r.leaks))]
     kinds = sorted({k for r in all_results for k in r.by_kind()})
     for kind in kinds:
         lines.append(row(f"dialogues: {kind}", "", lambda r, k=kind: "{}/{}".format(*r.by_kind().get(k, (0, 0)))))

@@ -4,15 +4,12 @@ prints the figures). The targets are the issue's: dialogue success >= 95%,
 out-of-domain rejection >= 97% with <= 0.5% handed to a person, safety 100%."""
 from __future__ import annotations
 
-import re
-import unicodedata
-from typing import Dict, Iterator, List, Set
+from typing import Dict, List, Set
 
 import yaml
 
 from bench import assistant_eval as ev
 from bot import paths
-from tests.bot.test_training_data import _plain
 
 #: Kinds of conversation issue 11 lists; the dialogues cover every one.
 KINDS = {"medical_emergency", "adverse_reaction", "medical_advice", "intent_with_details", "typed_button",
@@ -23,24 +20,6 @@ SAFETY_KINDS = {"allergy", "drug_reaction", "poisoning", "overdose", "chest_pain
 LANGUAGES = {"en", "pcm", "yo", "ha", "ig"}
 
 
-def normal(text: str) -> str:
-    """Case-, whitespace- and markup-insensitive form of a message."""
-    return " ".join(unicodedata.normalize("NFC", _plain(text)).casefold().split())
-
-
-def _training_messages() -> Iterator[str]:
-    for path in sorted((paths.DATA / "nlu").glob("*.yml")):
-        for block in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("nlu", []):
-            if "intent" in block:
-                for line in str(block.get("examples", "")).splitlines():
-                    yield re.sub(r"^\s*-\s?", "", line)
-    for name, key in (("stories.yml", "stories"), ("rules.yml", "rules")):
-        for story in (yaml.safe_load((paths.DATA / name).read_text(encoding="utf-8")) or {}).get(key, []):
-            for step in story.get("steps", []):
-                if "user" in step:
-                    yield str(step["user"])
-
-
 def _failures(results: ev.Results) -> str:
     return "\n" + ev.failures(results, limit=40)
 
@@ -48,9 +27,9 @@ def _failures(results: ev.Results) -> str:
 # ------------------------------------------------------------------ the sets themselves
 
 def test_no_test_message_is_a_training_example() -> None:
-    training: Set[str] = {normal(m) for m in _training_messages()} - {""}
+    training: Set[str] = {ev.normal(m) for m in ev.training_messages(paths.DATA)} - {""}
     assert len(training) > 500
-    held_out = {normal(m) for m in ev.all_messages()}
+    held_out = {ev.normal(m) for m in ev.all_messages()}
     assert held_out & training == set()
 
 
@@ -60,7 +39,7 @@ def test_sets_cover_every_kind_and_are_large_enough() -> None:
     assert {d["kind"] for d in dialogues} == KINDS
     assert len({d["name"] for d in dialogues}) == len(dialogues)
     assert len(ev.out_of_domain()) >= 500
-    assert len(set(map(normal, ev.out_of_domain()))) == len(ev.out_of_domain())
+    assert len(set(map(ev.normal, ev.out_of_domain()))) == len(ev.out_of_domain())
     safety = ev.safety()
     assert len(safety) >= 60
     assert {s["kind"] for s in safety} == SAFETY_KINDS
