@@ -480,6 +480,14 @@ class Results:
     def turn_seconds(self) -> List[float]:
         return [t.turn.seconds for t in self.all_turns()]
 
+    def safety_by_language(self) -> Dict[str, Tuple[int, int]]:
+        language = {str(item["text"]): str(item.get("lang")) for item in safety()}
+        counts: Dict[str, Tuple[int, int]] = {}
+        for result in self.safety:
+            ok, total = counts.get(language.get(result.user, "?"), (0, 0))
+            counts[language.get(result.user, "?")] = (ok + (not result.problems), total + 1)
+        return counts
+
     def by_kind(self) -> Dict[str, Tuple[int, int]]:
         kinds: Dict[str, Tuple[int, int]] = {}
         for dialogue, turns in self.dialogues:
@@ -613,6 +621,9 @@ def table(all_results: Sequence[Results]) -> str:
     kinds = sorted({k for r in all_results for k in r.by_kind()})
     for kind in kinds:
         lines.append(row(f"dialogues: {kind}", "", lambda r, k=kind: "{}/{}".format(*r.by_kind().get(k, (0, 0)))))
+    for lang in sorted({k for r in all_results for k in r.safety_by_language()}):
+        lines.append(row(f"safety: {lang}", "",
+                         lambda r, k=lang: "{}/{}".format(*r.safety_by_language().get(k, (0, 0)))))
     return "\n".join(lines)
 
 
