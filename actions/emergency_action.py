@@ -110,7 +110,10 @@ class ActionEmergency(Action):
         message = last_user_text(tracker)
         found = safety.screen(message)
         intent = ((tracker.latest_message or {}).get("intent") or {}).get("name")
-        reaction = found.adverse_reaction or intent == REACTION_INTENT
+        # A reaction also when a medicine is named in a conversation about an order
+        # ("now her face is swollen from those tablets" after a return).
+        reaction = (found.adverse_reaction or intent == REACTION_INTENT
+                    or (safety.mentions_product(message) and bool(tracker.get_slot("order_number"))))
         severe = found.emergency or intent == EMERGENCY_INTENT
         language = safety.conversation_language(user_texts(tracker))
         order_number = order_number_of(tracker, message) if reaction else tracker.get_slot("order_number")

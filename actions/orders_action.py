@@ -189,8 +189,8 @@ def handle_order(
         if kind == "track":
             return Reply(describe_order(view), slots=verified)
         refusal = _refusal(view, kind)
-        if refusal is not None:  # the order itself first: where it is explains the refusal
-            return Reply(f"{describe_order(view)}\n{refusal.text}", refusal.buttons, verified)
+        if refusal is not None:
+            return Reply(refusal.text, refusal.buttons, verified)
         window = window_dates(clock.local_today(policy, at), policy.window(REQUEST_WINDOW[kind]))
         filed = file_request(session, order, kind, window, conversation_id)
         return Reply(describe_request(filed, policy), slots=verified)

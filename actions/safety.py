@@ -87,7 +87,9 @@ EMERGENCY = _any(
     rf"{_WHO}\s+(?:\w+\s+){{0,2}}(?:collaps\w*|blacked out|unresponsive|faint)\b",
     r"(?:oga|madam|boss|mama|papa|mummy|daddy)\s+(?:\w+\s+){0,2}faint\b",
     rf"{_WHO}\s+(?:is |was |isnt |wasnt )?not (?:waking|responding|breathing|moving)",
-    r"not breathing", r"(?:wont|cant|will not|can not|cannot|could not|couldnt) wake",
+    r"not breathing", r"stop\w* breath\w*", r"no longer breathing", r"isnt breathing", r"(?:turned|turning|gone) blue",
+    r"lips (?:are |have )?(?:turned )?blue", r"went limp", r"foam\w* (?:at|from) (?:the|his|her) mouth",
+    r"eyes (?:have )?roll\w* back", r"(?:wont|cant|will not|can not|cannot|could not|couldnt) wake",
     r"no dey (?:wake|respond|breathe)", r"don (?:faint|collapse)",
     # poisoning, overdose
     r"poison(?:ed|ing)\b", r"(?:took|drank|swallow\w*|ate|drink|chop|take|taken|drunk)\s+(?:\w+\s+){0,2}poison",
@@ -97,7 +99,7 @@ EMERGENCY = _any(
     rf"|of)|whole|plenty|double|extra)\s+(?:\w+\s+){{0,3}}{_SUBSTANCE}",
     rf"(?:child|baby|son|daughter|pikin|toddler|kid|boy|girl|year old|yr old|years old|month old"
     rf"|months old)\s+(?:\w+\s+){{0,6}}(?:swallow\w*|drank|drunk|ate|chop|chopped|drink|took|taken"
-    rf"|take)\s+(?:\w+\s+){{0,4}}{_SUBSTANCE}",
+    rf"|take|chew\w*|bit|licked|put)\s+(?:\w+\s+){{0,4}}{_SUBSTANCE}",
     r"(?:child|baby|son|daughter|pikin|toddler|kid|year old|yr old|years old|month old"
     r"|months old)\s+(?:\w+\s+){0,4}swallow\w*",
     r"(?:swallow\w*|drank|drink|drunk)\s+(?:\w+\s+){0,3}(?:bleach|kerosene|insecticide|sniper|rat poison|detergent"
@@ -161,7 +163,7 @@ ADVERSE = _any(
 )
 _FROM_ORDER = _any(rf"{_PRODUCT}\s+(?:\w+\s+){{0,3}}(?:from|in|of) (?:that|this|my|the) order",
                    rf"{_PRODUCT}\s+(?:\w+\s+){{0,2}}(?:i|we) (?:bought|ordered|got)", r"booked on your")
-BOUGHT_ON_KARA = _any(
+BOUGHT_ON_KARA = _any(r"ti mo ra", r"lori kara", r"na saya", r"m zuru",
     r"(?:bought|buy|ordered|order|purchased|got|delivered)\b(?:\s+\w+){0,6}\s+(?:on|from|through|via|for"
     r"|here)\b\s*(?:kara|your|this|the site|the app|una)",
     r"(?:i|we)\s+(?:bought|ordered"
@@ -177,7 +179,9 @@ _DRUG = (r"(?:drugs?|medicines?|medication|tablets?|pills?|capsules?|syrup|antib
 _SYMPTOM = (r"(?:pain|ache|headache|toothache|fever|cough|catarrh|cold|malaria|typhoid|infection|ulcer|pressure"
             r"|diabetes|rash|pimples|stomach|period|insomnia|sleep|diarrh\w*|running stomach|sore throat|flu)")
 MEDICAL_ADVICE = _any(
-    rf"(?:how many|how much|what dose|which dose|dosage of|dose of|what dosage|how often)\b(?:\s+\w+){{0,5}}\s+{_DRUG}",
+    rf"(?:what dose|which dose|dosage of|dose of|what dosage|right dosage|right dose)\b(?:\s+\w+){{0,5}}\s+{_DRUG}",
+    rf"(?:how many|how much|how often)\b(?:\s+\w+){{0,5}}\s+{_DRUG}\b(?:\s+\w+){{0,4}}\s+(?:take|taken|give|use"
+    r"|drink|swallow|a day|per day|daily|at once|at a time|safe|maximum)",
     rf"{_DRUG}\s+(?:\w+\s+){{0,3}}(?:should|can|fit|do|must) (?:i|we|he|she|my \w+) (?:take|give|use|drink)",
     rf"(?:what|which|wetin)\s+(?:\w+\s+){{0,2}}{_DRUG}\s+(?:\w+\s+){{0,4}}(?:take|use|for|fit|go|should"
     rf"|good|best|treat|buy)",
@@ -188,6 +192,10 @@ MEDICAL_ADVICE = _any(
     r"prescribe (?:me|for me|something|antibiotics|drugs|medicine)", r"diagnose (?:me|my|this)",
     r"what is wrong with me", r"side effects? of", rf"(?:cure|treatment|remedy|drug|medicine) for (?:\w+ )?{_SYMPTOM}",
     rf"(?:treat|cure)\s+(?:my\s+)?{_SYMPTOM}",
+    # Yoruba "which medicine", Hausa "which medicine / should I drink", Igbo "which medicine"
+    r"oogun wo", r"oogun (?:\w+ ){0,3}(?:ni mo le|ti mo le) lo", r"wane magani",
+    r"wani magani (?:\w+ ){0,3}(?:zan|in) sha",
+    r"magani (?:\w+ ){0,2}(?:ya kamata|zan sha|in sha)", r"kedu ogwu", r"ogwu ole", r"ogwu (?:\w+ ){0,3}kwesiri",
 )
 
 # "I don't want a human, just tell me ..."
@@ -240,19 +248,22 @@ _LANGUAGE_CUES: Sequence[Tuple[str, Pattern[str]]] = (
                   r"ese o", r"o dabo", r"ti gba", r"ti ji", r"aya mi", r"ara mi", r"omo mi", r"daku", r"majele",
                   r"pajawiri", r"akanti\w*", r"akoole", r"ile iwosan", r"soro", r"pada", r"dupe", r"mo ti",
                   r"ki ni", r"kilode", r"osise", r"ibi ti", r"wole", r"iya mi", r"baba mi", r"ran mi lowo",
-                  r"irole", r"dada", r"daadaa", r"ojo melo", r"melo")),
+                  r"irole", r"dada", r"daadaa", r"ojo melo", r"melo", r"oogun", r"ipara", r"ti mo ra",
+                  r"iba",
+                  r"lori")),
     ("ha", _words(r"sannu", r"ina kwana", r"ina wuni", r"yaya dai", r"ina son", r"ina so", r"don allah",
                   r"kudi\w*", r"yaushe", r"asusu\w*", r"kutse", r"mutum", r"magana", r"kaya\w*", r"odar\w*",
                   r"na gode", r"nagode", r"sai anjima", r"numfashi", r"kirji", r"jini", r"suma", r"guba",
                   r"gaggawa", r"asibiti", r"yaya", r"yaro\w*", r"yata", r"zan", r"za a", r"an yi", r"wani ya",
-                  r"kwana nawa",
+                  r"kwana nawa", r"wane", r"magani", r"kamata", r"ciwo\w*", r"zazza\w*", r"na saya",
                   r"mahaifi\w*", r"mijina", r"matata", r"sosai", r"yanzu", r"ma aikaci\w*", r"taimaka\w*",
                   r"barka", r"suke")),
     ("ig", _words(r"ndewo", r"kedu", r"biko", r"achoro m", r"acho m", r"ego m", r"olee", r"ole mgbe", r"ebee",
                   r"ngwongwo\w*", r"n?akau?nt\w*", r"mmadu", r"igwa", r"okwu", r"dalu", r"daalu", r"ka omesia",
                   r"iku ume", r"obara", r"mba", r"nsi", r"ulo ogwu", r"nwa m", r"onwe m", r"mberede", r"oge ole",
                   r"anyi", r"unu", r"ihe m", r"ga alota", r"alota", r"abanyela", r"omekome", r"ezuola",
-                  r"nne m", r"nna m", r"nyere m aka", r"zuru", r"nke ukwuu", r"ugbu a", r"enweghi")),
+                  r"nne m", r"nna m", r"nyere m aka", r"ogwu", r"kwesiri", r"isi owuwa", r"zuru", r"nke ukwuu",
+                  r"ugbu a", r"enweghi")),
     ("pcm", _words(r"abeg", r"wetin", r"wahala", r"dey", r"na im", r"no fit", r"oga", r"una", r"shey", r"sef",
                    r"abi", r"dem", r"make i", r"i wan", r"e don", r"don reach", r"na so", r"comot", r"pikin",
                    r"chop", r"wey", r"ehn", r"jare", r"o jare", r"sha", r"no be", r"how far", r"don do", r"nna",
@@ -292,6 +303,15 @@ def is_adverse_reaction(text: str) -> bool:
 _REACTION_WORDS = _any(r"reaction", r"allerg\w*", r"rash\w*", r"hives", r"swell\w*", r"swollen", r"side effect\w*",
                        r"itch\w*", r"dizz\w*", r"vomit\w*", r"blister\w*", r"peel\w*", r"shaking", r"throat",
                        r"breath\w*", r"heart (?:is )?racing", r"faint\w*", r"burn\w*")
+
+
+PRODUCT_WORDS = _any(_PRODUCT, r"(?:those|these|the|that) (?:\w+ )?(?:tablets|pills|capsules|drugs|cream|syrup)",
+                     r"oogun", r"ipara", r"magani", r"ogwu", r"ude")
+
+
+def mentions_product(text: str) -> bool:
+    """A product or medicine is named (English or the other languages' common words)."""
+    return _matches(PRODUCT_WORDS, normalise(text))
 
 
 def is_self_harm(text: str) -> bool:

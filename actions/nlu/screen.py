@@ -8,12 +8,15 @@ classifier, on every user message:
   emergency rules win over the order form, a fallback or anything else;
 * a reaction to a product becomes ``report_adverse_reaction`` unless it is
   already an emergency;
-* a medical-advice question the classifier could not place becomes
-  ``medical_advice``;
+* a medical-advice question (a medicine or symptom with "which", "how much",
+  ...) becomes ``medical_advice`` unless the classifier found an order or
+  handoff request;
 * "I don't want a human, just tell me X": ``request_human`` gives way to the
   next intent of the ranking;
-* a low-confidence message whose best guess is ``out_of_scope`` is
-  ``out_of_scope`` (say what the assistant can do, not "say it again");
+* a low-confidence message whose best guess is ``out_of_scope``, or of one to
+  three words none of which is a support word and some of which are off-topic
+  words of the training data ("crypto prices"), is ``out_of_scope`` (say what
+  the assistant can do, not "say it again");
 * a low-confidence message with an order number, email or phone takes the
   classifier's best guess (details are never "not understood");
 * a question about another company ("GTBank's opening hours", "my Jumia
@@ -31,9 +34,10 @@ it TensorFlow); the Rasa server imports it by its dotted path from
 """
 from __future__ import annotations
 
+import difflib
 import json
 import re
-from typing import Any, Dict, FrozenSet, List, Optional, Text
+from typing import Any, Dict, List, Optional, Text
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -50,8 +54,9 @@ ADVERSE_INTENT = "report_adverse_reaction"
 ADVICE_INTENT = "medical_advice"
 HUMAN_INTENT = "request_human"
 FALLBACK_INTENT = "nlu_fallback"
-#: Intents under which a medical-advice pattern is trusted over the classifier.
-UNSURE_INTENTS = (FALLBACK_INTENT, "out_of_scope", ADVICE_INTENT)
+#: Requests a medical-advice pattern does not override (an order or a person).
+REQUEST_INTENTS = ("track_order", "request_refund", "request_return", "request_cancellation", "request_human",
+                   "report_dispute", "report_malpractice", "report_security_issue", "provider_emergency")
 SAFETY_INTENTS = (EMERGENCY_INTENT, ADVERSE_INTENT)
 OUT_OF_SCOPE_INTENT = "out_of_scope"
 INFORM_INTENT = "inform"
@@ -81,6 +86,7 @@ def _next_intent(message: Message, skip: tuple) -> Optional[Dict[str, Any]]:
 
 
 VOCABULARY_FILE = "vocabulary.json"
+SHORT_TOPIC_WORDS = 3
 
 
 def words(text: str) -> List[str]:
@@ -93,10 +99,16 @@ class SafetyScreen(GraphComponent):
     """Deterministic overrides of the classifier's intent (see the module doc)."""
 
     def __init__(self, model_storage: ModelStorage, resource: Resource,
-                 vocabulary: Optional[FrozenSet[str]] = None) -> None:
+                 vocabulary: Optional[Dict[str, List[str]]] = None) -> None:
         self._storage = model_storage
         self._resource = resource
-        self._vocabulary = vocabulary or frozenset()
+        self._use(vocabulary or {})
+
+    def _use(self, vocabulary: Dict[str, List[str]]) -> None:
+        self._words = sorted(vocabulary.get("all", []))
+        self._vocabulary = frozenset(self._words)
+        self._off_topic = frozenset(vocabulary.get("off_topic", []))
+        self._support_only = self._vocabulary - self._off_topic
 
     @classmethod
     def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
@@ -110,15 +122,20 @@ class SafetyScreen(GraphComponent):
             with model_storage.read_from(resource) as directory:
                 vocabulary = json.loads((directory / VOCABULARY_FILE).read_text(encoding="utf-8"))
         except (ValueError, OSError):
-            vocabulary = []
-        return cls(model_storage, resource, frozenset(vocabulary))
+            vocabulary = {}
+        return cls(model_storage, resource, vocabulary if isinstance(vocabulary, dict) else {})
 
     def train(self, training_data: TrainingData) -> Resource:
-        vocabulary = sorted({w for example in training_data.intent_examples
-                             for w in words(example.get(TEXT) or "")})
+        """Store the words of the training data: all of them, and those of ``out_of_scope``."""
+        def collect(examples: List[Message]) -> List[str]:
+            return sorted({w for example in examples for w in words(example.get(TEXT) or "")})
+
+        examples = training_data.intent_examples
+        vocabulary = {"all": collect(examples),
+                      "off_topic": collect([e for e in examples if e.get(INTENT) == OUT_OF_SCOPE_INTENT])}
         with self._storage.write_to(self._resource) as directory:
             (directory / VOCABULARY_FILE).write_text(json.dumps(vocabulary), encoding="utf-8")
-        self._vocabulary = frozenset(vocabulary)
+        self._use(vocabulary)
         return self._resource
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
@@ -141,11 +158,26 @@ class SafetyScreen(GraphComponent):
             return False
         return kind == "other" or intent not in PAYMENT_INTENTS
 
+    def _short_off_topic(self, message: Message) -> bool:
+        """One to three words, none of them a support word, some of them an off-topic word
+        ("crypto prices", "naira"): a topic, not keyboard mashing."""
+        said = words(message.get(TEXT) or "")
+        if not said or len(said) > SHORT_TOPIC_WORDS or not self._off_topic:
+            return False
+        return (not any(w in self._support_only for w in said)
+                and any(w in self._off_topic for w in said))
+
     def _unintelligible(self, message: Message) -> bool:
         said = words(message.get(TEXT) or "")
         if not self._vocabulary or not said or message.get(ENTITIES):
             return False
-        return not any(w in self._vocabulary for w in said)
+        return not any(self._known(w) for w in said)
+
+    def _known(self, word: str) -> bool:
+        """In the vocabulary, or one typo away from a word of it ("trackk", "apointments")."""
+        if word in self._vocabulary:
+            return True
+        return len(word) >= 4 and bool(difflib.get_close_matches(word, self._words, n=1, cutoff=0.8))
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
@@ -162,11 +194,14 @@ class SafetyScreen(GraphComponent):
             _set_intent(message, EMERGENCY_INTENT)
         elif found.adverse_reaction and intent != EMERGENCY_INTENT:
             _set_intent(message, ADVERSE_INTENT)
-        elif found.medical_advice and intent in UNSURE_INTENTS:
+        elif found.medical_advice and intent not in REQUEST_INTENTS:
+            # Advice words (a medicine or a symptom, no emergency words): whatever
+            # the classifier guessed from the vocabulary ("which medicine for ...").
             _set_intent(message, ADVICE_INTENT)
         elif self._unintelligible(message):
             _set_intent(message, FALLBACK_INTENT)
-        elif intent == FALLBACK_INTENT and self._best_guess(message) == OUT_OF_SCOPE_INTENT:
+        elif intent == FALLBACK_INTENT and (self._best_guess(message) == OUT_OF_SCOPE_INTENT
+                                            or self._short_off_topic(message)):
             _set_intent(message, OUT_OF_SCOPE_INTENT)
         elif intent == FALLBACK_INTENT and self._has_order_details(message) and self._best_guess(message):
             _set_intent(message, str(self._best_guess(message)))  # details are never "not understood"
