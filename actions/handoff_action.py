@@ -21,6 +21,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.orders_action import failure_count
 from actions.policy import template_vars
+from actions.safety import conversation_language, language_name
 from handoff.contract import Handoff, handoff_payload
 
 FALLBACK_INTENT = "nlu_fallback"
@@ -34,6 +35,7 @@ ROUTES: Mapping[str, Tuple[str, str]] = {
     "report_malpractice": ("disputes", "malpractice"),
     "provider_emergency": ("emergency", "provider_emergency"),
     "request_human": ("general", "requested_human"),
+    "medical_emergency": ("emergency", "medical_emergency"),
 }
 
 #: Reason -> "what happens next / what to do meanwhile", with policy placeholders.
@@ -106,18 +108,26 @@ def last_user_text(tracker: Tracker) -> str:
     return "" if latest.startswith("/") else latest
 
 
+def user_texts(tracker: Tracker) -> List[str]:
+    """Everything the user typed this conversation (button payloads skipped)."""
+    texts = [str(e.get("text") or "") for e in tracker.events if e.get("event") == "user"]
+    return [t for t in texts if t.strip() and not t.startswith("/")]
+
+
 def one_line(text: str, limit: int = SUMMARY_MESSAGE_LIMIT) -> str:
     """Whitespace collapsed, cut at ``limit`` characters with an ellipsis."""
     flat = " ".join(text.split())
     return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "\u2026"
 
 
-def build_handoff(tracker: Tracker, route: Route) -> Handoff:
-    """The contract payload: one-line summary and the context an agent needs."""
+def build_handoff(tracker: Tracker, route: Route, extra: Optional[Mapping[str, Any]] = None) -> Handoff:
+    """The contract payload: one-line summary and the context an agent needs
+    (``extra`` adds or overrides context keys, e.g. ``adverse_reaction``)."""
     intent = (tracker.latest_message or {}).get("intent") or {}
     role = tracker.get_slot("role") or "unknown role"
-    order_number = tracker.get_slot("order_number")
-    parts = [str(role), route.reason.replace("_", " ")]
+    order_number = (extra or {}).get("order_number") or tracker.get_slot("order_number")
+    language = conversation_language(user_texts(tracker))
+    parts = [str(role), route.reason.replace("_", " "), f"in {language_name(language)}"]
     message = one_line(last_user_text(tracker))
     if message:
         parts.append(f'"{message}"')
@@ -131,6 +141,8 @@ def build_handoff(tracker: Tracker, route: Route) -> Handoff:
         "intent": intent.get("name"),
         "confidence": intent.get("confidence"),
         "verification_failures": failure_count(tracker.get_slot("verification_failures")),
+        "language": language,
+        **(extra or {}),
     }
     return Handoff(queue=route.queue, reason=route.reason, summary=" | ".join(parts), context=context)
 

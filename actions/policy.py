@@ -80,6 +80,8 @@ POLICY_SLOTS: Tuple[str, ...] = (
     "critical_bug_fix_time",
     "noncritical_bug_fix_time",
     "policy_change_notice",
+    "emergency_number",
+    "emergency_number_lagos",
 )
 
 
@@ -150,6 +152,8 @@ class Policy:
     always_open: str
     windows: Mapping[str, Window]
     policy_change_notice: str
+    emergency_number: str
+    emergency_number_lagos: str
 
     def email(self, mailbox: str) -> str:
         """Full address of a mailbox key, e.g. ``support`` -> ``support@<domain>``."""
@@ -183,6 +187,8 @@ class Policy:
             "phone_hours": self.phone_hours_text(),
             "always_open": self.always_open,
             "policy_change_notice": self.policy_change_notice,
+            "emergency_number": self.emergency_number,
+            "emergency_number_lagos": self.emergency_number_lagos,
         }
         for slot, mailbox in EMAIL_SLOTS.items():
             values[slot] = self.email(mailbox)
@@ -261,6 +267,7 @@ def parse_policy(raw: Mapping[str, Any]) -> Policy:
     mailboxes = _require(raw, "mailboxes", "")
     for mailbox in EMAIL_SLOTS.values():
         _require(mailboxes, mailbox, "mailboxes.")
+    emergency = _require(raw, "emergency_numbers", "")
     windows_raw = _require(raw, "windows", "")
     windows = {name: _parse_window(name, windows_raw.get(name)) for name in WINDOW_SLOTS.values()}
     return Policy(
@@ -279,6 +286,8 @@ def parse_policy(raw: Mapping[str, Any]) -> Policy:
         always_open=str(_require(raw, "always_open", "")),
         windows=windows,
         policy_change_notice=str(_require(raw, "policy_change_notice", "")),
+        emergency_number=str(_require(emergency, "national", "emergency_numbers.")),
+        emergency_number_lagos=str(_require(emergency, "lagos", "emergency_numbers.")),
     )
 
 

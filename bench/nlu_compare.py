@@ -2,6 +2,10 @@
 recall, and training time, each measured in one run on this machine.
 
     .venv/bin/python -m bench.nlu_compare [config.yml bench/config_diet.yml ...]
+    .venv/bin/python -m bench.nlu_compare --models models/OLD.tar.gz models/NEW.tar.gz
+
+``--models`` scores models already trained (no training time), e.g. the model
+of the code before a change against the current one.
 
 Handoff detection is scored as a binary task: a held-out message is positive
 when its true intent hands off to a person, and the prediction is positive when
@@ -24,7 +28,8 @@ from bot.model_cache import training_env
 
 HOLDOUT = paths.ROOT / "tests" / "nlu" / "holdout.yml"
 HANDOFF_INTENTS = {"request_human", "report_dispute", "report_malpractice",
-                   "report_security_issue", "provider_emergency"}
+                   "report_security_issue", "provider_emergency", "medical_emergency",
+                   "report_adverse_reaction"}
 
 
 def train(config: Path, out: Path) -> Tuple[Path, float]:
@@ -71,21 +76,30 @@ def score(truth: Sequence[str], predicted: Sequence[str]) -> Dict[str, float]:
     }
 
 
+def _report_misses(name: str, texts: Sequence[str], truth: Sequence[str], predicted: Sequence[str]) -> None:
+    misses = [(t, i, p) for t, i, p in zip(texts, truth, predicted) if i != p]
+    print(f"{name}: {len(misses)} of {len(texts)} held-out messages misclassified", file=sys.stderr)
+    for text, want, got in misses[:40]:
+        print(f"   {want:>28} -> {got:<28} {text!r}", file=sys.stderr)
+
+
 def main(configs: Sequence[str]) -> None:
     examples = load_holdout()
     texts = [t for t, _ in examples]
     truth = [i for _, i in examples]
     rows = []
+    if configs and configs[0] == "--models":
+        for model_file in configs[1:]:
+            predicted = asyncio.run(predict(Path(model_file), texts))
+            rows.append((model_file, float("nan"), score(truth, predicted)))
+            _report_misses(model_file, texts, truth, predicted)
+        configs = []
     with tempfile.TemporaryDirectory() as tmp:
         for config in configs:
             model, seconds = train(paths.ROOT / config, Path(tmp))
             predicted = asyncio.run(predict(model, texts))
             rows.append((config, seconds, score(truth, predicted)))
-            misses = [(t, i, p) for t, i, p in zip(texts, truth, predicted) if i != p]
-            print(f"{config}: {len(misses)} of {len(texts)} held-out messages misclassified",
-                  file=sys.stderr)
-            for text, want, got in misses[:40]:
-                print(f"   {want:>28} -> {got:<28} {text!r}", file=sys.stderr)
+            _report_misses(config, texts, truth, predicted)
     print(f"\nHeld-out set: {len(texts)} messages, {len(set(truth))} intents\n")
     print("| pipeline | training (s) | intent F1 macro | intent F1 weighted | accuracy "
           "| handoff precision | handoff recall |")

@@ -9,6 +9,17 @@ as its "what happens next" text, a Rasa ``json_message`` of this exact shape::
                  "summary": "<one line for the agent>",
                  "context": {<role, order number, other slots>}}}
 
+Reasons the assistant sends: ``security_issue``, ``dispute``, ``malpractice``,
+``provider_emergency`` (the provider emergency line), ``medical_emergency``
+(anyone describing a medical emergency; queue ``emergency``),
+``adverse_reaction`` (a mild reaction to a product; queue ``general``),
+``requested_human``, ``not_understood`` (a second misunderstanding in a row).
+Context keys: ``role``, ``line``, ``order_number``, ``order_verified``,
+``intent``, ``confidence``, ``verification_failures``, ``language`` (``en``,
+``pcm`` Pidgin, ``yo``, ``ha``, ``ig``: the language the shopper wrote in; the
+summary says it too, e.g. ``in Yoruba``) and, from ``action_emergency``,
+``adverse_reaction`` (bool: a reaction to a product, recorded for the vendor).
+
 The action server builds it with :func:`handoff_payload`; the gateway reads it
 back with :func:`parse_handoff`. This module imports only the standard library
 so both sides can depend on it.

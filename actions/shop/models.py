@@ -176,3 +176,25 @@ class SupportRequest(Base):
     note = Column(Text, nullable=True)
 
     order: Order = relationship("Order", back_populates="requests")
+
+
+REACTION_STATUSES = ("open", "followed_up", "closed")
+
+
+class AdverseReactionReport(Base):
+    """A suspected reaction to a product, recorded by the assistant for follow-up
+    with the vendor. The order is linked when the shopper named a known one."""
+
+    __tablename__ = "adverse_reaction_reports"
+    __table_args__ = (CheckConstraint(_in("status", REACTION_STATUSES), name="ck_adverse_reaction_status"),)
+
+    id = Column(Integer, primary_key=True)
+    conversation_id = Column(String(255), nullable=True, index=True)  # Rasa sender id
+    order_number = Column(String(9), nullable=True)  # as the shopper gave it (KH-######)
+    order_id = Column(ForeignKey("orders.id", ondelete="SET NULL"), nullable=True, index=True)
+    vendor_id = Column(ForeignKey("vendors.id", ondelete="SET NULL"), nullable=True, index=True)
+    severe = Column(Integer, nullable=False, server_default=text("0"))  # 1 = handled as an emergency
+    language = Column(String(8), nullable=False, server_default=text("'en'"))
+    description = Column(Text, nullable=False)  # the shopper's own words
+    created_at = Column(DateTime, nullable=False)
+    status = Column(String(12), nullable=False, server_default=text("'open'"))

@@ -8,7 +8,8 @@ from actions.policy import template_vars
 from handoff.contract import QUEUE_PRIORITY, parse_handoff
 
 PAYLOAD_KEYS = {"queue", "reason", "priority", "summary", "context"}
-CONTEXT_KEYS = {"role", "line", "order_number", "order_verified", "intent", "confidence", "verification_failures"}
+CONTEXT_KEYS = {"role", "line", "order_number", "order_verified", "intent", "confidence", "verification_failures",
+                "language"}
 
 
 def split(messages):
@@ -61,7 +62,7 @@ def test_summary_is_one_line_with_role_reason_message_and_order(run_action, make
     _, [payload] = split(run_action(ActionHandoff(), tracker)[0])
     summary = payload["summary"]
     assert "\n" not in summary
-    assert summary.startswith("vendor | dispute | \"The vendor sent the wrong blood pressure monitor")
+    assert summary.startswith("vendor | dispute | in English | \"The vendor sent the wrong blood pressure monitor")
     assert summary.endswith("| order KH-204518")
     quoted = summary.split('"')[1]
     assert len(quoted) <= 140 and quoted.endswith("\u2026")
@@ -73,7 +74,7 @@ def test_button_payload_is_not_the_summarised_message(run_action, make_tracker, 
     tracker = make_tracker(intent="request_human", text="/request_human", events=events, slots={})
     _, [payload] = split(run_action(ActionHandoff(), tracker)[0])
     assert '"my refund never came"' in payload["summary"]
-    assert payload["summary"].startswith("unknown role | requested human")
+    assert payload["summary"].startswith("unknown role | requested human | in English")
     assert payload["context"]["role"] is None
 
 
@@ -123,5 +124,5 @@ def test_emergency_line_opened_by_payload_quotes_nothing(run_action, make_tracke
     tracker = make_tracker(intent="provider_emergency", text="/provider_emergency",
                            slots={"role": "provider", "line": "emergency"})
     _, [payload] = split(run_action(ActionHandoff(), tracker)[0])
-    assert payload["summary"] == "provider | provider emergency"
+    assert payload["summary"] == "provider | provider emergency | in English"
     assert payload["context"]["line"] == "emergency" and payload["priority"] == QUEUE_PRIORITY["emergency"]

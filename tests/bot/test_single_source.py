@@ -6,6 +6,7 @@ every answer that mentions it."""
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 from typing import Dict, List
 
@@ -110,3 +111,20 @@ def test_a_one_line_policy_change_reaches_every_answer(tmp_path: Path,
         if before == after:
             assert not any("{" + k + "}" in template for k in
                            ("support_email", "refund_processing_time", "phone_hours"))
+
+
+EMERGENCY_NUMBER = re.compile(r"(?<![\w-])(?:112|767)(?![\w-])")
+
+
+def test_emergency_numbers_are_only_in_policy_yml() -> None:
+    """112 and 767 (README, "Policy decisions") reach answers through placeholders only."""
+    facts = policy_module.template_vars()
+    assert EMERGENCY_NUMBER.fullmatch(facts["emergency_number"])
+    assert EMERGENCY_NUMBER.fullmatch(facts["emergency_number_lagos"])
+    offenders = [name for name, text in response_texts(DOMAIN) if EMERGENCY_NUMBER.search(text)]
+    for folder in ("actions", "handoff", "bot"):
+        for path in sorted((paths.ROOT / folder).rglob("*.py")):
+            offenders += [str(path) for s in _python_strings(path) if EMERGENCY_NUMBER.search(s)]
+    assert offenders == []
+    emergency = [name for name, text in response_texts(DOMAIN) if "{emergency_number}" in text]
+    assert {"utter_medical_advice", "utter_out_of_scope", "utter_emergency_line"} <= set(emergency)
