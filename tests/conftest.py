@@ -3,6 +3,7 @@ and one running assistant (trained at most once, started once per run)."""
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 from typing import Iterator
 
@@ -14,6 +15,8 @@ from bot.model_cache import ensure_model
 from bot.processes import BotStack, seed_shop, start_bot_stack
 
 REDIS_URL = os.environ.get("KARA_TEST_REDIS", "redis://127.0.0.1:6379/0")
+# One Rasa API token for every assistant and gateway the tests start (both read it from here).
+os.environ.setdefault("KARA_RASA_TOKEN", secrets.token_urlsafe(24))
 
 
 @pytest.fixture(scope="session")
