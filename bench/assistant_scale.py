@@ -9,7 +9,9 @@ From one run on the cached model, three setups side by side:
 * **(b) project**: one Rasa process of :func:`bot.processes.start_bot_stack`
   (API token, SQL tracker store on PostgreSQL);
 * **(c) two**: both processes of that stack behind :class:`handoff.rasa_pool.RasaPool`
-  (the same tracker store; the gateway's placement and client).
+  (the same tracker store; the gateway's placement and client);
+* with ``--rasa-sql``, also **(s)**: one process on Rasa's own ``SQLTrackerStore``
+  as it comes (no per-process cache, ``bot/rasa_store.py``), to see what the cache cuts.
 
 At each level of concurrent conversations every conversation sends FAQ
 questions in a closed loop (a new conversation each segment, so its first
@@ -55,9 +57,8 @@ from bot.processes import (
 )
 from handoff.rasa_pool import RasaPool
 
-SETUPS = ("a", "b", "c")
-LABEL = {"a": "(a) stock rasa run, in-memory store", "b": "(b) project, SQL store, 1 process",
-         "c": "(c) project, SQL store, 2 processes + pool"}
+LABEL = {"a": "(a) stock rasa run, in-memory store", "s": "(s) Rasa's SQL store as it comes, 1 process",
+         "b": "(b) project, SQL store, 1 process", "c": "(c) project, SQL store, 2 processes + pool"}
 
 
 def stock_rasa(model: Path, shop_db_url: str, log_dir: Path) -> BotProcess:
@@ -116,11 +117,12 @@ async def parse_cpu(meter: CpuMeter, url: str, token: str, count: int) -> float:
 async def measure(pools: Dict[str, RasaPool], meter: CpuMeter, levels: Sequence[int], seconds: float,
                   ) -> Dict[Tuple[str, int], Dict[str, float]]:
     results: Dict[Tuple[str, int], Dict[str, float]] = {}
-    for setup in SETUPS:  # warm every process (first turns load lazily)
+    setups = tuple(pools)
+    for setup in setups:  # warm every process (first turns load lazily)
         await segment(pools[setup], 4, 2)
     for level in levels:
-        raw: Dict[str, Tuple[List[float], int, float]] = {s: ([], 0, 0.0) for s in SETUPS}
-        for setup in (*SETUPS, *reversed(SETUPS)):
+        raw: Dict[str, Tuple[List[float], int, float]] = {s: ([], 0, 0.0) for s in setups}
+        for setup in (*setups, *reversed(setups)):
             print(f"  {level} conversations, setup {setup} ...", flush=True)
             started = time.perf_counter()
             with meter.span(f"{setup}-{level}"):
@@ -137,21 +139,28 @@ async def measure(pools: Dict[str, RasaPool], meter: CpuMeter, levels: Sequence[
 
 def render(results: Dict[Tuple[str, int], Dict[str, float]], levels: Sequence[int], parse_s: float,
            started: dt.datetime, seconds: float) -> str:
+    setups = [s for s in LABEL if (s, levels[0]) in results]
     lines = [f"# Assistant at scale ({started:%Y-%m-%d %H:%M} UTC)", "", f"* machine: {machine()}",
-             f"* {seconds:.0f} s per segment, a-b-c-c-b-a per level (so {2 * seconds:.0f} s per setup and level)",
+             f"* {seconds:.0f} s per segment, {'-'.join(setups + setups[::-1])} per level "
+             f"(so {2 * seconds:.0f} s per setup and level)",
              "", "| setup | conversations | turns/s | turn p50 | turn p95 | failed | CPU per turn (Rasa + actions) |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
     for level in levels:
-        for setup in SETUPS:
+        for setup in setups:
             r = results[(setup, level)]
             lines.append(f"| {LABEL[setup]} | {level} | {r['tps']:.1f} | {ms(r['p50'])} | {ms(r['p95'])} | "
                          f"{int(r['failed'])} | {r['cpu'] * 1000:.1f} ms |")
     lines += ["", f"NLU parse of the same messages (Rasa CPU, one at a time): {parse_s * 1000:.1f} ms", ""]
     for level in levels:
-        a, b, c = (results[(s, level)] for s in SETUPS)
-        lines.append(f"* {level} conversations: (b)/(a) throughput {b['tps'] / a['tps']:.2f}, p95 "
-                     f"{b['p95'] / a['p95']:.2f}; (c)/(b) throughput {c['tps'] / b['tps']:.2f}; "
-                     f"turn CPU (b) / parse {b['cpu'] / parse_s:.1f}, (a) / parse {a['cpu'] / parse_s:.1f}")
+        a, b, c = (results[(s, level)] for s in "abc")
+        line = (f"* {level} conversations: (b)/(a) throughput {b['tps'] / a['tps']:.2f}, p95 "
+                f"{b['p95'] / a['p95']:.2f}; (c)/(b) throughput {c['tps'] / b['tps']:.2f}; "
+                f"turn CPU / parse: (b) {b['cpu'] / parse_s:.1f}, (a) {a['cpu'] / parse_s:.1f}")
+        if ("s", level) in results:
+            rs = results[("s", level)]
+            line += (f"; (b)/(s) throughput {b['tps'] / rs['tps']:.2f}, CPU per turn "
+                     f"{b['cpu'] / rs['cpu']:.2f}")
+        lines.append(line)
     return "\n".join(lines) + "\n"
 
 
@@ -161,6 +170,7 @@ def main(argv: List[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=10.0, help="per segment (six per level)")
     parser.add_argument("--levels", type=int, nargs="+", default=[10, 50])
     parser.add_argument("--parses", type=int, default=300)
+    parser.add_argument("--rasa-sql", action="store_true", help="also (s): Rasa's own SQL store")
     args = parser.parse_args(argv)
     started = dt.datetime.now(dt.timezone.utc)
     work = Path(paths.VAR / "bench" / f"scale-{uuid.uuid4().hex[:6]}")
@@ -168,21 +178,30 @@ def main(argv: List[str] | None = None) -> int:
     model = ensure_model(quiet=True)
     shop = f"sqlite:///{work / 'shop.db'}"
     seed_shop(shop)
-    with temporary_database("kara_bench_tracker") as tracker_db:
+    with temporary_database("kara_bench_tracker") as tracker_db, \
+            temporary_database("kara_bench_rasa_sql") as plain_db:
         print("starting (a) stock Rasa and the project's two Rasa processes ...", flush=True)
         stock = stock_rasa(model, shop, work)
         stack: BotStack | None = None
+        plain: BotStack | None = None
         try:
             stack = start_bot_stack(model, shop, work, processes=2, tracker_db_url=tracker_db, timeout=600)
             first, second = stack.members
+            if args.rasa_sql:
+                plain = start_bot_stack(model, shop, work / "rasa-sql", tracker_db_url=plain_db,
+                                        auth_token=stack.rasa_token, store_type="SQL", timeout=600)
 
             def pids(*members: BotProcess):  # type: ignore[no-untyped-def]
                 return lambda: [p.proc.pid for m in members for p in (m.rasa, m.actions) if p.proc]
 
-            meter = CpuMeter({"a": pids(stock), "b": pids(first), "c": pids(first, second)})
-            pools = {"a": RasaPool([stock.rasa_url], timeout_s=120),
-                     "b": RasaPool([first.rasa_url], timeout_s=120, token=stack.rasa_token),
-                     "c": RasaPool(stack.rasa_urls, timeout_s=120, token=stack.rasa_token)}
+            groups = {"a": pids(stock), "b": pids(first), "c": pids(first, second)}
+            pools = {"a": RasaPool([stock.rasa_url], timeout_s=120)}
+            if plain is not None:
+                groups["s"] = pids(plain.members[0])
+                pools["s"] = RasaPool([plain.rasa_url], timeout_s=120, token=stack.rasa_token)
+            pools["b"] = RasaPool([first.rasa_url], timeout_s=120, token=stack.rasa_token)
+            pools["c"] = RasaPool(stack.rasa_urls, timeout_s=120, token=stack.rasa_token)
+            meter = CpuMeter(groups)
 
             async def run() -> Tuple[Dict[Tuple[str, int], Dict[str, float]], float]:
                 try:
@@ -195,8 +214,9 @@ def main(argv: List[str] | None = None) -> int:
             results, parse_s = asyncio.run(run())
         finally:
             stock.stop()
-            if stack is not None:
-                stack.stop()
+            for started_stack in (stack, plain):
+                if started_stack is not None:
+                    started_stack.stop()
     text = render(results, args.levels, parse_s, started, args.seconds)
     out = paths.VAR / "bench" / "assistant_scale.md"
     out.write_text(text)

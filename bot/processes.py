@@ -107,13 +107,18 @@ class ManagedProcess:
             return ""
 
 
-def tracker_store_lines(db_url: str) -> List[str]:
+#: Rasa's SQL tracker store with a per-process cache of the last turn's tracker
+CACHED_SQL_STORE = "bot.rasa_store.CachedSQLTrackerStore"
+
+
+def tracker_store_lines(db_url: str, store_type: str = CACHED_SQL_STORE) -> List[str]:
     """The ``tracker_store`` section for a SQLAlchemy URL (Rasa's SQL store
-    takes the URL apart: dialect, host, port, db, username, password)."""
+    takes the URL apart: dialect, host, port, db, username, password).
+    ``store_type`` ``SQL`` is Rasa's own store, as it comes."""
     from sqlalchemy.engine import make_url
 
     url = make_url(db_url)
-    lines = ["tracker_store:", "  type: SQL", f"  dialect: {json.dumps(url.drivername)}"]
+    lines = ["tracker_store:", f"  type: {store_type}", f"  dialect: {json.dumps(url.drivername)}"]
     if url.get_backend_name() == "sqlite":
         database = Path(url.database or "tracker.db")
         if not database.is_absolute():
@@ -131,7 +136,7 @@ def tracker_store_lines(db_url: str) -> List[str]:
 
 
 def write_endpoints(target: Path, actions_port: int, redis_url: Optional[str] = None,
-                    tracker_db_url: Optional[str] = None) -> Path:
+                    tracker_db_url: Optional[str] = None, store_type: str = CACHED_SQL_STORE) -> Path:
     """Rasa's endpoints file: the action server, the SQL tracker store, and
     Redis locks when shared.
 
@@ -142,7 +147,7 @@ def write_endpoints(target: Path, actions_port: int, redis_url: Optional[str] = 
     """
     lines = ["action_endpoint:", f"  url: http://127.0.0.1:{actions_port}/webhook"]
     if tracker_db_url:
-        lines += tracker_store_lines(tracker_db_url)
+        lines += tracker_store_lines(tracker_db_url, store_type)
     if redis_url:
         from urllib.parse import urlparse
 
@@ -285,7 +290,7 @@ def start_bot_stack(model: Path, shop_db_url: str, log_dir: Path,
                     rasa_port: Optional[int] = None, actions_port: Optional[int] = None,
                     redis_url: Optional[str] = None, timeout: float = 600,
                     processes: int = 1, tracker_db_url: Optional[str] = None,
-                    auth_token: Optional[str] = None) -> BotStack:
+                    auth_token: Optional[str] = None, store_type: str = CACHED_SQL_STORE) -> BotStack:
     """Start ``processes`` Rasa servers, each with its action server, on one
     SQL tracker store (default :func:`default_tracker_db`), and wait until all
     answer. Given ports are the first process's; the next ones count up."""
@@ -299,7 +304,7 @@ def start_bot_stack(model: Path, shop_db_url: str, log_dir: Path,
             r_port = rasa_port + index if rasa_port else free_port()
             a_port = actions_port + index if actions_port else free_port()
             endpoints = write_endpoints(log_dir / f"endpoints{suffix.replace(' ', '-')}.yml",
-                                        a_port, redis_url, tracker_db_url)
+                                        a_port, redis_url, tracker_db_url, store_type)
             actions = action_server(a_port, shop_db_url, log_dir, suffix).start()
             rasa = rasa_server(r_port, model, endpoints, log_dir, token, suffix).start()
             members.append(BotProcess(f"http://127.0.0.1:{r_port}", f"http://127.0.0.1:{a_port}",

@@ -19,6 +19,7 @@ from bot.databases import temporary_database
 from bot.model_cache import ensure_model
 from bot.processes import BotStack, actions_ready, rasa_ready, seed_shop, start_bot_stack
 from tests.actions.conftest import _fresh_policy_cache, db_url, pg_database_url, shop  # noqa: F401
+from tests.conftest import SHARED_SHOPS
 from tests.faults.conftest import revive
 from tests.handoff.conftest import fresh_pg, gateway_process  # noqa: F401
 
@@ -32,6 +33,7 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BotStack]:
         stack = start_bot_stack(ensure_model(quiet=True), shop_db_url, log_dir=workdir,
                                 processes=2, tracker_db_url=tracker_db)
         stack.log_dir = workdir  # type: ignore[attr-defined]
+        SHARED_SHOPS.append(shop_db_url)  # each test starts without the guesses of the tests before
         try:
             yield stack
         finally:

@@ -65,3 +65,18 @@ async def test_transcript_delete_erases_every_store(assistant: BotStack, gateway
         assert EMAIL not in left and "KH-204519" not in left and '"event":"user"' not in left.replace(" ", "")
     left_rows = "".join(stored_events(assistant, cid))  # reading it back started an empty session only
     assert EMAIL not in left_rows and "KH-204519" not in left_rows
+
+
+def test_processes_taking_turns_on_one_conversation_see_each_others_turns(assistant: BotStack) -> None:
+    """Each process keeps its last tracker in memory (bot/rasa_store.py): when
+    another process wrote to the conversation since, it reads it again."""
+    first, second = (RestShopper(m.rasa_url, role="shopper") for m in assistant.members)
+    second.sender = first.sender  # one conversation, two processes
+    assert "order number" in first.texts("I want to track my order")
+    assert "email address or phone number" in first.texts("KH-204518")  # first keeps this tracker
+    assert "is shipped" in second.texts("adaeze.okafor@example.com")  # second completes the form
+    # first's copy still waits for the email; the table says second wrote since: first reads it again
+    answer = first.texts("I want a refund")
+    assert "refund request for order KH-204518" in answer and "REQ-" in answer, answer
+    said = user_texts(stored_events(assistant, first.sender))
+    assert said == ["I want to track my order", "KH-204518", "adaeze.okafor@example.com", "I want a refund"]
