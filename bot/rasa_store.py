@@ -51,9 +51,24 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         #: sender -> (the session's rows' JSON, highest event id stored, tracker handed out)
         self._cache: "OrderedDict[str, Tuple[List[str], int, Optional[DialogueStateTracker]]]" = OrderedDict()
 
-    def _last_id(self, session: Any, sender_id: str) -> int:
-        return int(session.query(sa.func.max(self.SQLEvent.id))
-                   .filter(self.SQLEvent.sender_id == sender_id).scalar() or 0)
+    def _last_id(self, sender_id: str) -> int:
+        # autocommit: one round trip, no BEGIN / ROLLBACK around it
+        table = self.SQLEvent.__table__
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            return int(connection.execute(
+                sa.select(sa.func.max(table.c.id)).where(table.c.sender_id == sender_id)).scalar() or 0)
+
+    def _insert(self, sender_id: str, rows: List[Dict[str, Any]]) -> int:
+        """Store ``rows``; the conversation's highest event id after."""
+        table = self.SQLEvent.__table__
+        if self.engine.dialect.name == "postgresql":  # one statement, autocommitted: one round trip
+            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+                ids = connection.execute(sa.insert(table).values(rows).returning(table.c.id)).scalars().all()
+            return int(max(ids))
+        with self.engine.begin() as connection:  # SQLite (no RETURNING in SQLAlchemy 1.4): one transaction
+            connection.execute(sa.insert(table), rows)
+            return int(connection.execute(
+                sa.select(sa.func.max(table.c.id)).where(table.c.sender_id == sender_id)).scalar() or 0)
 
     def _remember(self, sender_id: str, events: List[str], last_id: int,
                   tracker: Optional[DialogueStateTracker]) -> None:
@@ -64,13 +79,13 @@ class CachedSQLTrackerStore(SQLTrackerStore):
 
     async def retrieve(self, sender_id: str) -> Optional[DialogueStateTracker]:
         cached = self._cache.pop(sender_id, None)
-        with self.session_scope() as session:
-            last_id = self._last_id(session, sender_id)
-            if cached is not None and cached[1] == last_id:
-                events = cached[0]
-            else:  # what Rasa's store reads: the latest session's rows, in order
+        last_id = self._last_id(sender_id)
+        if cached is not None and cached[1] == last_id:
+            events = cached[0]
+        else:  # what Rasa's store reads: the latest session's rows, in order
+            with self.session_scope() as session:
                 rows = self._event_query(session, sender_id, fetch_events_from_all_sessions=False).all()
-                events = [row.data for row in rows]
+            events = [row.data for row in rows]
         if not events or not self.domain:
             return None
         # decoded afresh each turn: events keep (and Rasa may change) the dicts they are built from
@@ -89,16 +104,12 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         rows = []
         for event in new_events:
             data: Dict[str, Any] = event.as_dict()
-            rows.append(self.SQLEvent(
-                sender_id=tracker.sender_id, type_name=event.type_name, timestamp=data.get("timestamp"),
-                intent_name=data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
-                action_name=data.get("name"), data=json.dumps(data)))
-        with self.session_scope() as session:
-            session.add_all(rows)
-            session.flush()
-            ids = [row.id for row in rows]
-            session.commit()
+            rows.append({"sender_id": tracker.sender_id, "type_name": event.type_name,
+                         "timestamp": data.get("timestamp"),
+                         "intent_name": data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
+                         "action_name": data.get("name"), "data": json.dumps(data)})
+        if rows:
+            last_id = self._insert(tracker.sender_id, rows)
         if any(isinstance(event, SessionStarted) for event in new_events):
             return  # a new session began: the next retrieve reads just that session, Rasa's way
-        stored = events + [row.data for row in rows]
-        self._remember(tracker.sender_id, stored, max(ids, default=last_id), None)
+        self._remember(tracker.sender_id, events + [row["data"] for row in rows], last_id, None)
