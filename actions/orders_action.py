@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 from actions import clock
 from actions.business_days import format_day, format_range, window_dates
 from actions.policy import Policy, load_policy
-from actions.shop import db
+from actions.shop import db, guesses
 from actions.shop.orders import OrderView, RequestView, file_request, order_view, verify
 
 logger = logging.getLogger(__name__)
@@ -175,15 +175,20 @@ def handle_order(
     conversation_id: Optional[str],
     at: datetime,
     policy: Policy,
+    client: Optional[str] = None,
 ) -> Reply:
-    """Verify, then answer ``request`` (track when unset). Touches no DB when locked."""
+    """Verify, then answer ``request`` (track when unset). Touches no DB when locked.
+    Failures also count per order number and per ``client`` across conversations
+    (:mod:`actions.shop.guesses`)."""
     if failures >= MAX_VERIFICATION_FAILURES:
         return Reply(LOCKED_TEXT, buttons=(TALK_TO_PERSON,))
     kind = request if request in REQUESTS else "track"
     with make_session() as session, session.begin():
+        if guesses.locked(session, order_number, client, at):
+            return Reply(LOCKED_TEXT, (TALK_TO_PERSON,), _failed(MAX_VERIFICATION_FAILURES).slots)
         order = verify(session, order_number, contact)
         if order is None:
-            return _failed(failures)
+            return _failed(max(failures, guesses.record_failure(session, order_number, client, at) - 1))
         view = order_view(session, order)
         verified = {"order_verified": True, "order_number": view.number}
         if kind == "track":
@@ -215,6 +220,7 @@ class ActionHandleOrder(Action):
                 conversation_id=tracker.sender_id,
                 at=clock.now(),
                 policy=load_policy(),
+                client=((tracker.latest_message or {}).get("metadata") or {}).get("client"),
             )
 
         try:

@@ -467,7 +467,7 @@ async def soak(args: argparse.Namespace, system: System) -> Dict[str, Any]:
     elapsed = time.monotonic() - t0
 
     gateway_alive = gw.proc.poll() is None
-    rasa_alive = bool(isinstance(http_json(f"{rasa_url}/status"), dict))
+    rasa_alive = bool(isinstance(http_json(f"{rasa_url}/version"), dict))
     actions_alive = rasa_proc.actions.alive() if rasa_proc is not None else None
     system.stop_gateway(gw)  # a clean stop: every pending commit is done
     log = gw.log.read_text(errors="replace")

@@ -173,7 +173,8 @@ class System:
         preexec = (lambda: raise_nofile()) if nofile else None  # noqa: E731 (ulimit -n for the child)
         proc = subprocess.Popen(
             cmd, cwd=paths.ROOT, stdout=subprocess.PIPE, stderr=out,
-            env={**os.environ, "PYTHONPATH": str(paths.ROOT), **GATEWAY_ENV},
+            env={**os.environ, "PYTHONPATH": str(paths.ROOT), **GATEWAY_ENV,
+                 **({"KARA_RASA_TOKEN": self.bot_stack.rasa_token} if self.bot_stack else {})},
             preexec_fn=preexec, start_new_session=True,
         )
         assert proc.stdout is not None

@@ -53,7 +53,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     seed_shop(args.shop_db)
     _step("action server and Rasa server (loading the model takes a moment)")
     stack = start_bot_stack(model, args.shop_db, logs, rasa_port=args.rasa_port,
-                            actions_port=args.actions_port, redis_url=args.redis_url)
+                            actions_port=args.actions_port, redis_url=args.redis_url,
+                            processes=args.rasa_processes, tracker_db_url=args.tracker_db)
     gateway: Optional[ManagedProcess] = None
     try:
         _step("gateway")
@@ -63,10 +64,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         # Creates the demo agent, or resets its password to the documented one.
         subprocess.run(_gateway_cli("create-agent", user, "--name", name, "--password", password,
                                     *db), cwd=paths.ROOT, check=True)
-        serve = ["serve", "--port", str(args.gateway_port), "--rasa-url", stack.rasa_url, *db]
+        serve = ["serve", "--port", str(args.gateway_port), "--rasa-url", ",".join(stack.rasa_urls), *db]
         if args.redis_url:
             serve += ["--redis-url", args.redis_url]
-        gateway = ManagedProcess("gateway", _gateway_cli(*serve), logs / "gateway.log").start()
+        gateway = ManagedProcess("gateway", _gateway_cli(*serve), logs / "gateway.log",
+                                 env={"KARA_RASA_TOKEN": stack.rasa_token,
+                                      "KARA_TRACKER_DB_URL": stack.tracker_db_url}).start()
         base = f"http://127.0.0.1:{args.gateway_port}"
         gateway.wait_ready(lambda: http_ok(f"{base}/healthz"), 60)
         print(f"""
@@ -77,7 +80,7 @@ Kara Support Chat is running.
   Rasa REST channel                {stack.rasa_url}/webhooks/rest/webhook
   logs                             {logs}
 Press Ctrl-C to stop.""", flush=True)
-        while all(p.alive() for p in (stack.rasa, stack.actions, gateway)):
+        while gateway.alive() and all(m.rasa.alive() and m.actions.alive() for m in stack.members):
             time.sleep(1)
         print("a process stopped; see the logs", file=sys.stderr)
         return 1
@@ -112,6 +115,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--gateway-db", default=os.environ.get("KARA_GATEWAY_DB_URL", DEFAULT_GATEWAY_DB))
     run.add_argument("--redis-url", default=os.environ.get("KARA_REDIS_URL"),
                      help="share live state through Redis (default: in memory)")
+    run.add_argument("--rasa-processes", type=int, default=int(os.environ.get("KARA_RASA_PROCESSES", 1)),
+                     help="Rasa servers, each with its action server (ports count up from the first)")
+    run.add_argument("--tracker-db", default=os.environ.get("KARA_TRACKER_DB_URL"),
+                     help="Rasa's SQL tracker store (default: the shop's server database, else var/tracker.db)")
     run.add_argument("--rasa-port", type=int, default=int(os.environ.get("KARA_RASA_PORT", 5005)))
     run.add_argument("--actions-port", type=int, default=int(os.environ.get("KARA_ACTIONS_PORT", 5055)))
     run.add_argument("--gateway-port", type=int, default=int(os.environ.get("KARA_GATEWAY_PORT", 8765)))

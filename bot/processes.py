@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -105,13 +107,47 @@ class ManagedProcess:
             return ""
 
 
-def write_endpoints(target: Path, actions_port: int, redis_url: Optional[str] = None) -> Path:
-    """Rasa's endpoints file: the action server, and Redis locks when shared.
+#: Rasa's SQL tracker store with a per-process cache of the last turn's tracker
+CACHED_SQL_STORE = "bot.rasa_store.CachedSQLTrackerStore"
 
-    With Redis configured, Rasa uses its Redis lock store so that several Rasa
-    workers never process two messages of one conversation at once.
+
+def tracker_store_lines(db_url: str, store_type: str = CACHED_SQL_STORE) -> List[str]:
+    """The ``tracker_store`` section for a SQLAlchemy URL (Rasa's SQL store
+    takes the URL apart: dialect, host, port, db, username, password).
+    ``store_type`` ``SQL`` is Rasa's own store, as it comes."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(db_url)
+    lines = ["tracker_store:", f"  type: {store_type}", f"  dialect: {json.dumps(url.drivername)}"]
+    if url.get_backend_name() == "sqlite":
+        database = Path(url.database or "tracker.db")
+        if not database.is_absolute():
+            database = paths.ROOT / database
+        database.parent.mkdir(parents=True, exist_ok=True)
+        return lines + [f"  db: {json.dumps(str(database))}"]
+    lines += [f"  url: {json.dumps(url.host or '127.0.0.1')}", f"  db: {json.dumps(url.database)}"]
+    if url.port:
+        lines.append(f"  port: {url.port}")
+    if url.username:
+        lines.append(f"  username: {json.dumps(url.username)}")
+    if url.password:
+        lines.append(f"  password: {json.dumps(str(url.password))}")
+    return lines
+
+
+def write_endpoints(target: Path, actions_port: int, redis_url: Optional[str] = None,
+                    tracker_db_url: Optional[str] = None, store_type: str = CACHED_SQL_STORE) -> Path:
+    """Rasa's endpoints file: the action server, the SQL tracker store, and
+    Redis locks when shared.
+
+    With a tracker store in SQL a Rasa restart forgets nothing and several
+    Rasa processes share every conversation's context. With Redis configured,
+    Rasa uses its Redis lock store so that several Rasa processes never
+    process two messages of one conversation at once.
     """
     lines = ["action_endpoint:", f"  url: http://127.0.0.1:{actions_port}/webhook"]
+    if tracker_db_url:
+        lines += tracker_store_lines(tracker_db_url, store_type)
     if redis_url:
         from urllib.parse import urlparse
 
@@ -124,28 +160,65 @@ def write_endpoints(target: Path, actions_port: int, redis_url: Optional[str] = 
     return target
 
 
-def action_server(port: int, shop_db_url: str, log_dir: Path) -> ManagedProcess:
+def default_tracker_db(shop_db_url: str) -> str:
+    """Where the tracker store lives unless told: on a database server, the
+    shop's database (Rasa's table is ``events``, no clash); with SQLite, a
+    ``tracker.db`` next to the shop's file (its own file: its own write lock)."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(shop_db_url)
+    if url.get_backend_name() != "sqlite":
+        return shop_db_url
+    folder = Path(url.database).parent if url.database and url.database != ":memory:" else paths.VAR
+    if not folder.is_absolute():
+        folder = paths.ROOT / folder
+    return f"sqlite:///{folder / 'tracker.db'}"
+
+
+def action_server(port: int, shop_db_url: str, log_dir: Path, suffix: str = "") -> ManagedProcess:
     return ManagedProcess(
-        name="action server",
+        name=f"action server{suffix}",
         cmd=[str(paths.VENV_BIN / "python"), "-m", "rasa_sdk", "--actions", "actions",
              "--port", str(port)],
-        log_file=log_dir / "actions.log",
-        env={"KARA_SHOP_DB_URL": shop_db_url},
+        log_file=log_dir / f"actions{suffix.replace(' ', '-')}.log",
+        # rasa-sdk 3.6 has no --host flag; its server binds SANIC_HOST (default 0.0.0.0).
+        env={"KARA_SHOP_DB_URL": shop_db_url, "SANIC_HOST": "127.0.0.1"},
     )
 
 
-def rasa_server(port: int, model: Path, endpoints: Path, log_dir: Path) -> ManagedProcess:
+def rasa_server(port: int, model: Path, endpoints: Path, log_dir: Path, auth_token: str,
+                suffix: str = "") -> ManagedProcess:
+    # No --cors: only the gateway (no browser) talks to Rasa. The token guards
+    # the HTTP API (tracker, pause, resume, delete); the REST webhook needs none
+    # and is reachable from this host only (--interface 127.0.0.1).
     return ManagedProcess(
-        name="Rasa server",
-        cmd=[str(paths.VENV_BIN / "rasa"), "run", "--enable-api", "--cors", "*",
+        name=f"Rasa server{suffix}",
+        cmd=[str(paths.VENV_BIN / "python"), "-c", _RASA_WITH_TOKEN, "run", "--enable-api",
              "--port", str(port), "--model", str(model), "--endpoints", str(endpoints),
              "--interface", "127.0.0.1"],
-        log_file=log_dir / "rasa.log",
+        log_file=log_dir / f"rasa{suffix.replace(' ', '-')}.log",
+        env={"KARA_RASA_TOKEN": auth_token},
     )
 
 
-def rasa_ready(url: str) -> bool:
-    status = http_json(f"{url}/status")
+# ``rasa`` with ``--auth-token`` from the environment: Rasa takes the token
+# only as a flag, and a flag is in every local user's process list.
+_RASA_WITH_TOKEN = ("import os, sys; from rasa.__main__ import main; "
+                    "sys.argv = ['rasa', *sys.argv[1:], '--auth-token', os.environ.pop('KARA_RASA_TOKEN')]; "
+                    "sys.exit(main())")
+
+
+def rasa_token() -> str:
+    """``$KARA_RASA_TOKEN`` (shared by every Rasa process and gateway of a
+    deployment), else a random one for this run."""
+    return os.environ.get("KARA_RASA_TOKEN") or secrets.token_urlsafe(24)
+
+
+def rasa_ready(url: str, token: Optional[str] = None) -> bool:
+    """Rasa answers with a model loaded (``/status`` needs the API token;
+    default ``$KARA_RASA_TOKEN``)."""
+    token = token if token is not None else os.environ.get("KARA_RASA_TOKEN", "")
+    status = http_json(f"{url}/status?token={urllib.parse.quote(token)}")
     return isinstance(status, dict) and bool(status.get("model_id"))
 
 
@@ -164,34 +237,81 @@ def seed_shop(shop_db_url: str, demo_file: Path = paths.DEMO_SHOP) -> None:
 
 
 @dataclass
-class BotStack:
-    """A running assistant: action server + Rasa server."""
+class BotProcess:
+    """One Rasa server with its own action server."""
 
     rasa_url: str
     actions_url: str
-    shop_db_url: str
-    actions: ManagedProcess
     rasa: ManagedProcess
+    actions: ManagedProcess
 
     def stop(self) -> None:
         self.rasa.stop()
         self.actions.stop()
 
 
+@dataclass
+class BotStack:
+    """A running assistant: one or more Rasa servers (each with its action
+    server) sharing one SQL tracker store. ``rasa``/``rasa_url``/``actions``/
+    ``actions_url`` are the first process's."""
+
+    members: List[BotProcess]
+    shop_db_url: str
+    tracker_db_url: str
+    rasa_token: str
+
+    @property
+    def rasa(self) -> ManagedProcess:
+        return self.members[0].rasa
+
+    @property
+    def actions(self) -> ManagedProcess:
+        return self.members[0].actions
+
+    @property
+    def rasa_url(self) -> str:
+        return self.members[0].rasa_url
+
+    @property
+    def actions_url(self) -> str:
+        return self.members[0].actions_url
+
+    @property
+    def rasa_urls(self) -> List[str]:
+        return [member.rasa_url for member in self.members]
+
+    def stop(self) -> None:
+        for member in self.members:
+            member.stop()
+
+
 def start_bot_stack(model: Path, shop_db_url: str, log_dir: Path,
                     rasa_port: Optional[int] = None, actions_port: Optional[int] = None,
-                    redis_url: Optional[str] = None, timeout: float = 600) -> BotStack:
-    """Start the action server and the Rasa server, and wait until both answer."""
-    rasa_port = rasa_port or free_port()
-    actions_port = actions_port or free_port()
-    endpoints = write_endpoints(log_dir / "endpoints.yml", actions_port, redis_url)
-    actions = action_server(actions_port, shop_db_url, log_dir).start()
-    rasa = rasa_server(rasa_port, model, endpoints, log_dir).start()
-    stack = BotStack(f"http://127.0.0.1:{rasa_port}", f"http://127.0.0.1:{actions_port}",
-                     shop_db_url, actions, rasa)
+                    redis_url: Optional[str] = None, timeout: float = 600,
+                    processes: int = 1, tracker_db_url: Optional[str] = None,
+                    auth_token: Optional[str] = None, store_type: str = CACHED_SQL_STORE) -> BotStack:
+    """Start ``processes`` Rasa servers, each with its action server, on one
+    SQL tracker store (default :func:`default_tracker_db`), and wait until all
+    answer. Given ports are the first process's; the next ones count up."""
+    tracker_db_url = tracker_db_url or default_tracker_db(shop_db_url)
+    token = auth_token or rasa_token()
+    members: List[BotProcess] = []
+    stack = BotStack(members, shop_db_url, tracker_db_url, token)
     try:
-        actions.wait_ready(lambda: actions_ready(stack.actions_url), timeout)
-        rasa.wait_ready(lambda: rasa_ready(stack.rasa_url), timeout)
+        for index in range(max(1, processes)):
+            suffix = f" {index + 1}" if index else ""
+            r_port = rasa_port + index if rasa_port else free_port()
+            a_port = actions_port + index if actions_port else free_port()
+            endpoints = write_endpoints(log_dir / f"endpoints{suffix.replace(' ', '-')}.yml",
+                                        a_port, redis_url, tracker_db_url, store_type)
+            actions = action_server(a_port, shop_db_url, log_dir, suffix).start()
+            rasa = rasa_server(r_port, model, endpoints, log_dir, token, suffix).start()
+            members.append(BotProcess(f"http://127.0.0.1:{r_port}", f"http://127.0.0.1:{a_port}",
+                                      rasa, actions))
+        for member in members:
+            member.actions.wait_ready(lambda m=member: actions_ready(m.actions_url), timeout)
+            member.rasa.wait_ready(lambda m=member: rasa_ready(m.rasa_url, token), timeout)
     except BaseException:
         stack.stop()
         raise

@@ -52,7 +52,8 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the gateway")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
-    serve.add_argument("--rasa-url")
+    serve.add_argument("--rasa-url", help="Rasa process(es), comma-separated")
+    serve.add_argument("--rasa-token", help="Rasa's API token (default $KARA_RASA_TOKEN)")
     serve.add_argument("--db-url")
     serve.add_argument("--redis-url", help="shared live state; omit for in-memory (one process)")
     serve.add_argument("--redis-prefix")
@@ -81,6 +82,8 @@ def _parser() -> argparse.ArgumentParser:
     transcript.add_argument("conversation_id")
     transcript.add_argument("--db-url")
     transcript.add_argument("--rasa-url", help="delete: the assistant whose copy is erased too")
+    transcript.add_argument("--rasa-token", help="delete: Rasa's API token (default $KARA_RASA_TOKEN)")
+    transcript.add_argument("--tracker-db-url", help="delete: Rasa's SQL tracker store (default $KARA_TRACKER_DB_URL)")
     transcript.add_argument("--output", help="export: write the JSON here instead of standard output")
     return parser
 
@@ -108,11 +111,15 @@ def _transcript(args: argparse.Namespace, db_url: str) -> int:
 def _delete(args: argparse.Namespace, db_url: str) -> int:
     """``transcript delete``: the assistant's copy first, then the rows (see
     :mod:`handoff.transcript`)."""
-    from .rasa_client import RasaClient, RasaUnavailable
+    from .rasa_client import RasaUnavailable
+    from .rasa_pool import RasaPool
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from .tracker_store import configured_url, delete_conversation
     from .transcript import StillOpen, erasable, erase
 
     async def forget(rasa_url: str) -> bool:
-        rasa = RasaClient(rasa_url, timeout_s=30)
+        rasa = RasaPool(rasa_url, timeout_s=30, token=args.rasa_token or GatewayConfig().rasa_token)
         try:
             return await rasa.forget(args.conversation_id)
         finally:
@@ -129,6 +136,15 @@ def _delete(args: argparse.Namespace, db_url: str) -> int:
             print(f"the assistant at {rasa_url} did not erase its copy ({exc}); nothing was deleted, "
                   "try again", file=sys.stderr)
             return 4
+        tracker_db = args.tracker_db_url or configured_url()
+        if tracker_db:  # the SQL store only appends: its rows go by SQL
+            try:
+                events = delete_conversation(tracker_db, args.conversation_id)
+            except SQLAlchemyError as exc:
+                print(f"the tracker store did not erase the assistant's copy ({type(exc).__name__}); "
+                      "nothing else was deleted, try again", file=sys.stderr)
+                return 4
+            assistant += f"; its tracker store: {events} events erased"
         counts = erase(db_url, args.conversation_id)
     except StillOpen:
         print(f"conversation {args.conversation_id} is waiting for or with an agent; close it first",

@@ -21,7 +21,10 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 class GatewayConfig:
     host: str = "127.0.0.1"
     port: int = 8765
+    #: one Rasa process, or several comma-separated (``handoff/rasa_pool.py``)
     rasa_url: str = "http://127.0.0.1:5005"
+    #: Rasa's HTTP API token (``rasa run --auth-token``); default ``$KARA_RASA_TOKEN``
+    rasa_token: Optional[str] = field(default_factory=lambda: os.environ.get("KARA_RASA_TOKEN") or None)
     db_url: str = DEFAULT_DB_URL
     #: None: live state in this process's memory (one process only)
     redis_url: Optional[str] = None

@@ -10,6 +10,9 @@
   with ``[]``: the conversation's tracker replaced by an empty one (a
   transcript deleted on request takes the assistant's copy with it).
 
+The HTTP API calls carry ``?token=`` when the client has a token (Rasa started
+with ``--auth-token``); the REST webhook needs none.
+
 Anything but a timely 2xx JSON answer raises :class:`RasaUnavailable`. So does
 an empty reply list to a shopper message: Rasa's REST channel answers ``[]``
 when the action server failed, and every message of this assistant gets at
@@ -33,8 +36,9 @@ class RasaActionsFailed(RasaUnavailable):
 
 
 class RasaClient:
-    def __init__(self, base_url: str, *, timeout_s: float = 20.0) -> None:
+    def __init__(self, base_url: str, *, timeout_s: float = 20.0, token: Optional[str] = None) -> None:
         self.base_url = base_url.rstrip("/")
+        self._params = {"token": token} if token else None
         self._timeout = aiohttp.ClientTimeout(total=timeout_s, connect=min(5.0, timeout_s))
         self._session: Optional[aiohttp.ClientSession] = None
 
@@ -44,8 +48,10 @@ class RasaClient:
         return self._session
 
     async def _post(self, path: str, body: Any, method: str = "POST") -> Any:
+        params = None if path.startswith("/webhooks/") else self._params
         try:
-            async with self._client().request(method, self.base_url + path, json=body) as response:
+            async with self._client().request(method, self.base_url + path, json=body,
+                                              params=params) as response:
                 if response.status // 100 != 2:
                     raise RasaUnavailable(f"rasa answered HTTP {response.status} to {path}")
                 return await response.json(content_type=None)

@@ -33,7 +33,7 @@ from .config import GatewayConfig
 from .keepalive import keepalive
 from .queue import MemoryQueueStore
 from .queue_redis import RedisQueueStore
-from .rasa_client import RasaClient
+from .rasa_pool import RasaPool
 from .ratelimit import TokenBucket
 from .service import Gateway, random_secret
 from .storage import AgentRecord, ConversationRecord, Storage, migrate
@@ -379,7 +379,7 @@ def build_gateway(config: GatewayConfig) -> Gateway:
     if not secret:
         logger.warning("no --secret: using a random one; tokens die with this process")
         secret = random_secret()
-    rasa = RasaClient(config.rasa_url, timeout_s=config.rasa_timeout)
+    rasa = RasaPool(config.rasa_url, timeout_s=config.rasa_timeout, token=config.rasa_token, secret=secret)
     return Gateway(config, storage, store, bus, rasa, TokenSigner(secret))
 
 

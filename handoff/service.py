@@ -53,7 +53,8 @@ from .frames import Frame, bot_message, iso, message_frame, message_json
 from .hub import SEPARATOR, Hub
 from .protocol import VERSION, Code, ProtocolError, dumps, internal_error_frame
 from .queue import AGENT, BOT, CLOSED, WAITING, LiveState, QueueEntry, QueueStore, positions
-from .rasa_client import RasaActionsFailed, RasaClient, RasaUnavailable
+from .rasa_client import RasaActionsFailed, RasaUnavailable
+from .rasa_pool import RasaPool
 from .storage import AgentRecord, ConversationRecord, HandoffRecord, MessageRecord, Storage, utcnow
 from .turns import TurnQueue
 
@@ -99,7 +100,7 @@ class Gateway:
         storage: Storage,
         store: QueueStore,
         bus: Bus,
-        rasa: RasaClient,
+        rasa: RasaPool,
         signer: TokenSigner,
     ) -> None:
         self.config = config
@@ -359,6 +360,7 @@ class Gateway:
         # a fresh token each time: the expiry slides while the shopper comes back
         token = self.signer.issue(SHOPPER_TOKEN, conversation.id, self.config.shopper_token_ttl_s)
         cid = conversation.id
+        self.rasa.note_client(cid, getattr(socket, "remote_address", None))  # order-guessing lock-out
         await self.hub.add_shopper(cid, socket)  # subscribe before reading history: nothing falls between
         live = await self.store.get(cid)
         history = [] if new else await self.storage.history(cid, HISTORY_LIMIT)

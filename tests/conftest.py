@@ -3,8 +3,9 @@ and one running assistant (trained at most once, started once per run)."""
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, List
 
 import pytest
 
@@ -14,6 +15,34 @@ from bot.model_cache import ensure_model
 from bot.processes import BotStack, seed_shop, start_bot_stack
 
 REDIS_URL = os.environ.get("KARA_TEST_REDIS", "redis://127.0.0.1:6379/0")
+# One Rasa API token for every assistant and gateway the tests start (both read it from here).
+os.environ.setdefault("KARA_RASA_TOKEN", secrets.token_urlsafe(24))
+
+
+#: shop databases of assistants that several tests share (appended by the fixtures that start them)
+SHARED_SHOPS: List[str] = []
+
+
+def forget_guesses(shop_db_url: str) -> None:
+    """Empty the order-guessing lock-out's record (``actions/shop/guesses.py``)."""
+    from sqlalchemy import create_engine, exc, text
+
+    engine = create_engine(shop_db_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("delete from verification_failures"))
+    except exc.OperationalError:
+        pass  # no such table yet: nothing was guessed
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _no_lock_out_from_earlier_tests() -> None:
+    """The lock-out holds across conversations, so a test's wrong guesses would
+    lock the next test's orders: every test starts without them."""
+    for url in SHARED_SHOPS:
+        forget_guesses(url)
 
 
 @pytest.fixture(scope="session")
@@ -43,6 +72,7 @@ def rasa_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BotStack]:
     shop_db_url = f"sqlite:///{workdir / 'shop.db'}"
     seed_shop(shop_db_url)
     stack = start_bot_stack(model, shop_db_url, log_dir=workdir)
+    SHARED_SHOPS.append(shop_db_url)
     yield stack
     stack.stop()
 

@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.engine.url import URL
 from sqlalchemy.orm import Session, sessionmaker
 
+from actions.shop import guesses  # noqa: F401  (its table is created with the others)
 from actions.shop.models import Base
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -26,6 +26,7 @@ import pytest
 
 from bot.model_cache import ensure_model
 from bot.processes import BotStack, ManagedProcess, actions_ready, rasa_ready, seed_shop, start_bot_stack
+from tests.conftest import SHARED_SHOPS
 from tests.handoff.conftest import fresh_pg, gateway_process, make_gateway, redis_prefix  # noqa: F401
 from tests.handoff.helpers import free_port
 
@@ -45,6 +46,7 @@ def own_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BotStack]:
     seed_shop(shop_db_url)
     stack = start_bot_stack(model, shop_db_url, log_dir=workdir)
     stack.log_dir = workdir  # type: ignore[attr-defined]
+    SHARED_SHOPS.append(shop_db_url)  # each test starts without the guesses of the tests before
     yield stack
     stack.stop()
 

@@ -139,7 +139,7 @@ async def test_transcript_export_and_delete(gateway_process, fresh_pg) -> None:
 async def rasa_tracker(rasa_url: str, cid: str) -> str:
     """Everything the assistant holds of a conversation, as JSON text."""
     async with aiohttp.ClientSession() as http:
-        async with http.get(f"{rasa_url}/conversations/{cid}/tracker", params={"include_events": "ALL"}) as r:
+        async with http.get(f"{rasa_url}/conversations/{cid}/tracker", params={"include_events": "ALL", "token": os.environ["KARA_RASA_TOKEN"]}) as r:
             assert r.status == 200
             return await r.text()
 
@@ -167,7 +167,8 @@ async def test_transcript_delete_erases_the_assistants_copy(stack, gateway_proce
     assert failed.returncode == 4 and "nothing was deleted" in failed.stderr
     assert ("shopper", EMAIL) in await texts(fresh_pg, cid)
 
-    deleted = cli("transcript", "delete", cid, "--db-url", fresh_pg, "--rasa-url", stack.rasa_url)
+    deleted = cli("transcript", "delete", cid, "--db-url", fresh_pg, "--rasa-url", stack.rasa_url,
+                  "--tracker-db-url", stack.tracker_db_url)
     assert deleted.returncode == 0, deleted.stderr
     assert "the assistant's copy: erased" in deleted.stdout
     assert await texts(fresh_pg, cid) == []

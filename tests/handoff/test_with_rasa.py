@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from typing import AsyncIterator
 
@@ -14,7 +15,7 @@ from .helpers import Client, add_agent, agent, free_port, shopper
 
 async def tracker(rasa_url: str, cid: str) -> dict:
     async with aiohttp.ClientSession() as http:
-        async with http.get(f"{rasa_url}/conversations/{cid}/tracker") as r:
+        async with http.get(f"{rasa_url}/conversations/{cid}/tracker", params={"token": os.environ["KARA_RASA_TOKEN"]}) as r:
             assert r.status == 200
             return await r.json()
 

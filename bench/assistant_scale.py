@@ -1,0 +1,229 @@
+"""The assistant at scale: stock Rasa against the project's, one process against two.
+
+``.venv/bin/python -m bench.assistant_scale [--seconds S] [--levels 10 50]``
+
+From one run on the cached model, three setups side by side:
+
+* **(a) stock**: ``rasa run --enable-api --cors "*"`` with the in-memory
+  tracker store, as the project ran it before (its own action server);
+* **(b) project**: one Rasa process of :func:`bot.processes.start_bot_stack`
+  (API token, SQL tracker store on PostgreSQL);
+* **(c) two**: both processes of that stack behind :class:`handoff.rasa_pool.RasaPool`
+  (the same tracker store; the gateway's placement and client);
+* with ``--rasa-sql``, also **(s)**: one process on Rasa's own ``SQLTrackerStore``
+  as it comes (no per-process cache, ``bot/rasa_store.py``), to see what the cache cuts.
+
+At each level of concurrent conversations every conversation sends FAQ
+questions in a closed loop (a new conversation each segment, so its first
+turn runs the session start) through a :class:`~handoff.rasa_pool.RasaPool`,
+the gateway's client (a pool of one URL for (a) and (b)). Segments are
+interleaved a-b-c-c-b-a per level so drift on this shared machine falls on
+every setup alike. Turn CPU: user + system seconds of the setup's Rasa and
+action-server processes per turn; NLU parse: Rasa's CPU per ``/model/parse``
+of the same messages, one at a time.
+
+Prints a table and writes it to ``var/bench/assistant_scale.md``.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import time
+import uuid
+from pathlib import Path
+from typing import Dict, List, Sequence, Tuple
+
+import aiohttp
+
+from bench.bot_latency import TEXTS
+from bench.cpu import CpuMeter
+from bench.report import machine
+from bench.stats import ms, summary
+from bot import paths
+from bot.databases import temporary_database
+from bot.model_cache import ensure_model
+from bot.processes import (
+    BotProcess,
+    BotStack,
+    ManagedProcess,
+    action_server,
+    actions_ready,
+    free_port,
+    http_json,
+    seed_shop,
+    start_bot_stack,
+    write_endpoints,
+)
+from handoff.rasa_pool import RasaPool
+
+LABEL = {"a": "(a) stock rasa run, in-memory store", "s": "(s) Rasa's SQL store as it comes, 1 process",
+         "b": "(b) project, SQL store, 1 process", "c": "(c) project, SQL store, 2 processes + pool"}
+
+
+def stock_rasa(model: Path, shop_db_url: str, log_dir: Path) -> BotProcess:
+    """``rasa run`` as before: in-memory tracker store, open API, ``--cors *``."""
+    r_port, a_port = free_port(), free_port()
+    endpoints = write_endpoints(log_dir / "endpoints-stock.yml", a_port)
+    actions = action_server(a_port, shop_db_url, log_dir, " stock").start()
+    rasa = ManagedProcess(
+        "stock Rasa", [str(paths.VENV_BIN / "rasa"), "run", "--enable-api", "--cors", "*", "--port",
+                       str(r_port), "--model", str(model), "--endpoints", str(endpoints),
+                       "--interface", "127.0.0.1"], log_dir / "rasa-stock.log").start()
+    member = BotProcess(f"http://127.0.0.1:{r_port}", f"http://127.0.0.1:{a_port}", rasa, actions)
+    actions.wait_ready(lambda: actions_ready(member.actions_url), 300)
+    rasa.wait_ready(lambda: isinstance(http_json(f"{member.rasa_url}/status"), dict), 300)
+    return member
+
+
+async def segment(pool: RasaPool, conversations: int, seconds: float) -> Tuple[List[float], int]:
+    """Closed loop for ``seconds``: turn latencies and failed turns."""
+    deadline = time.perf_counter() + seconds
+    latencies: List[float] = []
+    failures = 0
+
+    async def conversation() -> None:
+        nonlocal failures
+        sender = "scale-" + uuid.uuid4().hex
+        turn = 0
+        while time.perf_counter() < deadline:
+            t0 = time.perf_counter()
+            try:
+                await pool.send(sender, TEXTS[turn % len(TEXTS)], {"role": "shopper", "line": "chat"})
+                latencies.append(time.perf_counter() - t0)
+            except Exception:  # noqa: BLE001 - counted, reported
+                failures += 1
+            turn += 1
+
+    await asyncio.gather(*(conversation() for _ in range(conversations)))
+    return latencies, failures
+
+
+async def parse_cpu(meter: CpuMeter, url: str, token: str, count: int) -> float:
+    """Rasa's CPU seconds per NLU parse of the benchmark's messages."""
+    async with aiohttp.ClientSession() as http:
+        for text in TEXTS:  # warm
+            async with http.post(f"{url}/model/parse", params={"token": token}, json={"text": text}) as r:
+                await r.read()
+        with meter.span("parse"):
+            for n in range(count):
+                async with http.post(f"{url}/model/parse", params={"token": token},
+                                     json={"text": TEXTS[n % len(TEXTS)]}) as r:
+                    assert r.status == 200
+                    await r.read()
+    return meter.per_item("parse", count)["b"]
+
+
+async def measure(pools: Dict[str, RasaPool], meter: CpuMeter, levels: Sequence[int], seconds: float,
+                  ) -> Dict[Tuple[str, int], Dict[str, float]]:
+    results: Dict[Tuple[str, int], Dict[str, float]] = {}
+    setups = tuple(pools)
+    for setup in setups:  # warm every process (first turns load lazily)
+        await segment(pools[setup], 4, 2)
+    for level in levels:
+        raw: Dict[str, Tuple[List[float], int, float]] = {s: ([], 0, 0.0) for s in setups}
+        for setup in (*setups, *reversed(setups)):
+            print(f"  {level} conversations, setup {setup} ...", flush=True)
+            started = time.perf_counter()
+            with meter.span(f"{setup}-{level}"):
+                latencies, failed = await segment(pools[setup], level, seconds)
+            lat, fail, spent = raw[setup]
+            raw[setup] = (lat + latencies, fail + failed, spent + time.perf_counter() - started)
+        for setup, (latencies, failed, spent) in raw.items():
+            stats = summary(latencies)
+            cpu = meter.per_item(f"{setup}-{level}", len(latencies))
+            results[(setup, level)] = {"tps": len(latencies) / spent, "p50": stats["p50"], "p95": stats["p95"],
+                                       "failed": failed, "cpu": cpu[setup]}
+    return results
+
+
+def render(results: Dict[Tuple[str, int], Dict[str, float]], levels: Sequence[int], parse_s: float,
+           started: dt.datetime, seconds: float) -> str:
+    setups = [s for s in LABEL if (s, levels[0]) in results]
+    lines = [f"# Assistant at scale ({started:%Y-%m-%d %H:%M} UTC)", "", f"* machine: {machine()}",
+             f"* {seconds:.0f} s per segment, {'-'.join(setups + setups[::-1])} per level "
+             f"(so {2 * seconds:.0f} s per setup and level)",
+             "", "| setup | conversations | turns/s | turn p50 | turn p95 | failed | CPU per turn (Rasa + actions) |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    for level in levels:
+        for setup in setups:
+            r = results[(setup, level)]
+            lines.append(f"| {LABEL[setup]} | {level} | {r['tps']:.1f} | {ms(r['p50'])} | {ms(r['p95'])} | "
+                         f"{int(r['failed'])} | {r['cpu'] * 1000:.1f} ms |")
+    lines += ["", f"NLU parse of the same messages (Rasa CPU, one at a time): {parse_s * 1000:.1f} ms", ""]
+    for level in levels:
+        a, b, c = (results[(s, level)] for s in "abc")
+        line = (f"* {level} conversations: (b)/(a) throughput {b['tps'] / a['tps']:.2f}, p95 "
+                f"{b['p95'] / a['p95']:.2f}; (c)/(b) throughput {c['tps'] / b['tps']:.2f}; "
+                f"turn CPU / parse: (b) {b['cpu'] / parse_s:.1f}, (a) {a['cpu'] / parse_s:.1f}")
+        if ("s", level) in results:
+            rs = results[("s", level)]
+            line += (f"; (b)/(s) throughput {b['tps'] / rs['tps']:.2f}, CPU per turn "
+                     f"{b['cpu'] / rs['cpu']:.2f}")
+        lines.append(line)
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: List[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.assistant_scale", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=10.0, help="per segment (six per level)")
+    parser.add_argument("--levels", type=int, nargs="+", default=[10, 50])
+    parser.add_argument("--parses", type=int, default=300)
+    parser.add_argument("--rasa-sql", action="store_true", help="also (s): Rasa's own SQL store")
+    args = parser.parse_args(argv)
+    started = dt.datetime.now(dt.timezone.utc)
+    work = Path(paths.VAR / "bench" / f"scale-{uuid.uuid4().hex[:6]}")
+    work.mkdir(parents=True, exist_ok=True)
+    model = ensure_model(quiet=True)
+    shop = f"sqlite:///{work / 'shop.db'}"
+    seed_shop(shop)
+    with temporary_database("kara_bench_tracker") as tracker_db, \
+            temporary_database("kara_bench_rasa_sql") as plain_db:
+        print("starting (a) stock Rasa and the project's two Rasa processes ...", flush=True)
+        stock = stock_rasa(model, shop, work)
+        stack: BotStack | None = None
+        plain: BotStack | None = None
+        try:
+            stack = start_bot_stack(model, shop, work, processes=2, tracker_db_url=tracker_db, timeout=600)
+            first, second = stack.members
+            if args.rasa_sql:
+                plain = start_bot_stack(model, shop, work / "rasa-sql", tracker_db_url=plain_db,
+                                        auth_token=stack.rasa_token, store_type="SQL", timeout=600)
+
+            def pids(*members: BotProcess):  # type: ignore[no-untyped-def]
+                return lambda: [p.proc.pid for m in members for p in (m.rasa, m.actions) if p.proc]
+
+            groups = {"a": pids(stock), "b": pids(first), "c": pids(first, second)}
+            pools = {"a": RasaPool([stock.rasa_url], timeout_s=120)}
+            if plain is not None:
+                groups["s"] = pids(plain.members[0])
+                pools["s"] = RasaPool([plain.rasa_url], timeout_s=120, token=stack.rasa_token)
+            pools["b"] = RasaPool([first.rasa_url], timeout_s=120, token=stack.rasa_token)
+            pools["c"] = RasaPool(stack.rasa_urls, timeout_s=120, token=stack.rasa_token)
+            meter = CpuMeter(groups)
+
+            async def run() -> Tuple[Dict[Tuple[str, int], Dict[str, float]], float]:
+                try:
+                    parse_s = await parse_cpu(meter, first.rasa_url, stack.rasa_token, args.parses)
+                    return await measure(pools, meter, args.levels, args.seconds), parse_s
+                finally:
+                    for pool in pools.values():
+                        await pool.close()
+
+            results, parse_s = asyncio.run(run())
+        finally:
+            stock.stop()
+            for started_stack in (stack, plain):
+                if started_stack is not None:
+                    started_stack.stop()
+    text = render(results, args.levels, parse_s, started, args.seconds)
+    out = paths.VAR / "bench" / "assistant_scale.md"
+    out.write_text(text)
+    print(text)
+    print(f"written to {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

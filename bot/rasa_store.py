@@ -1,0 +1,115 @@
+"""Rasa's SQL tracker store with a per-process cache: :class:`CachedSQLTrackerStore`.
+
+Loaded by Rasa from the endpoints file (``tracker_store: type:
+bot.rasa_store.CachedSQLTrackerStore``, the rest as for Rasa's ``SQL`` type);
+same table, same rows, so Rasa's own store, ``transcript delete`` and every
+other process read what it writes.
+
+Rasa 3.6's ``SQLTrackerStore`` reloads and re-parses every event of the
+session on each turn (a query bringing every row, JSON decoding) and, to
+store the turn, counts the session's rows again to know which events are new.
+Profiled at 10 concurrent conversations that was about 40% of a Rasa
+process's busy samples (README, "Assistant at scale"). Here the session's
+events (the rows' JSON text) stay in memory after a turn, and
+the next turn of that conversation rebuilds its tracker from them, as Rasa's
+store does from the rows, when the table says nobody wrote since (its
+highest event id for the conversation is the one this process wrote last:
+one indexed query). The turn's new events are the ones after those it was
+built from. Everything else, and every doubt, goes to Rasa's code:
+
+* a tracker this store did not hand out (the HTTP API replacing events) is
+  saved Rasa's way and forgets the cache;
+* a turn that started a new session is saved, then read back Rasa's way next
+  time (Rasa's store returns only the latest session's events);
+* a conversation another process wrote to (after a failover) is reloaded.
+
+A tracker is rebuilt on every turn, never reused: a tracker object carries
+state beside its events (a test showed a reused one answering differently).
+The gateway's pool sends all turns of a conversation to one process, so the
+cache hits while a process lives; the validation keeps it right when not.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+from collections import OrderedDict
+from typing import Any, Dict, List, Optional, Tuple
+
+import sqlalchemy as sa
+from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.events import SessionStarted
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.nlu.constants import INTENT_NAME_KEY
+
+#: conversations kept per process (least recently used forgotten first)
+MAX_CACHED = 5000
+
+
+class CachedSQLTrackerStore(SQLTrackerStore):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        #: sender -> (the session's rows' JSON, highest event id stored, tracker handed out)
+        self._cache: "OrderedDict[str, Tuple[List[str], int, Optional[DialogueStateTracker]]]" = OrderedDict()
+
+    def _last_id(self, sender_id: str) -> int:
+        # autocommit: one round trip, no BEGIN / ROLLBACK around it
+        table = self.SQLEvent.__table__
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            return int(connection.execute(
+                sa.select(sa.func.max(table.c.id)).where(table.c.sender_id == sender_id)).scalar() or 0)
+
+    def _insert(self, sender_id: str, rows: List[Dict[str, Any]]) -> int:
+        """Store ``rows``; the conversation's highest event id after."""
+        table = self.SQLEvent.__table__
+        if self.engine.dialect.name == "postgresql":  # one statement, autocommitted: one round trip
+            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+                ids = connection.execute(sa.insert(table).values(rows).returning(table.c.id)).scalars().all()
+            return int(max(ids))
+        with self.engine.begin() as connection:  # SQLite (no RETURNING in SQLAlchemy 1.4): one transaction
+            connection.execute(sa.insert(table), rows)
+            return int(connection.execute(
+                sa.select(sa.func.max(table.c.id)).where(table.c.sender_id == sender_id)).scalar() or 0)
+
+    def _remember(self, sender_id: str, events: List[str], last_id: int,
+                  tracker: Optional[DialogueStateTracker]) -> None:
+        self._cache[sender_id] = (events, last_id, tracker)
+        self._cache.move_to_end(sender_id)
+        while len(self._cache) > MAX_CACHED:
+            self._cache.popitem(last=False)
+
+    async def retrieve(self, sender_id: str) -> Optional[DialogueStateTracker]:
+        cached = self._cache.pop(sender_id, None)
+        last_id = self._last_id(sender_id)
+        if cached is not None and cached[1] == last_id:
+            events = cached[0]
+        else:  # what Rasa's store reads: the latest session's rows, in order
+            with self.session_scope() as session:
+                rows = self._event_query(session, sender_id, fetch_events_from_all_sessions=False).all()
+            events = [row.data for row in rows]
+        if not events or not self.domain:
+            return None
+        # decoded afresh each turn: events keep (and Rasa may change) the dicts they are built from
+        tracker = DialogueStateTracker.from_dict(sender_id, [json.loads(e) for e in events], self.domain.slots)
+        self._remember(sender_id, events, last_id, tracker)
+        return tracker
+
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        cached = self._cache.pop(tracker.sender_id, None)
+        if cached is None or cached[2] is not tracker:
+            await super().save(tracker)  # not a tracker this store handed out: Rasa's way
+            return
+        await self.stream_events(tracker)
+        events, last_id, _ = cached
+        new_events = list(itertools.islice(tracker.events, len(events), None))
+        rows = []
+        for event in new_events:
+            data: Dict[str, Any] = event.as_dict()
+            rows.append({"sender_id": tracker.sender_id, "type_name": event.type_name,
+                         "timestamp": data.get("timestamp"),
+                         "intent_name": data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
+                         "action_name": data.get("name"), "data": json.dumps(data)})
+        if rows:
+            last_id = self._insert(tracker.sender_id, rows)
+        if any(isinstance(event, SessionStarted) for event in new_events):
+            return  # a new session began: the next retrieve reads just that session, Rasa's way
+        self._remember(tracker.sender_id, events + [row["data"] for row in rows], last_id, None)
