@@ -52,6 +52,7 @@ from .contract import QUEUES, Handoff, parse_handoff
 from .frames import Frame, bot_message, iso, message_frame, message_json
 from .hub import SEPARATOR, Hub
 from .metrics import GatewayMetrics
+from .ops import after_hours
 from .protocol import VERSION, Code, ProtocolError, dumps, internal_error_frame
 from .queue import AGENT, BOT, CLOSED, WAITING, LiveState, QueueEntry, QueueStore, positions
 from .rasa_client import RasaActionsFailed, RasaClient, RasaUnavailable
@@ -676,6 +677,8 @@ class Gateway:
         alongside (the gateway stops sending to Rasa once the chat is
         waiting, so nothing waits for the pause but the end of this call)."""
         cid = conversation.id
+        if await after_hours.answered(self, conversation, handoff):  # handoff/ops/after_hours.py: nobody on duty
+            return
         pausing = asyncio.ensure_future(self._pause_rasa(cid))
         try:
             await self._queue_handoff(conversation, handoff)

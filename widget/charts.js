@@ -14,8 +14,8 @@
  *
  *   KaraCharts.bars(parent, {title, rows: [{label, value, text}], empty})
  *       horizontal bars, one per row, longest = the largest value;
- *   KaraCharts.pairs(parent, {title, series: [name, name], rows: [{label, values: [a, b], texts: [ta, tb]}]})
- *       two bars per row (p50 and p95), on one scale;
+ *   KaraCharts.pairs(parent, {title, series: [name, name], rows: [{label, values: [a, b], texts: [ta, tb]}], log})
+ *       two bars per row (p50 and p95), on one scale (log: logarithmic, for times);
  *   KaraCharts.stacked(parent, {title, parts: [name, name], rows: [{label, values: [met, breached], text}]})
  *       one bar per row split in parts that sum to its whole (SLA met / breached);
  *   KaraCharts.columns(parent, {title, rows: [{label, value, text}]})
@@ -111,15 +111,18 @@
     var f = frame(parent, spec.title, Math.max(1, rows.length) * ROW_H * 2 + 8);
     legend(f.figure, spec.series, "kc-s");
     if (!rows.length) { emptyNote(f.figure, spec.empty); return f.figure; }
+    // spec.log: times spanning seconds to days stay readable (a 40 s bar next to a 42 h one)
+    var f0 = spec.log ? function (v) { return Math.log(1 + (v || 0)); } : function (v) { return v || 0; };
     var max = 0;
-    rows.forEach(function (r) { r.values.forEach(function (v) { max = Math.max(max, v || 0); }); });
-    var x = scale(max);
+    rows.forEach(function (r) { r.values.forEach(function (v) { max = Math.max(max, f0(v)); }); });
+    var linear = scale(max);
+    var x = function (v) { return linear(f0(v)); };
     rows.forEach(function (r, i) {
       var y = 4 + i * ROW_H * 2;
       var g = row(f.svg, r.label, y + ROW_H / 2, spec.series.map(function (s, k) { return s + " " + r.texts[k]; }).join(", "));
       r.values.forEach(function (v, k) {
         var top = y + k * (ROW_H - 4) + 2;
-        var w = x(v || 0);
+        var w = x(v);
         var bar = svgEl("rect", { "class": "kc-bar kc-s" + k, x: LABEL_W, y: top, width: w, height: ROW_H - 10, rx: 3 });
         g.appendChild(bar);
         valueText(g, LABEL_W + w, top + (ROW_H - 10) / 2, r.texts[k], "kc-v" + k);

@@ -13,7 +13,6 @@
   var T = global.KaraText;
   var C = global.KaraCharts;
   var el = T.el;
-  var TOKEN_KEY = "kara-console:session"; // the console's key: one sign-in per tab serves both pages
   var session = null;
   var shown = null; // the {from, to} of the report on screen
 
@@ -45,15 +44,8 @@
 
   // ---- session -------------------------------------------------------------
 
-  function loadSession() {
-    try { return JSON.parse(global.sessionStorage.getItem(TOKEN_KEY)) || null; } catch (e) { return null; }
-  }
-  function saveSession(s) {
-    try {
-      if (s) global.sessionStorage.setItem(TOKEN_KEY, JSON.stringify(s));
-      else global.sessionStorage.removeItem(TOKEN_KEY);
-    } catch (e) { /* storage off: sign in again after a reload */ }
-  }
+  var loadSession = global.KaraSession.load; // widget/session.js: the console's session of this tab
+  var saveSession = global.KaraSession.save;
 
   function showLogin(message) {
     ui.appView.hidden = true;
@@ -202,10 +194,11 @@
         .map(function (why) { return { label: T.humanize(why), value: reasons[why], text: String(reasons[why]) }; }),
       empty: "No handoffs in this period.",
     });
-    [["first_response_s", "First human response (p50 / p95)"], ["wait_s", "Wait in queue (p50 / p95)"]].forEach(function (fig) {
+    [["first_response_s", "First human response (p50 / p95, log scale)"], ["wait_s", "Wait in queue (p50 / p95, log scale)"]].forEach(function (fig) {
       C.pairs(ui.charts, {
         title: fig[1],
         series: ["p50", "p95"],
+        log: true,
         rows: queues.concat(["all"]).filter(function (q) { return report.queues[q][fig[0]].n; }).map(function (q) {
           var s = report.queues[q][fig[0]];
           return { label: q === "all" ? "All queues" : T.humanize(q), values: [s.p50, s.p95], texts: [seconds(s.p50), seconds(s.p95)] };

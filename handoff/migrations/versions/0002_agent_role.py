@@ -4,8 +4,8 @@ Revision ID: 0002
 Revises: 0001
 Create Date: 2026-12-01
 """
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 revision = "0002"
 down_revision = "0001"
@@ -14,7 +14,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    # batch mode: SQLite cannot add a NOT NULL column with a default otherwise on old versions
+    # batch mode: SQLite alters a table by copying it; PostgreSQL adds the column in place
     with op.batch_alter_table("agents") as batch:
         batch.add_column(sa.Column("role", sa.String(16), nullable=False, server_default="agent"))
 
