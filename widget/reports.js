@@ -25,6 +25,7 @@
     report: $("report"), title: $("report-title"), tiles: $("tiles"), charts: $("charts"),
     breaches: document.querySelector("#breaches tbody"), breachesTable: $("breaches"), breachesNone: $("breaches-none"),
     comments: $("comments"), commentsNone: $("comments-none"),
+    missed: $("missed"), missedNone: $("missed-none"), missedCount: $("missed-count"),
   };
 
   // ---- formatting (the same words as `python -m handoff report`) ------------
@@ -134,9 +135,9 @@
     ui.show.disabled = true;
     ui.note.textContent = "Loading…";
     try { global.history.replaceState(null, "", "?from=" + r.from + "&to=" + r.to); } catch (e) { /* file: or old browser */ }
-    ask("/api/reports", r)
-      .then(function (res) { return res.json(); })
-      .then(function (report) { shown = r; render(report); ui.note.textContent = ""; })
+    Promise.all([ask("/api/reports", r), ask("/api/missed", r)])
+      .then(function (answers) { return Promise.all(answers.map(function (res) { return res.json(); })); })
+      .then(function (bodies) { shown = r; render(bodies[0]); renderMissed(bodies[1]); ui.note.textContent = ""; })
       .catch(failed)
       .then(function () { ui.show.disabled = false; });
   }
@@ -261,6 +262,19 @@
     ui.comments.hidden = !report.comments.length;
     ui.commentsNone.hidden = !!report.comments.length;
     ui.report.hidden = false;
+  }
+
+  function renderMissed(found) {
+    ui.missed.textContent = "";
+    ui.missedCount.textContent = String(found.messages);
+    found.groups.forEach(function (g) {
+      var item = el("li", { "data-words": g.words }, [el("strong", { text: g.count + "× " }), "words: " + g.words]);
+      g.examples.forEach(function (text) { item.appendChild(el("q", { text: text })); });
+      item.appendChild(el("span", { "class": "r-ids", text: "conversations: " + g.conversations.join(" ") }));
+      ui.missed.appendChild(item);
+    });
+    ui.missed.hidden = !found.groups.length;
+    ui.missedNone.hidden = !!found.groups.length;
   }
 
   // ---- start -------------------------------------------------------------------

@@ -7,6 +7,9 @@
   ``POST /api/login``; the role is read from ``agents.role`` at each request,
   :mod:`handoff.ops.roles`): 401 without a valid token, 403 for an agent,
   400 for a bad range (the body says which).
+* ``GET /api/missed?from=&to=[&limit=20]`` (supervisors too) -> what the
+  assistant did not understand in those days, grouped by wording, largest
+  groups first, personal data masked (:mod:`handoff.ops.missed`);
 * ``GET /console/reports`` -> ``widget/reports.html``, the supervisors' page
   (it signs in and asks the API; an agent's token gets the 403).
 * ``GET /metrics`` -> Prometheus text (:mod:`handoff.metrics`) with
@@ -32,7 +35,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 from urllib.parse import parse_qs
 
 from ..auth import AGENT as AGENT_TOKEN
-from . import db, reports
+from . import db, missed, reports
 from .roles import SUPERVISOR, role_of
 from .settings import Ops, load_ops
 from .sqlstats import Stats
@@ -42,7 +45,9 @@ if TYPE_CHECKING:
 
 Answer = Tuple[http.HTTPStatus, List[Tuple[str, str]], bytes]
 
-REPORTS, REPORTS_CSV, PAGE, METRICS = "/api/reports", "/api/reports.csv", "/console/reports", "/metrics"
+REPORTS, REPORTS_CSV, MISSED = "/api/reports", "/api/reports.csv", "/api/missed"
+PAGE, METRICS = "/console/reports", "/metrics"
+MISSED_GROUPS = 20  # the largest groups shown by default, as the ``missed`` command
 PAGE_FILE = "reports.html"
 #: the longest range one request may ask for (a year and a day: a leap year)
 MAX_DAYS = 366
@@ -153,7 +158,7 @@ class OpsRoutes:
 
     async def respond(self, method: str, raw_path: str, headers: Any) -> Optional[Answer]:
         path, _, query = raw_path.partition("?")
-        if path not in (REPORTS, REPORTS_CSV, PAGE, METRICS):
+        if path not in (REPORTS, REPORTS_CSV, MISSED, PAGE, METRICS):
             return None
         if path == METRICS and not self.metrics_token:
             return http.HTTPStatus.NOT_FOUND, [("Content-Type", "text/plain; charset=utf-8")], b"Not found.\n"
@@ -166,6 +171,8 @@ class OpsRoutes:
         refused = await self._refused(headers)
         if refused is not None:
             return refused
+        if path == MISSED:
+            return await self._missed(parse_qs(query, keep_blank_values=True))
         return await self._report(parse_qs(query, keep_blank_values=True), csv=path == REPORTS_CSV)
 
     async def _refused(self, headers: Any) -> Optional[Answer]:
@@ -182,14 +189,20 @@ class OpsRoutes:
             return _error(http.HTTPStatus.FORBIDDEN, "reports are for supervisors")
         return None
 
+    def _period(self, query: Dict[str, List[str]]) -> reports.Period:
+        """The days asked for; ValueError says what is wrong with them."""
+        first, last = _day(query, "from"), _day(query, "to")
+        period = reports.period(self.ops, first, last)
+        if (last - first).days + 1 > MAX_DAYS:
+            raise ValueError(f"ask for at most {MAX_DAYS} days at a time")
+        return period
+
     async def _report(self, query: Dict[str, List[str]], *, csv: bool) -> Answer:
         try:
-            first, last = _day(query, "from"), _day(query, "to")
-            period = reports.period(self.ops, first, last)
+            period = self._period(query)
         except ValueError as exc:
             return _error(http.HTTPStatus.BAD_REQUEST, str(exc))
-        if (last - first).days + 1 > MAX_DAYS:
-            return _error(http.HTTPStatus.BAD_REQUEST, f"ask for at most {MAX_DAYS} days at a time")
+        first, last = period.first_day, period.last_day
         report = await asyncio.to_thread(self._build, period)
         if not csv:
             return _json(http.HTTPStatus.OK, report_json(report, self.ops.team.zone.key))
@@ -197,6 +210,29 @@ class OpsRoutes:
         headers = [("Content-Type", "text/csv; charset=utf-8"), NO_STORE,
                    ("Content-Disposition", f'attachment; filename="{name}"')]
         return http.HTTPStatus.OK, headers, reports.to_csv(report).encode("utf-8")
+
+    async def _missed(self, query: Dict[str, List[str]]) -> Answer:
+        """What the assistant did not understand in the period, grouped by wording (:mod:`handoff.ops.missed`)."""
+        try:
+            period = self._period(query)
+            limit = int(query.get("limit", [str(MISSED_GROUPS)])[0])
+            if not 1 <= limit <= 1000:
+                raise ValueError
+        except ValueError as exc:
+            return _error(http.HTTPStatus.BAD_REQUEST, str(exc) or "limit: a whole number from 1 to 1000")
+        groups, total = await asyncio.to_thread(self._find_missed, period)
+        return _json(http.HTTPStatus.OK, {
+            "period": {"from": period.first_day.isoformat(), "to": period.last_day.isoformat()},
+            "messages": total,
+            "groups_found": len(groups),
+            "groups": [{"words": g.key, "count": g.count, "examples": g.examples, "conversations": g.conversations,
+                        "last_at": _iso(g.last_at)} for g in groups[:limit]],
+        })
+
+    def _find_missed(self, period: reports.Period) -> Tuple[List[missed.Group], int]:
+        with self.engine.connect() as connection:
+            found = missed.find(connection, since=period.start, until=period.end)
+        return missed.group(found), len(found)
 
     def _build(self, period: reports.Period) -> reports.Report:
         with self.engine.connect() as connection:

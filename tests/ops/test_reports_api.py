@@ -55,6 +55,24 @@ def test_a_supervisor_gets_the_november_figures(gateway: GatewayProcess) -> None
     assert report["targets_s"] == {"emergency": 60, "security": 180, "general": 300, "disputes": 600}
 
 
+def test_the_questions_the_assistant_missed(gateway: GatewayProcess) -> None:
+    token = login(gateway.url, "sade")
+    status, _, body = request(gateway.url, NOVEMBER.replace("reports", "missed"), token)
+    assert status == 200, body
+    found = json.loads(body)
+    # c16: its first message got the help text, its second the not_understood handoff; masked
+    assert (found["messages"], found["groups_found"]) == (2, 2)
+    assert [(g["words"], g["count"], g["examples"], g["conversations"]) for g in found["groups"]] == [
+        ("[card] card fit how pay with", 1, ["abeg how I fit pay with card [card]"], ["c16"]),
+        ("[order] price wetin", 1, ["Wetin be the price of [order] abeg?"], ["c16"]),
+    ]
+    assert json.loads(request(gateway.url, NOVEMBER.replace("reports", "missed") + "&limit=1", token)[2])[
+        "groups"][0]["words"] == "[card] card fit how pay with"
+    assert request(gateway.url, NOVEMBER.replace("reports", "missed") + "&limit=0", token)[0] == 400
+    assert request(gateway.url, NOVEMBER.replace("reports", "missed"), login(gateway.url, "tunde"))[0] == 403
+    assert request(gateway.url, NOVEMBER.replace("reports", "missed"))[0] == 401
+
+
 def test_the_csv_is_the_commands_csv(gateway: GatewayProcess, seeded_url: str, ops_file: Path,
                                      tmp_path: Path) -> None:
     status, headers, body = request(gateway.url, NOVEMBER.replace("reports", "reports.csv"),

@@ -115,6 +115,13 @@ def test_a_supervisor_reads_november_at_a_glance(reports_gateway: GatewayProcess
     expect(page.locator("#comments li").nth(0)).to_have_text(
         "5/5 Ada (ada) (General, c04): Great, thanks! email me at [email]")
 
+    missed = page.locator("#missed li")
+    expect(missed).to_have_count(2)
+    expect(page.locator("#missed-count")).to_have_text("2")
+    expect(missed.nth(0)).to_have_text(
+        "1× words: [card] card fit how pay with" "abeg how I fit pay with card [card]" "conversations: c16")
+    assert "KH-204518" not in page.content() and "4111" not in page.content()
+
     assert page.locator("img").count() == 0 and not errors, errors
     assert all(u.startswith(reports_gateway.url + "/") for u in requested), requested
     # the range is in the address: a reload shows the same report with the session kept
