@@ -27,6 +27,7 @@ from . import logs
 from .auth import hash_password
 from .config import GatewayConfig
 from .ops import cli as ops_cli
+from .ops.roles import ROLES, give_role  # create-agent --role
 
 
 LOOPS = ("uvloop", "asyncio")
@@ -68,6 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--no-migrate", dest="migrate", action="store_const", const=False)
     serve.add_argument("--loop", choices=LOOPS, help="event loop (default uvloop)")
     serve.add_argument("--log-level", default="INFO")
+    serve.add_argument("--metrics-token", help="bearer token of GET /metrics; none: no /metrics (404)")
 
     migrate = commands.add_parser("migrate", help="create or upgrade the database schema")
     migrate.add_argument("--db-url")
@@ -77,6 +79,7 @@ def _parser() -> argparse.ArgumentParser:
     agent.add_argument("--name", required=True, help="display name shown to shoppers")
     agent.add_argument("--password", help="default: read from standard input")
     agent.add_argument("--db-url")
+    agent.add_argument("--role", choices=ROLES, help="default: agent (kept when updating)")  # ops
     transcript = commands.add_parser("transcript", help="export or delete one conversation's records")
     transcript.add_argument("action", choices=("export", "delete"))
     transcript.add_argument("conversation_id")
@@ -216,5 +219,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             await storage.close()
 
     outcome = asyncio.run(create())
+    if args.role:  # handoff/ops/roles.py
+        outcome += give_role(db_url, username, args.role)
     print(f"agent {username} {outcome}")
     return 0

@@ -55,6 +55,10 @@ class GatewayConfig:
     agent_token_ttl_s: int = 12 * 3600
     #: run Alembic migrations at start
     migrate: bool = True
+    #: bearer token of ``GET /metrics``; None: no metrics endpoint (404) (handoff/ops/http.py)
+    metrics_token: Optional[str] = None
+    #: outside team hours (ops.yml) with nobody online: tell the shopper and offer a ticket, no queue
+    out_of_hours_ticket: bool = False
     #: event loop: ``uvloop`` (libuv; what Rasa's own Sanic server runs on) or ``asyncio``
     loop: str = "uvloop"
 

@@ -44,6 +44,7 @@ class Agent(Base):
     password_hash = Column(String(256), nullable=False)
     active = Column(Boolean, nullable=False, default=True)
     created_at = Column(DateTime(timezone=True), nullable=False)
+    role = Column(String(16), nullable=False, default="agent", server_default="agent")  # agent | supervisor (ops)
 
 
 class Conversation(Base):

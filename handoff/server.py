@@ -31,6 +31,7 @@ from .auth import TokenSigner
 from .bus import MemoryBus, RedisBus
 from .config import GatewayConfig
 from .keepalive import keepalive
+from .ops.http import OpsRoutes  # reports for supervisors, /metrics
 from .queue import MemoryQueueStore
 from .queue_redis import RedisQueueStore
 from .rasa_pool import RasaPool
@@ -238,6 +239,7 @@ async def shopper_session(gateway: Gateway, socket: WebSocketServerProtocol) -> 
                 elif isinstance(frame, p.Ticket):
                     await _send(socket, _with_ref(await gateway.leave_ticket(conversation, frame.email, frame.text), ref))
             except p.ProtocolError as error:
+                gateway.metrics.refused("shopper", error.code)  # handoff/metrics.py
                 if error.ref is None:
                     error.ref = ref
                 await _send(socket, error.frame())
@@ -306,6 +308,7 @@ async def agent_session(gateway: Gateway, socket: WebSocketServerProtocol) -> No
                 elif isinstance(frame, p.Close):
                     await gateway.close_chat(agent, frame.conversation_id)
             except p.ProtocolError as error:
+                gateway.metrics.refused("agent", error.code)  # handoff/metrics.py
                 if error.ref is None:
                     error.ref = ref
                 await _send(socket, error.frame())
@@ -404,7 +407,7 @@ async def start(config: GatewayConfig) -> RunningGateway:
         handler,
         config.host,
         config.port,
-        create_protocol=bind(HttpRoutes(config.widget_dir, gateway.login)),
+        create_protocol=bind(HttpRoutes(config.widget_dir, gateway.login, OpsRoutes(gateway).respond)),
         origins=origins,
         compression=None,
         max_size=MAX_MESSAGE_BYTES,

@@ -51,6 +51,8 @@ from .config import GatewayConfig
 from .contract import QUEUES, Handoff, parse_handoff
 from .frames import Frame, bot_message, iso, message_frame, message_json
 from .hub import SEPARATOR, Hub
+from .metrics import GatewayMetrics
+from .ops import after_hours
 from .protocol import VERSION, Code, ProtocolError, dumps, internal_error_frame
 from .queue import AGENT, BOT, CLOSED, WAITING, LiveState, QueueEntry, QueueStore, positions
 from .rasa_client import RasaActionsFailed, RasaUnavailable
@@ -118,6 +120,7 @@ class Gateway:
         self._absent_since: Dict[int, float] = {}
         #: the bot turns of each conversation, one at a time (see handoff.turns)
         self.turns = TurnQueue(self._spawn)
+        self.metrics = GatewayMetrics()  # handoff/metrics.py (its own registry)
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -466,7 +469,8 @@ class Gateway:
         asking: "Optional[asyncio.Task[List[Dict[str, Any]]]]" = None
         if live.state == BOT and not self.turns.busy(cid):
             asking = asyncio.ensure_future(
-                self.rasa.send(cid, text, {"role": conversation.role, "line": conversation.line})
+                self.metrics.timed(  # handoff/metrics.py: the turn's latency, failures
+                    self.rasa.send(cid, text, {"role": conversation.role, "line": conversation.line}))
             )
         try:
             record, new = await stored
@@ -617,7 +621,8 @@ class Gateway:
             await self.hub.send(_typing(cid, True))
         try:
             if asking is None:
-                asking = self.rasa.send(cid, text, {"role": conversation.role, "line": conversation.line})
+                asking = self.metrics.timed(  # handoff/metrics.py: the turn's latency, failures
+                    self.rasa.send(cid, text, {"role": conversation.role, "line": conversation.line}))
             replies = await asking
         except RasaUnavailable as exc:
             logger.warning("assistant unavailable: %s", exc)
@@ -674,6 +679,8 @@ class Gateway:
         alongside (the gateway stops sending to Rasa once the chat is
         waiting, so nothing waits for the pause but the end of this call)."""
         cid = conversation.id
+        if await after_hours.answered(self, conversation, handoff):  # handoff/ops/after_hours.py: nobody on duty
+            return
         pausing = asyncio.ensure_future(self._pause_rasa(cid))
         try:
             await self._queue_handoff(conversation, handoff)

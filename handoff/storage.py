@@ -14,6 +14,7 @@ committed, so a message the gateway has delivered is always stored.
 from __future__ import annotations
 
 import asyncio
+import collections
 import datetime as dt
 import io
 import json
@@ -225,6 +226,7 @@ class Storage:
         self._flushing = False
         self._fast_insert = self._prepare_fast_insert()
         self._writer: Optional[Connection] = None
+        self.stored: "collections.Counter[str]" = collections.Counter()  # new messages by sender (metrics)
 
     async def _run(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
@@ -309,6 +311,7 @@ class Storage:
                         if not future.done():
                             future.set_exception(exc)
                 else:
+                    self.stored.update(record.sender for record, new in stored if new)  # handoff/metrics.py
                     for (_, future), result in zip(batch, stored):
                         if not future.done():
                             future.set_result(result)

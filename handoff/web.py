@@ -36,6 +36,8 @@ PAGES = {"/": "demo.html", "/console": "console.html", "/emergency": "emergency.
 
 Response = Tuple[http.HTTPStatus, Headers, bytes]
 Login = Callable[[str, str], Awaitable[Optional[Dict[str, Any]]]]
+#: (method, path with query, headers) -> (status, headers, body), or None: not its path
+Extra = Callable[[str, str, Headers], Awaitable[Optional[Tuple[http.HTTPStatus, Any, bytes]]]]
 
 
 def _json(status: http.HTTPStatus, body: Dict[str, Any]) -> Response:
@@ -48,12 +50,17 @@ def _text(status: http.HTTPStatus, text: str) -> Response:
 
 
 class HttpRoutes:
-    def __init__(self, widget_dir: Path, login: Login) -> None:
+    def __init__(self, widget_dir: Path, login: Login, extra: Optional[Extra] = None) -> None:
         self.widget_dir = Path(widget_dir).resolve()
         self.login = login
+        self.extra = extra  # the operations routes (handoff/ops/http.py)
 
-    async def respond(self, method: str, path: str, body: Optional[bytes]) -> Optional[Response]:
+    async def respond(
+        self, method: str, path: str, body: Optional[bytes], headers: Optional[Headers] = None
+    ) -> Optional[Response]:
         """None lets the websocket handshake go on."""
+        if self.extra is not None and (found := await self.extra(method, path, headers or Headers())) is not None:
+            return found[0], Headers(found[1]), found[2]  # ops routes: reports, /metrics (handoff/ops/http.py)
         path = path.split("?", 1)[0]
         if path in WEBSOCKET_PATHS:
             if method == "GET":
@@ -143,7 +150,7 @@ class HttpProtocol(LeanProtocol):
             raise InvalidMessage("incomplete request body") from exc
 
     async def process_request(self, path: str, request_headers: Headers) -> Optional[Response]:  # type: ignore[override]
-        return await self.routes.respond(self.http_method, path, self.http_body)
+        return await self.routes.respond(self.http_method, path, self.http_body, request_headers)
 
 
 def bind(routes: HttpRoutes) -> Type[HttpProtocol]:

@@ -15,7 +15,6 @@
   var A = global.KaraAlerts;
   var N = global.KaraNotify;
   var T = global.KaraText;
-  var TOKEN_KEY = "kara-console:session";
   var BASE_TITLE = "Kara Support console";
 
   var params = new URLSearchParams(global.location.search);
@@ -44,15 +43,8 @@
 
   // ---- session -------------------------------------------------------------
 
-  function loadSession() {
-    try { return JSON.parse(global.sessionStorage.getItem(TOKEN_KEY)) || null; } catch (e) { return null; }
-  }
-  function saveSession(s) {
-    try {
-      if (s) global.sessionStorage.setItem(TOKEN_KEY, JSON.stringify(s));
-      else global.sessionStorage.removeItem(TOKEN_KEY);
-    } catch (e) { /* storage off: the agent signs in again after a reload */ }
-  }
+  function loadSession() { return global.KaraSession.load(); } // widget/session.js (shared with the reports page)
+  function saveSession(s) { global.KaraSession.save(s); }
 
   function showLogin(message) {
     ui.appView.hidden = true;
