@@ -34,7 +34,7 @@ from bench.stats import percentile
 from bot import paths
 from bot.databases import temporary_database
 from bot.model_cache import ensure_model, training_env
-from bot.processes import (BotStack, ManagedProcess, actions_ready, free_port, rasa_ready,
+from bot.processes import (BotProcess, BotStack, ManagedProcess, actions_ready, free_port, rasa_ready,
                            start_bot_stack, write_endpoints)
 from handoff.contract import parse_handoff
 
@@ -150,8 +150,9 @@ def start(target: Target, workdir: Path, shop_db_url: str) -> BotStack:
                                          "--model", str(target.model), "--endpoints", str(endpoints),
                                          "--interface", "127.0.0.1"], workdir / "rasa.log",
                          cwd=target.root).start()
-    stack = BotStack(f"http://127.0.0.1:{rasa_port}", f"http://127.0.0.1:{actions_port}", shop_db_url,
-                     actions, rasa)
+    # another worktree's Rasa runs as that tree starts it: in-memory trackers, no API token
+    member = BotProcess(f"http://127.0.0.1:{rasa_port}", f"http://127.0.0.1:{actions_port}", rasa, actions)
+    stack = BotStack([member], shop_db_url, tracker_db_url="", rasa_token="")
     try:
         actions.wait_ready(lambda: actions_ready(stack.actions_url), 600)
         rasa.wait_ready(lambda: rasa_ready(stack.rasa_url), 600)
@@ -278,9 +279,11 @@ class Turn:
 class Client:
     """One aiohttp session against the Rasa server; conversations share it."""
 
-    def __init__(self, rasa_url: str, session: aiohttp.ClientSession) -> None:
+    def __init__(self, rasa_url: str, session: aiohttp.ClientSession, token: str = "") -> None:
         self.rasa_url = rasa_url
         self.session = session
+        # Rasa's HTTP API (the tracker) wants the stack's token; the webhook does not
+        self.params = {"token": token} if token else {}
 
     async def send(self, sender: str, text: str, role: Optional[str]) -> Turn:
         metadata = {"line": "chat", **({"role": role} if role else {})}
@@ -290,7 +293,8 @@ class Client:
             resp.raise_for_status()
             messages = await resp.json()
         seconds = time.perf_counter() - started
-        async with self.session.get(f"{self.rasa_url}/conversations/{sender}/tracker") as resp:
+        async with self.session.get(f"{self.rasa_url}/conversations/{sender}/tracker",
+                                    params=self.params) as resp:
             resp.raise_for_status()
             tracker = await resp.json()
         events = tracker.get("events") or []
@@ -537,14 +541,14 @@ def _role(value: Any) -> Optional[str]:
 
 
 async def run_sets(rasa_url: str, facts: Facts, target: Target, concurrency: int = CONCURRENCY,
-                   only: Optional[Sequence[str]] = None) -> Results:
+                   only: Optional[Sequence[str]] = None, token: str = "") -> Results:
     results = Results(target)
     sem = asyncio.Semaphore(concurrency)
     started = time.monotonic()
     run_id = f"{time.time_ns() % 10**10:010d}"
     timeout = aiohttp.ClientTimeout(total=120)
     async with aiohttp.ClientSession(timeout=timeout) as session:
-        client = Client(rasa_url, session)
+        client = Client(rasa_url, session, token)
         jobs: List[Tuple[str, Any, Any]] = []
         if not only or "dialogues" in only:
             for i, d in enumerate(dialogues()):
@@ -581,7 +585,8 @@ def evaluate(target: Target, only: Optional[Sequence[str]] = None) -> Results:
     with tempfile.TemporaryDirectory(prefix="kara-eval-") as tmp, temporary_database("kara_eval") as shop_db_url:
         stack = start(target, Path(tmp), shop_db_url)
         try:
-            results = asyncio.run(run_sets(stack.rasa_url, Facts.for_root(target.root), target, only=only))
+            results = asyncio.run(run_sets(stack.rasa_url, Facts.for_root(target.root), target, only=only,
+                                             token=stack.rasa_token))
         finally:
             stack.stop()
     results.leaks = near_duplicates(target.root / "data")

@@ -32,4 +32,5 @@ def eval_results(dialogue_stack: BotStack) -> assistant_eval.Results:
     """Dialogues, out-of-domain and safety sets, run once against the stack."""
     target = assistant_eval.Target(ensure_model(quiet=True), paths.ROOT)
     return asyncio.run(assistant_eval.run_sets(dialogue_stack.rasa_url,
-                                               assistant_eval.Facts.for_root(paths.ROOT), target))
+                                               assistant_eval.Facts.for_root(paths.ROOT), target,
+                                               token=dialogue_stack.rasa_token))
