@@ -27,9 +27,15 @@ A tracker is rebuilt on every turn, never reused: a tracker object carries
 state beside its events (a test showed a reused one answering differently).
 The gateway's pool sends all turns of a conversation to one process, so the
 cache hits while a process lives; the validation keeps it right when not.
+
+The database calls run in a worker thread: Rasa's store makes them on the
+event loop, so every other conversation of the process waits for each round
+trip (and for PostgreSQL's commit), which is what kept one process from using
+its core. Rasa's lock store still orders the turns of one conversation.
 """
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 from collections import OrderedDict
@@ -70,6 +76,11 @@ class CachedSQLTrackerStore(SQLTrackerStore):
             return int(connection.execute(
                 sa.select(sa.func.max(table.c.id)).where(table.c.sender_id == sender_id)).scalar() or 0)
 
+    def _session_rows(self, sender_id: str) -> List[str]:
+        with self.session_scope() as session:
+            rows = self._event_query(session, sender_id, fetch_events_from_all_sessions=False).all()
+            return [row.data for row in rows]
+
     def _remember(self, sender_id: str, events: List[str], last_id: int,
                   tracker: Optional[DialogueStateTracker]) -> None:
         self._cache[sender_id] = (events, last_id, tracker)
@@ -79,13 +90,11 @@ class CachedSQLTrackerStore(SQLTrackerStore):
 
     async def retrieve(self, sender_id: str) -> Optional[DialogueStateTracker]:
         cached = self._cache.pop(sender_id, None)
-        last_id = self._last_id(sender_id)
+        last_id = await asyncio.to_thread(self._last_id, sender_id)
         if cached is not None and cached[1] == last_id:
             events = cached[0]
         else:  # what Rasa's store reads: the latest session's rows, in order
-            with self.session_scope() as session:
-                rows = self._event_query(session, sender_id, fetch_events_from_all_sessions=False).all()
-            events = [row.data for row in rows]
+            events = await asyncio.to_thread(self._session_rows, sender_id)
         if not events or not self.domain:
             return None
         # decoded afresh each turn: events keep (and Rasa may change) the dicts they are built from
@@ -109,7 +118,7 @@ class CachedSQLTrackerStore(SQLTrackerStore):
                          "intent_name": data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
                          "action_name": data.get("name"), "data": json.dumps(data)})
         if rows:
-            last_id = self._insert(tracker.sender_id, rows)
+            last_id = await asyncio.to_thread(self._insert, tracker.sender_id, rows)
         if any(isinstance(event, SessionStarted) for event in new_events):
             return  # a new session began: the next retrieve reads just that session, Rasa's way
         self._remember(tracker.sender_id, events + [row["data"] for row in rows], last_id, None)
