@@ -51,6 +51,14 @@ from rasa.shared.nlu.constants import INTENT_NAME_KEY
 MAX_CACHED = 5000
 
 
+def _columns(event: Any) -> Dict[str, Any]:
+    """An event's row, as Rasa's store writes it."""
+    data: Dict[str, Any] = event.as_dict()
+    return {"type_name": event.type_name, "timestamp": data.get("timestamp"),
+            "intent_name": data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
+            "action_name": data.get("name"), "data": json.dumps(data)}
+
+
 class CachedSQLTrackerStore(SQLTrackerStore):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -75,6 +83,14 @@ class CachedSQLTrackerStore(SQLTrackerStore):
             connection.execute(sa.insert(table), rows)
             return int(connection.execute(
                 sa.select(sa.func.max(table.c.id)).where(table.c.sender_id == sender_id)).scalar() or 0)
+
+    def _save_rasa_way(self, tracker: DialogueStateTracker) -> None:
+        """``SQLTrackerStore.save`` without its event broker call: count the
+        session's rows, store the events after them."""
+        with self.session_scope() as session:
+            for event in self._additional_events(session, tracker):
+                session.add(self.SQLEvent(sender_id=tracker.sender_id, **_columns(event)))
+            session.commit()
 
     def _session_rows(self, sender_id: str) -> List[str]:
         with self.session_scope() as session:
@@ -105,20 +121,17 @@ class CachedSQLTrackerStore(SQLTrackerStore):
     async def save(self, tracker: DialogueStateTracker) -> None:
         cached = self._cache.pop(tracker.sender_id, None)
         if cached is None or cached[2] is not tracker:
-            await super().save(tracker)  # not a tracker this store handed out: Rasa's way
+            await self.stream_events(tracker)
+            # not a tracker this store handed out (a new conversation, the HTTP API): Rasa's way
+            await asyncio.to_thread(self._save_rasa_way, tracker)
             return
         await self.stream_events(tracker)
         events, last_id, _ = cached
         new_events = list(itertools.islice(tracker.events, len(events), None))
-        rows = []
-        for event in new_events:
-            data: Dict[str, Any] = event.as_dict()
-            rows.append({"sender_id": tracker.sender_id, "type_name": event.type_name,
-                         "timestamp": data.get("timestamp"),
-                         "intent_name": data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
-                         "action_name": data.get("name"), "data": json.dumps(data)})
+        rows = [{"sender_id": tracker.sender_id, **_columns(event)} for event in new_events]
         if rows:
             last_id = await asyncio.to_thread(self._insert, tracker.sender_id, rows)
         if any(isinstance(event, SessionStarted) for event in new_events):
             return  # a new session began: the next retrieve reads just that session, Rasa's way
-        self._remember(tracker.sender_id, events + [row["data"] for row in rows], last_id, None)
+        # the same tracker may be saved again in this turn: its events after these are new then
+        self._remember(tracker.sender_id, events + [row["data"] for row in rows], last_id, tracker)
