@@ -27,9 +27,15 @@ A tracker is rebuilt on every turn, never reused: a tracker object carries
 state beside its events (a test showed a reused one answering differently).
 The gateway's pool sends all turns of a conversation to one process, so the
 cache hits while a process lives; the validation keeps it right when not.
+
+The database calls run in a worker thread: Rasa's store makes them on the
+event loop, so every other conversation of the process waits for each round
+trip (and for PostgreSQL's commit), which is what kept one process from using
+its core. Rasa's lock store still orders the turns of one conversation.
 """
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 from collections import OrderedDict
@@ -43,6 +49,14 @@ from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
 #: conversations kept per process (least recently used forgotten first)
 MAX_CACHED = 5000
+
+
+def _columns(event: Any) -> Dict[str, Any]:
+    """An event's row, as Rasa's store writes it."""
+    data: Dict[str, Any] = event.as_dict()
+    return {"type_name": event.type_name, "timestamp": data.get("timestamp"),
+            "intent_name": data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
+            "action_name": data.get("name"), "data": json.dumps(data)}
 
 
 class CachedSQLTrackerStore(SQLTrackerStore):
@@ -70,6 +84,19 @@ class CachedSQLTrackerStore(SQLTrackerStore):
             return int(connection.execute(
                 sa.select(sa.func.max(table.c.id)).where(table.c.sender_id == sender_id)).scalar() or 0)
 
+    def _save_rasa_way(self, tracker: DialogueStateTracker) -> None:
+        """``SQLTrackerStore.save`` without its event broker call: count the
+        session's rows, store the events after them."""
+        with self.session_scope() as session:
+            for event in self._additional_events(session, tracker):
+                session.add(self.SQLEvent(sender_id=tracker.sender_id, **_columns(event)))
+            session.commit()
+
+    def _session_rows(self, sender_id: str) -> List[str]:
+        with self.session_scope() as session:
+            rows = self._event_query(session, sender_id, fetch_events_from_all_sessions=False).all()
+            return [row.data for row in rows]
+
     def _remember(self, sender_id: str, events: List[str], last_id: int,
                   tracker: Optional[DialogueStateTracker]) -> None:
         self._cache[sender_id] = (events, last_id, tracker)
@@ -79,13 +106,11 @@ class CachedSQLTrackerStore(SQLTrackerStore):
 
     async def retrieve(self, sender_id: str) -> Optional[DialogueStateTracker]:
         cached = self._cache.pop(sender_id, None)
-        last_id = self._last_id(sender_id)
+        last_id = await asyncio.to_thread(self._last_id, sender_id)
         if cached is not None and cached[1] == last_id:
             events = cached[0]
         else:  # what Rasa's store reads: the latest session's rows, in order
-            with self.session_scope() as session:
-                rows = self._event_query(session, sender_id, fetch_events_from_all_sessions=False).all()
-            events = [row.data for row in rows]
+            events = await asyncio.to_thread(self._session_rows, sender_id)
         if not events or not self.domain:
             return None
         # decoded afresh each turn: events keep (and Rasa may change) the dicts they are built from
@@ -96,20 +121,17 @@ class CachedSQLTrackerStore(SQLTrackerStore):
     async def save(self, tracker: DialogueStateTracker) -> None:
         cached = self._cache.pop(tracker.sender_id, None)
         if cached is None or cached[2] is not tracker:
-            await super().save(tracker)  # not a tracker this store handed out: Rasa's way
+            await self.stream_events(tracker)
+            # not a tracker this store handed out (a new conversation, the HTTP API): Rasa's way
+            await asyncio.to_thread(self._save_rasa_way, tracker)
             return
         await self.stream_events(tracker)
         events, last_id, _ = cached
         new_events = list(itertools.islice(tracker.events, len(events), None))
-        rows = []
-        for event in new_events:
-            data: Dict[str, Any] = event.as_dict()
-            rows.append({"sender_id": tracker.sender_id, "type_name": event.type_name,
-                         "timestamp": data.get("timestamp"),
-                         "intent_name": data.get("parse_data", {}).get("intent", {}).get(INTENT_NAME_KEY),
-                         "action_name": data.get("name"), "data": json.dumps(data)})
+        rows = [{"sender_id": tracker.sender_id, **_columns(event)} for event in new_events]
         if rows:
-            last_id = self._insert(tracker.sender_id, rows)
+            last_id = await asyncio.to_thread(self._insert, tracker.sender_id, rows)
         if any(isinstance(event, SessionStarted) for event in new_events):
             return  # a new session began: the next retrieve reads just that session, Rasa's way
-        self._remember(tracker.sender_id, events + [row["data"] for row in rows], last_id, None)
+        # the same tracker may be saved again in this turn: its events after these are new then
+        self._remember(tracker.sender_id, events + [row["data"] for row in rows], last_id, tracker)
