@@ -46,8 +46,9 @@ CLOSED_RASA = "http://127.0.0.1:9"  # nothing listens: for gateways that never a
 SECRET = "kara-bench-secret"
 AGENT_PASSWORD = "bench-password"
 NOFILE = 65536
-#: what every benchmark gateway gets in its environment (see module docs)
-GATEWAY_ENV = {"KARA_GATEWAY_RATE_PER_S": "0"}
+#: what every benchmark gateway gets in its environment (see module docs; no
+#: new-chat limit either: every benchmark client is on 127.0.0.1)
+GATEWAY_ENV = {"KARA_GATEWAY_RATE_PER_S": "0", "KARA_GATEWAY_NEW_CHATS_PER_ADDRESS": "0"}
 
 
 def raise_nofile(limit: int = NOFILE) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -44,9 +45,35 @@ def _gateway_cli(*argv: str) -> List[str]:
     return [str(paths.VENV_BIN / "python"), "-m", "handoff", *argv]
 
 
+class Stopped(Exception):
+    """SIGTERM or SIGHUP: stop like Ctrl-C does (see :func:`stop_on_signals`)."""
+
+
+def _raise_stopped(signum: int, _frame: object) -> None:
+    raise Stopped(signal.Signals(signum).name)
+
+
+def stop_on_signals() -> None:
+    """SIGTERM (systemd, a container runtime, ``kill``) and SIGHUP (the
+    terminal went away) unwind ``cmd_run`` like Ctrl-C, so its ``finally``
+    stops the gateway, Rasa and the action server instead of leaving them
+    running as orphans. (Each child also gets SIGTERM should this process be
+    killed outright: ``ManagedProcess`` sets its parent-death signal.)"""
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _raise_stopped)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    stop_on_signals()
+    try:
+        return _run(args)
+    except (KeyboardInterrupt, Stopped):  # before everything was up: what started was stopped
+        return 0
+
+
+def _run(args: argparse.Namespace) -> int:
     paths.VAR.mkdir(exist_ok=True)
-    logs = paths.VAR / "logs"
+    logs = Path(args.log_dir)
     _step("model")
     model = ensure_model()
     _step("demo shop database")
@@ -81,9 +108,12 @@ Press Ctrl-C to stop.""", flush=True)
             time.sleep(1)
         print("a process stopped; see the logs", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Stopped):
         return 0
     finally:
+        # A second signal while stopping must not cut the stopping short.
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)
         if gateway is not None:
             gateway.stop()
         stack.stop()
@@ -115,6 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--rasa-port", type=int, default=int(os.environ.get("KARA_RASA_PORT", 5005)))
     run.add_argument("--actions-port", type=int, default=int(os.environ.get("KARA_ACTIONS_PORT", 5055)))
     run.add_argument("--gateway-port", type=int, default=int(os.environ.get("KARA_GATEWAY_PORT", 8765)))
+    run.add_argument("--log-dir", default=str(paths.VAR / "logs"), help="where each process writes its log")
     run.set_defaults(func=cmd_run)
 
     test = sub.add_parser("test", help="run every test (pytest arguments may follow)")

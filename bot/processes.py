@@ -44,6 +44,20 @@ def http_ok(url: str, timeout: float = 2.0) -> bool:
         return False
 
 
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGTERM when the parent dies (Linux's
+    parent-death signal), so even a ``./kara run`` killed with SIGKILL
+    leaves no orphan. Elsewhere nothing (the parent's handlers still stop
+    its children on SIGTERM)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 @dataclass
 class ManagedProcess:
     """A child process with its own log file and a readiness probe."""
@@ -61,6 +75,7 @@ class ManagedProcess:
             self.cmd, cwd=paths.ROOT, stdout=log, stderr=subprocess.STDOUT,
             env={**os.environ, **training_env(), **self.env},
             start_new_session=True,  # its own process group: stop() reaches its children
+            preexec_fn=_die_with_parent,
         )
         return self
 

@@ -35,6 +35,8 @@ STATES = ("bot", "waiting", "agent", "closed")
 
 #: Close code used after an ``unauthorized`` error.
 CLOSE_UNAUTHORIZED = 4401
+#: Close code of a socket that did not say hello in time.
+CLOSE_HELLO_TIMEOUT = 4408
 
 
 class Code:
@@ -50,6 +52,7 @@ class Code:
     UNSUPPORTED_VERSION = "unsupported_version"
     UNAUTHORIZED = "unauthorized"
     RATE_LIMITED = "rate_limited"
+    TOO_MANY_CONVERSATIONS = "too_many_conversations"
     NOT_FOUND = "not_found"
     ALREADY_CLAIMED = "already_claimed"
     NOT_OWNER = "not_owner"

@@ -16,13 +16,14 @@ Keys (``P`` is the prefix, ``kara`` by default; tests use their own):
 * ``P:populated``: set once the live state was built; missing after Redis
   restarted empty, which makes the gateway rebuild it from SQL.
 * ``P:once:<job>``: a job one process runs for all (``once``), with a TTL.
+* ``P:count:<key>``: a throttle counter (``count``), expiring with its window.
 
 Every change is one Lua script, so it is atomic across processes.
 """
 from __future__ import annotations
 
 import time
-from typing import Any, List, Optional, Set
+from typing import Any, List, Optional, Set, Tuple
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
@@ -102,6 +103,19 @@ return entry
 """
 
 # KEYS: conv, all queues; ARGV: conv id, ttl, then field/value pairs (none: forget it)
+# KEYS: counter; ARGV: add, window ms. Returns {count, ms left in the window}.
+_COUNT = """
+local add = tonumber(ARGV[1])
+if add < 0 and redis.call('EXISTS', KEYS[1]) == 0 then return {0, 0} end
+local n = redis.call('INCRBY', KEYS[1], add)
+local left = redis.call('PTTL', KEYS[1])
+if left < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  left = tonumber(ARGV[2])
+end
+return {n, left}
+"""
+
 _SET_STATE = """
 local cur = redis.call('HGET', KEYS[1], 'agent_id')
 for i = 2, #KEYS do redis.call('ZREM', KEYS[i], ARGV[1]) end
@@ -149,6 +163,7 @@ class RedisQueueStore:
         self._release = self.redis.register_script(_RELEASE)
         self._dequeue = self.redis.register_script(_DEQUEUE)
         self._set_state = self.redis.register_script(_SET_STATE)
+        self._count = self.redis.register_script(_COUNT)
 
     # key helpers
     def _conv(self, cid: str) -> str:
@@ -321,6 +336,11 @@ class RedisQueueStore:
     async def once(self, key: str, ttl_s: float) -> bool:
         ttl_ms = max(1, int(ttl_s * 1000))
         return bool(await self.redis.set(f"{self.prefix}:once:{key}", "1", nx=True, px=ttl_ms))
+
+    async def count(self, key: str, window_s: float, add: int = 1) -> Tuple[int, float]:
+        window_ms = max(1, int(window_s * 1000))
+        hits, left_ms = await self._count(keys=[f"{self.prefix}:count:{key}"], args=[add, window_ms])
+        return max(0, int(hits)), int(left_ms) / 1000
 
     async def populated(self) -> bool:
         return bool(await self.redis.exists(f"{self.prefix}:populated"))

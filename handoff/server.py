@@ -181,6 +181,33 @@ async def _send(socket: WebSocketServerProtocol, frame: Any) -> None:
         pass
 
 
+class _HelloTimeout(Exception):
+    """The socket did not say hello in time (see :func:`_recv`)."""
+
+
+async def _recv(socket: WebSocketServerProtocol, deadline: Optional[float]) -> Any:
+    """The next websocket message; before hello (``deadline`` set, a loop
+    time) only until the deadline. A socket that never says hello would
+    otherwise hold its file descriptor for good."""
+    if deadline is None:
+        return await socket.recv()
+    try:
+        return await asyncio.wait_for(socket.recv(), max(0.0, deadline - asyncio.get_running_loop().time()))
+    except asyncio.TimeoutError:
+        raise _HelloTimeout from None
+
+
+def _hello_deadline(gateway: Gateway) -> Optional[float]:
+    timeout = gateway.config.hello_timeout_s
+    return asyncio.get_running_loop().time() + timeout if timeout > 0 else None
+
+
+async def _close_without_hello(gateway: Gateway, socket: WebSocketServerProtocol) -> None:
+    seconds = f"{gateway.config.hello_timeout_s:g}"
+    await _send(socket, p.error_frame(p.Code.NOT_READY, f"No hello within {seconds} s; closing."))
+    await socket.close(p.CLOSE_HELLO_TIMEOUT, "hello timeout")
+
+
 def _limited(bucket: TokenBucket) -> None:
     wait_ms = bucket.take()
     if wait_ms:
@@ -189,16 +216,18 @@ def _limited(bucket: TokenBucket) -> None:
         )
 
 
-async def shopper_session(gateway: Gateway, socket: WebSocketServerProtocol) -> None:
+async def shopper_session(gateway: Gateway, socket: WebSocketServerProtocol, address: str) -> None:
     bucket = TokenBucket(gateway.config.rate_per_s, gateway.config.rate_burst)
     pipeline = Pipeline(socket, gateway, Gateway.shopper_messages)
     conversation: Optional[ConversationRecord] = None
+    deadline = _hello_deadline(gateway)
     raw: Any = None
     frame: Any = None
     try:
         while True:
             raw = frame = None  # an idle socket keeps neither its last frame nor its text
-            raw = await socket.recv()  # (not ``async for``: no generator per socket)
+            # (not ``async for``: no generator per socket)
+            raw = await _recv(socket, deadline if conversation is None else None)
             ref: Optional[str] = None
             try:
                 _limited(bucket)
@@ -218,7 +247,7 @@ async def shopper_session(gateway: Gateway, socket: WebSocketServerProtocol) -> 
                     gateway.hub.hold(socket)  # the welcome comes first
                     try:
                         conversation, frames, new = await gateway.shopper_hello(
-                            socket, frame.token, frame.role, frame.line
+                            socket, frame.token, frame.role, frame.line, address
                         )
                         pipeline.subject = conversation
                         frames[0] = _with_ref(frames[0], ref)  # the welcome answers the hello
@@ -249,6 +278,8 @@ async def shopper_session(gateway: Gateway, socket: WebSocketServerProtocol) -> 
             except Exception:
                 logger.exception("shopper frame failed")
                 await _send(socket, p.internal_error_frame(ref))
+    except _HelloTimeout:
+        await _close_without_hello(gateway, socket)
     except websockets.ConnectionClosed:
         pass
     finally:
@@ -257,16 +288,18 @@ async def shopper_session(gateway: Gateway, socket: WebSocketServerProtocol) -> 
             await gateway.shopper_left(conversation, socket)
 
 
-async def agent_session(gateway: Gateway, socket: WebSocketServerProtocol) -> None:
+async def agent_session(gateway: Gateway, socket: WebSocketServerProtocol, address: str) -> None:
     bucket = TokenBucket(gateway.config.rate_per_s, gateway.config.rate_burst)
     pipeline = Pipeline(socket, gateway, Gateway.agent_messages)
     agent: Optional[AgentRecord] = None
+    deadline = _hello_deadline(gateway)
     raw: Any = None
     frame: Any = None
     try:
         while True:
             raw = frame = None  # an idle socket keeps neither its last frame nor its text
-            raw = await socket.recv()  # (not ``async for``: no generator per socket)
+            # (not ``async for``: no generator per socket)
+            raw = await _recv(socket, deadline if agent is None else None)
             ref: Optional[str] = None
             try:
                 _limited(bucket)
@@ -317,6 +350,8 @@ async def agent_session(gateway: Gateway, socket: WebSocketServerProtocol) -> No
             except Exception:
                 logger.exception("agent frame failed")
                 await _send(socket, p.internal_error_frame(ref))
+    except _HelloTimeout:
+        await _close_without_hello(gateway, socket)
     except websockets.ConnectionClosed:
         pass
     finally:
@@ -390,22 +425,24 @@ async def start(config: GatewayConfig) -> RunningGateway:
     gateway = build_gateway(config)
     await gateway.start()
 
+    routes = HttpRoutes(config.widget_dir, gateway.login, config.allowed_origins, config.trusted_proxies)
+
     def handler(socket: WebSocketServerProtocol) -> Awaitable[None]:
         # A plain function returning the session coroutine: one coroutine
         # frame less per connection. The handshake is over: its headers
         # (~3 KiB) are not needed any more.
+        address = routes.address(socket.remote_address, socket.request_headers)
         socket.request_headers = socket.response_headers = _NO_HEADERS
         path = socket.path.split("?", 1)[0]
         session = agent_session if path == "/ws/agent" else shopper_session
-        return session(gateway, socket)
+        return session(gateway, socket, address)
 
-    origins = [*config.allowed_origins, None] if config.allowed_origins else None
     server = await websockets.serve(
         handler,
         config.host,
         config.port,
-        create_protocol=bind(HttpRoutes(config.widget_dir, gateway.login)),
-        origins=origins,
+        create_protocol=bind(routes, config.open_timeout_s),
+        origins=None,  # checked by HttpRoutes (the gateway's own Origin by default)
         compression=None,
         max_size=MAX_MESSAGE_BYTES,
         max_queue=4,

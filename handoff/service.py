@@ -55,6 +55,7 @@ from .protocol import VERSION, Code, ProtocolError, dumps, internal_error_frame
 from .queue import AGENT, BOT, CLOSED, WAITING, LiveState, QueueEntry, QueueStore, positions
 from .rasa_client import RasaActionsFailed, RasaClient, RasaUnavailable
 from .storage import AgentRecord, ConversationRecord, HandoffRecord, MessageRecord, Storage, utcnow
+from .throttle import Limit, Throttle
 from .turns import TurnQueue
 
 logger = logging.getLogger(__name__)
@@ -117,6 +118,10 @@ class Gateway:
         self._absent_since: Dict[int, float] = {}
         #: the bot turns of each conversation, one at a time (see handoff.turns)
         self.turns = TurnQueue(self._spawn)
+        self.throttle = Throttle(store)
+        self.login_per_username = Limit("login-user", config.login_per_username, config.login_window_s)
+        self.login_per_address = Limit("login-addr", config.login_per_address, config.login_window_s)
+        self.new_chats = Limit("new-chats", config.new_chats_per_address, config.new_chats_window_s)
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -340,13 +345,15 @@ class Gateway:
     # == shoppers ==========================================================
 
     async def shopper_hello(
-        self, socket: Any, token: Optional[str], role: str, line: str
+        self, socket: Any, token: Optional[str], role: str, line: str, address: str = ""
     ) -> Tuple[ConversationRecord, List[Frame], bool]:
-        """Open or resume a conversation for ``socket``.
+        """Open or resume a conversation for ``socket`` (from client ``address``).
 
         Returns the conversation, the frames to send to this socket, and
         whether it is new. A token that is forged, expired, of another kind,
-        or names an unknown conversation raises ``unauthorized``."""
+        or names an unknown conversation raises ``unauthorized``; a new chat
+        beyond the address's limit ``too_many_conversations`` (never on the
+        emergency line: a provider in an emergency always gets through)."""
         if token is not None:
             claims = self.signer.verify(token, SHOPPER_TOKEN)
             conversation = await self.storage.conversation(claims.subject) if claims else None
@@ -354,6 +361,8 @@ class Gateway:
                 raise ProtocolError(Code.UNAUTHORIZED, "This conversation token is not valid; start a new chat.")
             new = False
         else:
+            if line != "emergency":
+                await self._count_new_chat(address)
             conversation = await self.storage.create_conversation(uuid.uuid4().hex, role, line)
             new = True
         # a fresh token each time: the expiry slides while the shopper comes back
@@ -389,6 +398,17 @@ class Gateway:
         elif live.state == CLOSED and live.rating_handoff is not None:
             frames.append({"type": "rating_request"})
         return conversation, frames, new
+
+    async def _count_new_chat(self, address: str) -> None:
+        wait = await self.throttle.take(self.new_chats, address)
+        if wait:
+            minutes = max(1, math.ceil(wait / 60))
+            raise ProtocolError(
+                Code.TOO_MANY_CONVERSATIONS,
+                f"Too many new chats from your network; please try again in {minutes} min"
+                f"{'' if minutes == 1 else 's'}, or continue an earlier chat.",
+                retry_after_ms=max(1, math.ceil(wait * 1000)),
+            )
 
     async def shopper_left(self, conversation: ConversationRecord, socket: Any) -> None:
         await self.hub.remove_shopper(conversation.id, socket)
@@ -742,12 +762,20 @@ class Gateway:
 
     # == agents ============================================================
 
-    async def login(self, username: str, password: str) -> Optional[Frame]:
+    async def login(self, username: str, password: str, address: str = "") -> Optional[Frame]:
+        """The token of an agent whose password is right, else None. Every
+        attempt counts against the username and the client address
+        (:mod:`handoff.throttle`), a successful one is given back; over
+        either limit, :class:`~handoff.throttle.Throttled` without checking."""
+        user_key = username.strip().lower()[:64]
+        await self.throttle.take_all((self.login_per_username, user_key), (self.login_per_address, address))
         agent = await self.storage.agent_by_username(username)
         loop = asyncio.get_running_loop()
         ok = await loop.run_in_executor(None, verify_password, agent.password_hash if agent else None, password)
         if not ok or agent is None or not agent.active:
             return None
+        await self.throttle.give_back(self.login_per_username, user_key)
+        await self.throttle.give_back(self.login_per_address, address)
         token = self.signer.issue(AGENT_TOKEN, str(agent.id), self.config.agent_token_ttl_s)
         return {"token": token, "agent": {"id": agent.id, "name": agent.name}}
 

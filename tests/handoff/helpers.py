@@ -179,7 +179,8 @@ def spawn_gateway(args: List[str], log: Path, env: Optional[Dict[str, str]] = No
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=out,
-        env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})},
+        # tests open many chats from 127.0.0.1 (test_hardening tests the limit)
+        env={**os.environ, "PYTHONPATH": str(REPO), "KARA_GATEWAY_NEW_CHATS_PER_ADDRESS": "0", **(env or {})},
     )
     deadline = time.monotonic() + timeout
     assert proc.stdout is not None

@@ -161,6 +161,7 @@ class Gateway:
         # A short grace before a silent agent counts as gone, and an emergency
         # pages the on-call person after 2 s instead of minutes, so tests see it.
         cmd += ["--grace-seconds", "5", "--emergency-page-after", "2"]
+        cmd += ["--new-chats-per-address", "0"]  # every test's chats come from 127.0.0.1
         offset = self.log.read_text().count("gateway listening on") if self.log.exists() else 0
         with open(self.log, "a") as out:
             proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, text=True)
