@@ -410,7 +410,8 @@ async def soak(args: argparse.Namespace, system: System) -> Dict[str, Any]:
     rasa_url = args.rasa_url or system.rasa_url
     rasa_proc = None if args.rasa_url else system.bot_stack
     db_url = system.database()
-    system_module.GATEWAY_ENV = {}  # the default per-connection rate limit, as deployed
+    # the default per-connection rate limit, as deployed; no new-chat limit (every shopper is on 127.0.0.1)
+    system_module.GATEWAY_ENV = {"KARA_GATEWAY_NEW_CHATS_PER_ADDRESS": "0"}
     launcher = None
     if args.trace_memory:
         launcher = [system_module.PYTHON, "-m", "bench.memtrace", args.trace_memory, str(args.trace_every), "--"]
