@@ -1,7 +1,8 @@
 """The command line: ``./kara <command>`` (``python -m bot <command>``).
 
     run     train if needed, seed the demo shop, start the whole system
-    test    make sure PostgreSQL/Redis/Chromium are there, train if needed, run pytest
+    test    make sure PostgreSQL/Redis/Chromium are there, train if needed, run ruff,
+            mypy and pytest (once per Python environment)
     train   train the model if config, domain or data changed
     seed    load a shop data file into the shop database
 """
@@ -14,11 +15,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 from bot import paths
 from bot.model_cache import ensure_model
-from bot.processes import ManagedProcess, http_ok, seed_shop, start_bot_stack
+from bot.processes import GATEWAY_PYTHON, ManagedProcess, gateway_command, http_ok, seed_shop, start_bot_stack
 
 DEFAULT_SHOP_DB = f"sqlite:///{paths.VAR / 'shop.db'}"
 DEFAULT_GATEWAY_DB = f"sqlite:///{paths.VAR / 'gateway.db'}"
@@ -39,10 +40,6 @@ def cmd_seed(args: argparse.Namespace) -> int:
     seed_shop(args.db_url, Path(args.file))
     print(f"seeded {args.db_url} from {args.file}")
     return 0
-
-
-def _gateway_cli(*argv: str) -> List[str]:
-    return [str(paths.VENV_BIN / "python"), "-m", "handoff", *argv]
 
 
 class Stopped(Exception):
@@ -85,15 +82,15 @@ def _run(args: argparse.Namespace) -> int:
     try:
         _step("gateway")
         db = ["--db-url", args.gateway_db]
-        subprocess.run(_gateway_cli("migrate", *db), cwd=paths.ROOT, check=True)
+        subprocess.run(gateway_command("migrate", *db), cwd=paths.ROOT, check=True)
         user, name, password = DEMO_AGENT
         # Creates the demo agent, or resets its password to the documented one.
-        subprocess.run(_gateway_cli("create-agent", user, "--name", name, "--password", password,
+        subprocess.run(gateway_command("create-agent", user, "--name", name, "--password", password,
                                     *db), cwd=paths.ROOT, check=True)
         serve = ["serve", "--port", str(args.gateway_port), "--rasa-url", stack.rasa_url, *db]
         if args.redis_url:
             serve += ["--redis-url", args.redis_url]
-        gateway = ManagedProcess("gateway", _gateway_cli(*serve), logs / "gateway.log").start()
+        gateway = ManagedProcess("gateway", gateway_command(*serve), logs / "gateway.log").start()
         base = f"http://127.0.0.1:{args.gateway_port}"
         gateway.wait_ready(lambda: http_ok(f"{base}/healthz"), 60)
         print(f"""
@@ -119,6 +116,26 @@ Press Ctrl-C to stop.""", flush=True)
         stack.stop()
 
 
+#: the tests of the gateway's environment; every other test runs in the assistant's
+GATEWAY_TESTS = ("tests/handoff", "tests/faults")
+
+
+def test_runs(pytest_args: List[str]) -> List[Tuple[str, List[str]]]:
+    """(python, pytest arguments) per environment. Without arguments: the
+    gateway's tests in its environment, then everything else in the
+    assistant's. With arguments naming gateway tests, the gateway's
+    environment only; with others, the assistant's only."""
+    rasa_python = str(paths.VENV_BIN / "python")
+    if not pytest_args:
+        return [
+            (str(GATEWAY_PYTHON), list(GATEWAY_TESTS)),
+            (rasa_python, ["tests", *(f"--ignore={path}" for path in GATEWAY_TESTS)]),
+        ]
+    if any(arg.startswith(GATEWAY_TESTS) for arg in pytest_args):
+        return [(str(GATEWAY_PYTHON), pytest_args)]
+    return [(rasa_python, pytest_args)]
+
+
 def cmd_test(args: argparse.Namespace) -> int:
     from bot.services import ensure_all
 
@@ -126,10 +143,17 @@ def cmd_test(args: argparse.Namespace) -> int:
     ensure_all()
     _step("model")
     ensure_model()
-    _step("pytest")
-    code = subprocess.call([str(paths.VENV_BIN / "python"), "-m", "pytest", *args.pytest_args],
-                           cwd=paths.ROOT)
-    return code
+    failed = 0
+    if not args.pytest_args:  # the checks of pyproject.toml: ruff (whole repository), mypy --strict (handoff/)
+        tools = GATEWAY_PYTHON.parent
+        for check in ([str(tools / "ruff"), "check", "."], [str(tools / "mypy")]):
+            _step(f"{Path(check[0]).name} {' '.join(check[1:])}")
+            failed = failed or subprocess.call(check, cwd=paths.ROOT)
+    for python, pytest_args in test_runs(list(args.pytest_args)):
+        _step(f"pytest {' '.join(pytest_args)} ({python})")
+        code = subprocess.call([python, "-m", "pytest", *pytest_args], cwd=paths.ROOT)
+        failed = failed or code  # every run runs; the first failure's code is returned
+    return failed
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -41,7 +41,8 @@ def event_loop_policy(name: str) -> asyncio.AbstractEventLoopPolicy:
     if name == "uvloop":
         import uvloop
 
-        return uvloop.EventLoopPolicy()
+        policy: asyncio.AbstractEventLoopPolicy = uvloop.EventLoopPolicy()
+        return policy
     if name == "asyncio":
         return asyncio.DefaultEventLoopPolicy()
     raise SystemExit(f"unknown event loop {name!r}; choose one of {', '.join(LOOPS)}")

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Mapping, Optional, Tuple
 
-from .storage import DEFAULT_DB_URL
-
 REPO_ROOT = Path(__file__).resolve().parent.parent
+#: the embedded default: SQLite under var/
+DEFAULT_DB_URL = "sqlite:///var/gateway.db"
 
 
 @dataclass

@@ -27,7 +27,7 @@ from typing import Any, List, Optional, Set, Tuple
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialBackoff
+from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -144,6 +144,12 @@ def connect(url: str) -> "aioredis.Redis":
     )
 
 
+def connect_once(url: str) -> "aioredis.Redis":
+    """A Redis client whose commands fail at once when the connection does
+    (no retry): for the bus's subscriber (see handoff.bus)."""
+    return aioredis.from_url(url, decode_responses=True, retry=Retry(NoBackoff(), 0))
+
+
 def _int(value: Any) -> Optional[int]:
     return int(value) if value not in (None, "", b"") else None
 
@@ -185,12 +191,12 @@ class RedisQueueStore:
         if not state:
             return LiveState()
         return LiveState(
-            state=state,
+            state=str(state),
             queue=_str(queue),
             handoff_id=_int(handoff_id),
             agent_id=_int(agent_id),
             agent_name=_str(agent_name),
-            entry=QueueEntry.from_json(entry) if entry else None,
+            entry=QueueEntry.from_json(str(entry)) if entry else None,
             rating_handoff=_int(rating_handoff),
         )
 
@@ -279,11 +285,11 @@ class RedisQueueStore:
         return {queue: [entries[cid] for cid in ids if cid in entries] for queue, ids in zip(QUEUES, id_lists)}
 
     async def owned_by(self, agent_id: int) -> List[str]:
-        ids = await self.redis.smembers(self._owned(agent_id))
-        if not ids:
+        members = await self.redis.smembers(self._owned(agent_id))
+        if not members:
             return []
         # Trust the conversation hash over the set (the set is an index).
-        ids = sorted(ids)
+        ids = sorted(str(member) for member in members)
         pipe = self.redis.pipeline(transaction=False)
         for cid in ids:
             pipe.hmget(self._conv(cid), "state", "agent_id")
@@ -349,5 +355,5 @@ class RedisQueueStore:
         await self.redis.set(f"{self.prefix}:populated", "1")
 
     async def close(self) -> None:
-        await self.redis.close()
+        await self.redis.aclose()
         await self.redis.connection_pool.disconnect()

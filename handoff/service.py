@@ -40,7 +40,7 @@ import secrets
 import time
 import uuid
 from dataclasses import replace
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Sequence, Set, Tuple
+from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
 from . import paging
 from .auth import AGENT as AGENT_TOKEN
@@ -241,7 +241,8 @@ class Gateway:
         handle: Optional[asyncio.TimerHandle] = None
 
         def fire() -> None:
-            self._timers.discard(handle)  # type: ignore[arg-type]
+            if handle is not None:
+                self._timers.discard(handle)
             self._spawn(job())
 
         handle = loop.call_later(max(0.0, delay), fire)
@@ -563,10 +564,10 @@ class Gateway:
         for future in stored:
             record, _ = await future
             texts.append(message_json(record))
-        events = [(Hub.to_shopper(cid, {})[0], SEPARATOR.join(texts))]
+        events: List[Tuple[str, str]] = [(Hub.to_shopper(cid, {})[0], SEPARATOR.join(texts))]
         if agent_id is not None:
             # text[:-1] + tail == dumps(dict(frame, conversation_id=cid)), without a second dumps
-            tail = ',"conversation_id":' + dumps(cid) + "}"
+            tail = ',"conversation_id":"' + cid + '"}'  # a conversation id is hex
             events.append((Hub.to_agent(agent_id, {})[0], SEPARATOR.join([text[:-1] + tail for text in texts])))
         await self.hub.publish(events)
 
@@ -913,7 +914,7 @@ class Gateway:
         await self._owned(agent, cid)
         await self.hub.send(Hub.to_shopper(cid, {"type": "typing", "who": "agent", "on": on, "name": agent.name}))
 
-    def _ended(self, agent: AgentRecord, cid: str, why: str) -> Tuple[str, Frame]:
+    def _ended(self, agent: AgentRecord, cid: str, why: str) -> Tuple[str, Mapping[str, Any]]:
         return Hub.to_agent(agent.id, {"type": "chat_ended", "conversation_id": cid, "why": why})
 
     async def _handle_time(self, handoff_id: Optional[int]) -> None:
@@ -974,7 +975,7 @@ class Gateway:
         )
 
 
-def _typing(cid: str, on: bool) -> Tuple[str, Frame]:
+def _typing(cid: str, on: bool) -> Tuple[str, Mapping[str, Any]]:
     """The bot's typing indicator, for the shopper's sockets."""
     return Hub.to_shopper(cid, {"type": "typing", "who": "bot", "on": on})
 
