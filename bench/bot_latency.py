@@ -123,7 +123,8 @@ def run(system: System, quick: bool) -> List[Row]:
         label = f"{conversations} concurrent"
         rows.append(Row(f"Bot turn p50 / p95 / p99, direct to Rasa, {label}",
                         f"{ms(d['p50'])} / {ms(d['p95'])} / {ms(d['p99'])}", note=(
-                            f"{d['n']} turns per side at {label} ({ROUNDS} A-B-B-A rounds, interleaved); one gateway process on "
+                            f"{d['n']} turns per side at {label} ({ROUNDS} A-B-B-A rounds, interleaved); "
+                            "one gateway process on "
                             "PostgreSQL, live state in memory." if conversations == 1 else "")))
         rows.append(Row(f"Bot turn p50 / p95 / p99, through the gateway, {label}",
                         f"{ms(g['p50'])} / {ms(g['p95'])} / {ms(g['p99'])}"))

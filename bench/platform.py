@@ -90,7 +90,8 @@ def run(system: System, quick: bool) -> List[Row]:
     rows.append(Row("Assistant start (action server + Rasa server, to ready)", f"{system.bot_start_s:.1f} s",
                     note="Measured when this run started the assistant (model already trained)."))
     if quick:
-        rows.append(Row("Training time (rasa train, fresh cache)", "skipped (--quick)", f"<= {TRAIN_TARGET_S // 60} min"))
+        rows.append(Row("Training time (rasa train, fresh cache)", "skipped (--quick)",
+                        f"<= {TRAIN_TARGET_S // 60} min"))
         rows.append(Row("Install time from a clean package cache", "skipped (--quick)",
                         f"<= {INSTALL_TARGET_S // 60} min"))
         return rows

@@ -7,7 +7,8 @@ handoff payload (``custom.handoff``, :mod:`handoff.contract`), it notes the wall
 clock (``time.time_ns()``) at the moment it hands that reply back to the
 gateway, under the conversation id (``sender``). ``GET /_bench/stamps`` returns
 ``{sender: {"reply": ns, "pause_in": ns, "pause_out": ns}}`` (the latter two:
-the gateway's ``pause`` call to Rasa, which is inside the measured span); the benchmark compares them with the time the agent console
+the gateway's ``pause`` call to Rasa, which is inside the measured span); the
+benchmark compares them with the time the agent console
 got the ``handoff`` frame. The proxy's own hop is outside the measured span.
 """
 from __future__ import annotations

@@ -33,7 +33,6 @@ from typing import Dict, List, Optional, Tuple
 
 import websockets
 
-from bot import paths
 from bot.processes import free_port
 from handoff.config import GatewayConfig
 
@@ -41,7 +40,7 @@ from .clients import Client, agent, claimed_chat
 from .cpu import CpuMeter, processes_named, this_process
 from .report import Row, check
 from .stats import ms, summary
-from .system import PYTHON, REDIS_URL, System
+from .system import REDIS_URL, System
 
 LATENCY_WINDOW = 1
 #: throughput runs as this many rounds of echo, 1, 2, 2, 1, echo: a burst of
@@ -176,7 +175,8 @@ def run(system: System, quick: bool) -> List[Row]:
     system.create_agent(shared_db, "relay2", "Relay Two")
     port = free_port()
     loop = os.environ.get("KARA_GATEWAY_LOOP") or GatewayConfig.loop  # the gateways' event loop, for both
-    echo = subprocess.Popen([PYTHON, "-m", "bench.echo_server", "--port", str(port), "--loop", loop], cwd=paths.ROOT,
+    echo = subprocess.Popen([system.gateway_python, "-m", "bench.echo_server", "--port", str(port), "--loop", loop],
+                            cwd=system.gateway_root,
                             stdout=subprocess.PIPE, start_new_session=True)
     try:
         assert echo.stdout is not None

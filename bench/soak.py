@@ -398,7 +398,8 @@ def stored_messages(db_url: str) -> Tuple[Counter, Counter, Counter]:
                     "select text, count(*) from messages where sender = 'agent' group by text"))
             })
             senders = Counter({
-                row[0]: row[1] for row in connection.execute(text("select sender, count(*) from messages group by sender"))
+                row[0]: row[1]
+                for row in connection.execute(text("select sender, count(*) from messages group by sender"))
             })
     finally:
         engine.dispose()
@@ -410,10 +411,11 @@ async def soak(args: argparse.Namespace, system: System) -> Dict[str, Any]:
     rasa_url = args.rasa_url or system.rasa_url
     rasa_proc = None if args.rasa_url else system.bot_stack
     db_url = system.database()
-    system_module.GATEWAY_ENV = {}  # the default per-connection rate limit, as deployed
+    # the default per-connection rate limit, as deployed; no new-chat limit (every shopper is on 127.0.0.1)
+    system_module.GATEWAY_ENV = {"KARA_GATEWAY_NEW_CHATS_PER_ADDRESS": "0"}
     launcher = None
     if args.trace_memory:
-        launcher = [system_module.PYTHON, "-m", "bench.memtrace", args.trace_memory, str(args.trace_every), "--"]
+        launcher = [system.gateway_python, "-m", "bench.memtrace", args.trace_memory, str(args.trace_every), "--"]
     gw = system.gateway("soak", db_url=db_url, rasa_url=rasa_url, launcher=launcher,
                         extra=["--rasa-timeout", "30", "--log-level", "WARNING"], nofile=True)
     process = psutil.Process(gw.pid)
@@ -508,7 +510,8 @@ async def soak(args: argparse.Namespace, system: System) -> Dict[str, Any]:
         "duplicates": shopper_dupes + agent_dupes,
         "lost": len(shopper_lost) + len(agent_lost),
         "lost_examples": (shopper_lost + agent_lost)[:5],
-        "sent_without_ack": len(figures.shopper_sent - figures.shopper_acked) + len(figures.agent_sent - figures.agent_acked),
+        "sent_without_ack": (len(figures.shopper_sent - figures.shopper_acked)
+                             + len(figures.agent_sent - figures.agent_acked)),
         "stored_without_ack": len(set(shoppers_db) - figures.shopper_acked),
         "no_ack_within_15s": figures.no_ack,
         "bot_turns": figures.bot_turns,
@@ -561,7 +564,8 @@ def report(result: Dict[str, Any]) -> str:
         f"stored {result['messages_stored']}",
         f"  duplicates {result['duplicates']}, lost {result['lost']}, sent without ack {result['sent_without_ack']}, "
         f"stored without ack {result['stored_without_ack']}",
-        f"  bot turns {result['bot_turns']} (unanswered {result['bot_turns_unanswered']}), handoffs {result['handoffs']}, "
+        f"  bot turns {result['bot_turns']} (unanswered {result['bot_turns_unanswered']}), "
+        f"handoffs {result['handoffs']}, "
         f"claims {result['claims']}, closes {result['closes']}, ratings {result['ratings']}, "
         f"resends {result['resends']}, reconnects {result['reconnects']}",
         f"  error frames {result['error_frames']}",

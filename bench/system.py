@@ -38,16 +38,27 @@ from typing import Iterator, List, Optional, Sequence
 
 from bot import paths
 from bot.databases import create_database, drop_database
-from bot.processes import BotStack, free_port, http_ok, seed_shop, start_bot_stack
+from bot.processes import (
+    GATEWAY_PYTHON,
+    BotStack,
+    free_port,
+    http_ok,
+    listening_url,
+    seed_shop,
+    start_bot_stack,
+    terminate,
+)
 
+#: the benchmark's helpers (idle clients, the Rasa timing proxy) run in the assistant's environment
 PYTHON = str(paths.VENV_BIN / "python")
 REDIS_URL = os.environ.get("KARA_BENCH_REDIS", "redis://127.0.0.1:6379/0")
 CLOSED_RASA = "http://127.0.0.1:9"  # nothing listens: for gateways that never ask the bot
 SECRET = "kara-bench-secret"
 AGENT_PASSWORD = "bench-password"
 NOFILE = 65536
-#: what every benchmark gateway gets in its environment (see module docs)
-GATEWAY_ENV = {"KARA_GATEWAY_RATE_PER_S": "0"}
+#: what every benchmark gateway gets in its environment (see module docs; no
+#: new-chat limit either: every benchmark client is on 127.0.0.1)
+GATEWAY_ENV = {"KARA_GATEWAY_RATE_PER_S": "0", "KARA_GATEWAY_NEW_CHATS_PER_ADDRESS": "0"}
 
 
 def raise_nofile(limit: int = NOFILE) -> int:
@@ -82,17 +93,7 @@ class GatewayProc:
         return self.proc.pid
 
     def stop(self) -> None:
-        if self.proc.poll() is not None:
-            return
-        try:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            self.proc.wait(15)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            self.proc.wait(5)
+        terminate(self.proc, 15, group=True)
 
 
 @dataclass
@@ -108,6 +109,10 @@ class System:
     redis_prefixes: List[str] = field(default_factory=list)
     proxy: Optional[subprocess.Popen] = None
     proxy_url: Optional[str] = None
+    #: which gateway is measured: its Python and its source tree (the
+    #: gateway's environment and this tree; bench.compare also runs an older one)
+    gateway_python: str = str(GATEWAY_PYTHON)
+    gateway_root: Path = paths.ROOT
     #: record py-spy profiles of the gateways while they are measured
     profile: bool = False
     profiles: List[Path] = field(default_factory=list)
@@ -164,7 +169,8 @@ class System:
 
         ``launcher`` replaces ``python -m handoff`` (``bench.memtrace`` wraps it)."""
         port = free_port()
-        cmd = [*(launcher or [PYTHON, "-m", "handoff"]), "serve", "--host", "127.0.0.1", "--port", str(port),
+        cmd = [*(launcher or [self.gateway_python, "-m", "handoff"]), "serve", "--host", "127.0.0.1",
+               "--port", str(port),
                "--rasa-url", rasa_url, "--db-url", db_url, "--secret", SECRET, *(extra or [])]
         if redis_url:
             cmd += ["--redis-url", redis_url, "--redis-prefix", redis_prefix or self.redis_prefix()]
@@ -172,23 +178,15 @@ class System:
         out = log.open("ab")
         preexec = (lambda: raise_nofile()) if nofile else None  # noqa: E731 (ulimit -n for the child)
         proc = subprocess.Popen(
-            cmd, cwd=paths.ROOT, stdout=subprocess.PIPE, stderr=out,
-            env={**os.environ, "PYTHONPATH": str(paths.ROOT), **GATEWAY_ENV,
+            cmd, cwd=self.gateway_root, stdout=subprocess.PIPE, stderr=out,
+            env={**os.environ, "PYTHONPATH": str(self.gateway_root), **GATEWAY_ENV,
                  **({"KARA_RASA_TOKEN": self.bot_stack.rasa_token} if self.bot_stack else {})},
             preexec_fn=preexec, start_new_session=True,
         )
-        assert proc.stdout is not None
-        line = b""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if line or proc.poll() is not None:
-                break
-        if not line.startswith(b"gateway listening on "):
-            proc.kill()
-            proc.wait(5)
-            raise RuntimeError(f"gateway {name} did not start: {line!r}\n{log.read_text()[-3000:]}")
-        url = line.decode().split("gateway listening on ", 1)[1].strip()
+        url = listening_url(proc, timeout)
+        if url is None:
+            terminate(proc, 0)
+            raise RuntimeError(f"gateway {name} did not start\n{log.read_text()[-3000:]}")
 
         def drain(stream=proc.stdout, sink=out) -> None:  # keep its stdout pipe from filling
             for chunk in iter(lambda: stream.readline(), b""):
@@ -202,10 +200,10 @@ class System:
     def create_agent(self, db_url: str, username: str, name: str) -> None:
         """``python -m handoff create-agent`` (password :data:`AGENT_PASSWORD`)."""
         subprocess.run(
-            [PYTHON, "-m", "handoff", "create-agent", username, "--name", name,
+            [self.gateway_python, "-m", "handoff", "create-agent", username, "--name", name,
              "--password", AGENT_PASSWORD, "--db-url", db_url],
-            cwd=paths.ROOT, check=True, stdout=subprocess.DEVNULL,
-            env={**os.environ, "PYTHONPATH": str(paths.ROOT)},
+            cwd=self.gateway_root, check=True, stdout=subprocess.DEVNULL,
+            env={**os.environ, "PYTHONPATH": str(self.gateway_root)},
         )
 
     # -- timing proxy in front of Rasa -------------------------------------
@@ -249,8 +247,8 @@ class System:
         for gw in gateways:
             out = out_dir / f"profile-{label}-{gw.name}.txt"
             spy = subprocess.Popen(
-                ["py-spy", "record", "--pid", str(gw.pid), "--format", "raw", "--rate", os.environ.get("KARA_BENCH_PYSPY_RATE", "200"), "--gil",
-                 "--nonblocking", "-o", str(out)],
+                ["py-spy", "record", "--pid", str(gw.pid), "--format", "raw",
+                 "--rate", os.environ.get("KARA_BENCH_PYSPY_RATE", "200"), "--gil", "--nonblocking", "-o", str(out)],
                 stdout=subprocess.DEVNULL, stderr=(self.tmp / "py-spy.log").open("ab"), start_new_session=True,
             )
             spies.append((spy, out))
@@ -258,7 +256,7 @@ class System:
         try:
             yield
         finally:
-            for spy, out in spies:
+            for spy, _out in spies:
                 if spy.poll() is None:
                     spy.send_signal(signal.SIGINT)
             for spy, out in spies:

@@ -1,7 +1,8 @@
 """The command line: ``./kara <command>`` (``python -m bot <command>``).
 
     run     train if needed, seed the demo shop, start the whole system
-    test    make sure PostgreSQL/Redis/Chromium are there, train if needed, run pytest
+    test    make sure PostgreSQL/Redis/Chromium are there, train if needed, run ruff,
+            mypy and pytest (once per Python environment)
     train   train the model if config, domain or data changed
     seed    load a shop data file into the shop database
 """
@@ -9,15 +10,16 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 from bot import paths
 from bot.model_cache import ensure_model
-from bot.processes import ManagedProcess, http_ok, seed_shop, start_bot_stack
+from bot.processes import GATEWAY_PYTHON, ManagedProcess, gateway_command, http_ok, seed_shop, start_bot_stack
 
 DEFAULT_SHOP_DB = f"sqlite:///{paths.VAR / 'shop.db'}"
 DEFAULT_GATEWAY_DB = f"sqlite:///{paths.VAR / 'gateway.db'}"
@@ -40,13 +42,35 @@ def cmd_seed(args: argparse.Namespace) -> int:
     return 0
 
 
-def _gateway_cli(*argv: str) -> List[str]:
-    return [str(paths.VENV_BIN / "python"), "-m", "handoff", *argv]
+class Stopped(Exception):
+    """SIGTERM or SIGHUP: stop like Ctrl-C does (see :func:`stop_on_signals`)."""
+
+
+def _raise_stopped(signum: int, _frame: object) -> None:
+    raise Stopped(signal.Signals(signum).name)
+
+
+def stop_on_signals() -> None:
+    """SIGTERM (systemd, a container runtime, ``kill``) and SIGHUP (the
+    terminal went away) unwind ``cmd_run`` like Ctrl-C, so its ``finally``
+    stops the gateway, Rasa and the action server instead of leaving them
+    running as orphans. (Each child also gets SIGTERM should this process be
+    killed outright: ``ManagedProcess`` sets its parent-death signal.)"""
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _raise_stopped)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    stop_on_signals()
+    try:
+        return _run(args)
+    except (KeyboardInterrupt, Stopped):  # before everything was up: what started was stopped
+        return 0
+
+
+def _run(args: argparse.Namespace) -> int:
     paths.VAR.mkdir(exist_ok=True)
-    logs = paths.VAR / "logs"
+    logs = Path(args.log_dir)
     _step("model")
     model = ensure_model()
     _step("demo shop database")
@@ -59,15 +83,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         _step("gateway")
         db = ["--db-url", args.gateway_db]
-        subprocess.run(_gateway_cli("migrate", *db), cwd=paths.ROOT, check=True)
+        subprocess.run(gateway_command("migrate", *db), cwd=paths.ROOT, check=True)
         user, name, password = DEMO_AGENT
         # Creates the demo agent, or resets its password to the documented one.
-        subprocess.run(_gateway_cli("create-agent", user, "--name", name, "--password", password,
+        subprocess.run(gateway_command("create-agent", user, "--name", name, "--password", password,
                                     *db), cwd=paths.ROOT, check=True)
         serve = ["serve", "--port", str(args.gateway_port), "--rasa-url", ",".join(stack.rasa_urls), *db]
         if args.redis_url:
             serve += ["--redis-url", args.redis_url]
-        gateway = ManagedProcess("gateway", _gateway_cli(*serve), logs / "gateway.log",
+        gateway = ManagedProcess("gateway", gateway_command(*serve), logs / "gateway.log",
                                  env={"KARA_RASA_TOKEN": stack.rasa_token,
                                       "KARA_TRACKER_DB_URL": stack.tracker_db_url}).start()
         base = f"http://127.0.0.1:{args.gateway_port}"
@@ -84,12 +108,35 @@ Press Ctrl-C to stop.""", flush=True)
             time.sleep(1)
         print("a process stopped; see the logs", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Stopped):
         return 0
     finally:
+        # A second signal while stopping must not cut the stopping short.
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_IGN)
         if gateway is not None:
             gateway.stop()
         stack.stop()
+
+
+#: the tests of the gateway's environment; every other test runs in the assistant's
+GATEWAY_TESTS = ("tests/handoff", "tests/faults", "tests/ops", "tests/widget", "tests/assistant")
+
+
+def test_runs(pytest_args: List[str]) -> List[Tuple[str, List[str]]]:
+    """(python, pytest arguments) per environment. Without arguments: the
+    gateway's tests in its environment, then everything else in the
+    assistant's. With arguments naming gateway tests, the gateway's
+    environment only; with others, the assistant's only."""
+    rasa_python = str(paths.VENV_BIN / "python")
+    if not pytest_args:
+        return [
+            (str(GATEWAY_PYTHON), list(GATEWAY_TESTS)),
+            (rasa_python, ["tests", *(f"--ignore={path}" for path in GATEWAY_TESTS)]),
+        ]
+    if any(arg.startswith(GATEWAY_TESTS) for arg in pytest_args):
+        return [(str(GATEWAY_PYTHON), pytest_args)]
+    return [(rasa_python, pytest_args)]
 
 
 def cmd_test(args: argparse.Namespace) -> int:
@@ -99,10 +146,17 @@ def cmd_test(args: argparse.Namespace) -> int:
     ensure_all()
     _step("model")
     ensure_model()
-    _step("pytest")
-    code = subprocess.call([str(paths.VENV_BIN / "python"), "-m", "pytest", *args.pytest_args],
-                           cwd=paths.ROOT)
-    return code
+    failed = 0
+    if not args.pytest_args:  # the checks of pyproject.toml: ruff (whole repository), mypy --strict (handoff/)
+        tools = GATEWAY_PYTHON.parent
+        for check in ([str(tools / "ruff"), "check", "."], [str(tools / "mypy")]):
+            _step(f"{Path(check[0]).name} {' '.join(check[1:])}")
+            failed = failed or subprocess.call(check, cwd=paths.ROOT)
+    for python, pytest_args in test_runs(list(args.pytest_args)):
+        _step(f"pytest {' '.join(pytest_args)} ({python})")
+        code = subprocess.call([python, "-m", "pytest", *pytest_args], cwd=paths.ROOT)
+        failed = failed or code  # every run runs; the first failure's code is returned
+    return failed
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -122,6 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--rasa-port", type=int, default=int(os.environ.get("KARA_RASA_PORT", 5005)))
     run.add_argument("--actions-port", type=int, default=int(os.environ.get("KARA_ACTIONS_PORT", 5055)))
     run.add_argument("--gateway-port", type=int, default=int(os.environ.get("KARA_GATEWAY_PORT", 8765)))
+    run.add_argument("--log-dir", default=str(paths.VAR / "logs"), help="where each process writes its log")
     run.set_defaults(func=cmd_run)
 
     test = sub.add_parser("test", help="run every test (pytest arguments may follow)")

@@ -21,11 +21,64 @@ from bot import paths
 from bot.model_cache import training_env
 
 
+#: the gateway's own environment (current libraries; README "Two Python environments")
+GATEWAY_PYTHON = paths.ROOT / ".venv-gateway" / "bin" / "python"
+
+
+def gateway_command(*args: str) -> List[str]:
+    """``python -m handoff ARGS`` in the gateway's environment."""
+    return [str(GATEWAY_PYTHON), "-m", "handoff", *args]
+
+
 def free_port() -> int:
     """A TCP port nobody listens on right now (for tests and parallel runs)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def terminate(proc: "subprocess.Popen[bytes] | subprocess.Popen[str]", timeout: float = 10.0, *,
+              group: bool = False, sig: int = signal.SIGTERM) -> None:
+    """Stop ``proc`` (with ``group``: its whole process group): ``sig``, then
+    SIGKILL if it is still running after ``timeout`` seconds. The one way
+    every test, benchmark and ``./kara run`` stops a process."""
+    if proc.poll() is not None:
+        return
+
+    def send(signal_number: int) -> None:
+        try:
+            if group:
+                os.killpg(proc.pid, signal_number)
+            else:
+                proc.send_signal(signal_number)
+        except ProcessLookupError:
+            pass
+
+    send(sig)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        send(signal.SIGKILL)
+        proc.wait(5)
+
+
+LISTENING = b"gateway listening on "
+
+
+def listening_url(proc: "subprocess.Popen[bytes]", timeout: float) -> Optional[str]:
+    """The URL a starting ``python -m handoff serve`` (stdout piped) prints
+    when it listens; None if it exits or prints something else first, or
+    says nothing within ``timeout``."""
+    assert proc.stdout is not None
+    deadline = time.monotonic() + timeout
+    line = b""
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if line or proc.poll() is not None:
+            break
+    if not line.startswith(LISTENING):
+        return None
+    return line[len(LISTENING):].decode().strip()
 
 
 def http_json(url: str, timeout: float = 2.0) -> Optional[object]:
@@ -46,6 +99,20 @@ def http_ok(url: str, timeout: float = 2.0) -> bool:
         return False
 
 
+def _die_with_parent() -> None:
+    """In the child, before exec: SIGTERM when the parent dies (Linux's
+    parent-death signal), so even a ``./kara run`` killed with SIGKILL
+    leaves no orphan. Elsewhere nothing (the parent's handlers still stop
+    its children on SIGTERM)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 @dataclass
 class ManagedProcess:
     """A child process with its own log file and a readiness probe."""
@@ -63,6 +130,7 @@ class ManagedProcess:
             self.cmd, cwd=paths.ROOT, stdout=log, stderr=subprocess.STDOUT,
             env={**os.environ, **training_env(), **self.env},
             start_new_session=True,  # its own process group: stop() reaches its children
+            preexec_fn=_die_with_parent,
         )
         return self
 
@@ -87,18 +155,8 @@ class ManagedProcess:
         return self.proc is not None and self.proc.poll() is None
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 10.0) -> None:
-        if not self.alive():
-            return
-        assert self.proc is not None
-        try:
-            os.killpg(self.proc.pid, sig)
-            self.proc.wait(timeout=timeout)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            self.proc.wait(timeout=5)
+        if self.proc is not None:
+            terminate(self.proc, timeout, group=True, sig=sig)
 
     def log_tail(self, chars: int = 3000) -> str:
         try:

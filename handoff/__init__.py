@@ -13,9 +13,8 @@ Where things are:
   transfer, hand-back, close, grace period, paging); ``turns.py``: the
   assistant's answers, one at a time per conversation.
 * ``server.py``: the websocket endpoints; ``web.py``: login and static files
-  on the same port; ``connection.py``: the (leaner) connection class;
-  ``keepalive.py``: one ping loop per process; ``hub.py`` + ``bus.py``:
-  relaying frames between sockets and processes.
+  on the same port; ``hub.py`` + ``bus.py``: relaying frames between sockets
+  and processes; ``throttle.py``: login and new-chat limits.
 * ``auth.py`` (passwords, tokens), ``rasa_client.py``, ``paging.py``,
   ``ratelimit.py``, ``logs.py`` (PII redaction), ``config.py``, ``cli.py``.
 * ``contract.py``: the handoff payload the assistant sends (fixed).

@@ -22,7 +22,6 @@ import logging
 import time
 from typing import Callable, Optional, Protocol, Set, Tuple
 
-import redis.asyncio as aioredis
 
 logger = logging.getLogger(__name__)
 
@@ -80,10 +79,13 @@ class RedisBus:
 
     def __init__(self, url: str, *, prefix: str = "kara") -> None:
         self._channel_prefix = f"{prefix}:ev:"
-        from .queue_redis import connect
+        from .queue_redis import connect, connect_once
 
         self._redis = connect(url)
-        self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+        # The subscriber must not reconnect by itself (redis-py retries by
+        # default): a silent reconnect would hide the gap that _read replays.
+        self._subscriber = connect_once(url)
+        self._pubsub = self._subscriber.pubsub(ignore_subscribe_messages=True)
         self._handler: Optional[Handler] = None
         self._resubscribed: Optional[Resubscribed] = None
         self._task: Optional["asyncio.Task[None]"] = None
@@ -118,7 +120,9 @@ class RedisBus:
                 if lost_at is not None:
                     # Connecting re-subscribes every channel (redis-py's PubSub.on_connect);
                     # what was published while we were away is gone: say since when.
-                    await self._pubsub.connection.connect()
+                    connection = self._pubsub.connection
+                    if connection is not None:
+                        await connection.connect()
                     since, lost_at = lost_at, None
                     if self._resubscribed is not None:
                         self._resubscribed(since)
@@ -145,7 +149,9 @@ class RedisBus:
                 await self._task
             except (asyncio.CancelledError, Exception):
                 pass
-        await self._pubsub.close()
-        await self._redis.close()
-        await self._redis.connection_pool.disconnect()
+        # (redis-py leaves PubSub.aclose untyped)
+        await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+        for client in (self._subscriber, self._redis):
+            await client.aclose()
+            await client.connection_pool.disconnect()
 

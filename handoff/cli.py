@@ -2,7 +2,10 @@
 
 * ``serve [--host] [--port] [--rasa-url] [--db-url] [--redis-url] [--secret]
   [--grace-seconds] [--emergency-page-after] [--page-webhook]
-  [--allowed-origin ...] [--widget-dir] [--ping-interval] [--loop] [--no-migrate]``:
+  [--allowed-origin ...] [--trusted-proxy ...] [--widget-dir] [--ping-interval]
+  [--hello-timeout] [--open-timeout] [--login-window] [--login-per-username]
+  [--login-per-address] [--new-chats-per-address] [--new-chats-window]
+  [--loop] [--no-migrate]``:
   run the gateway; prints ``gateway listening on http://HOST:PORT`` when
   ready. Flags default to ``KARA_GATEWAY_*`` (see :mod:`handoff.config`).
   No ``--redis-url``: live state in memory (one process only).
@@ -40,7 +43,8 @@ def event_loop_policy(name: str) -> asyncio.AbstractEventLoopPolicy:
     if name == "uvloop":
         import uvloop
 
-        return uvloop.EventLoopPolicy()
+        policy: asyncio.AbstractEventLoopPolicy = uvloop.EventLoopPolicy()
+        return policy
     if name == "asyncio":
         return asyncio.DefaultEventLoopPolicy()
     raise SystemExit(f"unknown event loop {name!r}; choose one of {', '.join(LOOPS)}")
@@ -62,7 +66,17 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--grace-seconds", type=float)
     serve.add_argument("--emergency-page-after", type=float, metavar="S")
     serve.add_argument("--page-webhook", metavar="URL")
-    serve.add_argument("--allowed-origin", action="append", dest="allowed_origins", metavar="ORIGIN")
+    serve.add_argument("--allowed-origin", action="append", dest="allowed_origins", metavar="ORIGIN",
+                       help="a browser Origin allowed on websockets (default: the gateway's own; * for any)")
+    serve.add_argument("--trusted-proxy", action="append", dest="trusted_proxies", metavar="ADDRESS",
+                       help="a reverse proxy whose X-Forwarded-For names the client")
+    serve.add_argument("--hello-timeout", type=float, dest="hello_timeout_s", metavar="S")
+    serve.add_argument("--open-timeout", type=float, dest="open_timeout_s", metavar="S")
+    serve.add_argument("--login-window", type=float, dest="login_window_s", metavar="S")
+    serve.add_argument("--login-per-username", type=int)
+    serve.add_argument("--login-per-address", type=int)
+    serve.add_argument("--new-chats-per-address", type=int, help="per window; 0: no limit")
+    serve.add_argument("--new-chats-window", type=float, dest="new_chats_window_s", metavar="S")
     serve.add_argument("--widget-dir")
     serve.add_argument("--rasa-timeout", type=float)
     serve.add_argument("--ping-interval", type=float, help="seconds; 0 disables keepalive pings")
@@ -172,8 +186,9 @@ def main(argv: Optional[List[str]] = None) -> int:
             for k, v in vars(args).items()
             if k not in ("command", "log_level") and v is not None
         }
-        if "allowed_origins" in overrides:
-            overrides["allowed_origins"] = tuple(overrides["allowed_origins"])
+        for name in ("allowed_origins", "trusted_proxies"):
+            if name in overrides:
+                overrides[name] = tuple(overrides[name])
         config = GatewayConfig.from_env(**overrides)
         from .server import run
 

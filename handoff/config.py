@@ -2,7 +2,8 @@
 
 Each field's environment variable is ``KARA_GATEWAY_`` + its name in upper
 case (``KARA_GATEWAY_REDIS_URL``, ``KARA_GATEWAY_GRACE_SECONDS``...);
-``allowed_origins`` is comma-separated in ``KARA_GATEWAY_ALLOWED_ORIGIN``.
+``allowed_origins`` is comma-separated in ``KARA_GATEWAY_ALLOWED_ORIGIN``,
+``trusted_proxies`` in ``KARA_GATEWAY_TRUSTED_PROXY``.
 A flag beats the environment, which beats the default.
 """
 from __future__ import annotations
@@ -12,9 +13,9 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Mapping, Optional, Tuple
 
-from .storage import DEFAULT_DB_URL
-
 REPO_ROOT = Path(__file__).resolve().parent.parent
+#: the embedded default: SQLite under var/
+DEFAULT_DB_URL = "sqlite:///var/gateway.db"
 
 
 @dataclass
@@ -39,9 +40,26 @@ class GatewayConfig:
     live_state_check_s: float = 1.0
     emergency_page_after: float = 120.0
     page_webhook: Optional[str] = None
-    #: browser Origins allowed on websockets; empty: any. Clients that send no
-    #: Origin (not browsers) are always allowed.
+    #: browser Origins allowed on websockets; empty: only the gateway's own
+    #: (the request's Host), ``*``: any. Clients that send no Origin (not
+    #: browsers) are always allowed.
     allowed_origins: Tuple[str, ...] = ()
+    #: a socket that has not said hello this long after it opened is closed (4408)
+    hello_timeout_s: float = 10.0
+    #: an HTTP request or websocket handshake not read completely this long
+    #: after the connection was made is answered 408 and closed
+    open_timeout_s: float = 10.0
+    #: logins counted per username and per client address in this window
+    #: (handoff.throttle); a successful login does not count
+    login_window_s: float = 300.0
+    login_per_username: int = 5
+    login_per_address: int = 20
+    #: new conversations one client address may open per window (0: no
+    #: limit); the emergency line is never limited
+    new_chats_per_address: int = 30
+    new_chats_window_s: float = 3600.0
+    #: peers whose X-Forwarded-For names the client (a reverse proxy's address)
+    trusted_proxies: Tuple[str, ...] = ()
     widget_dir: Path = field(default_factory=lambda: REPO_ROOT / "widget")
     rasa_timeout: float = 20.0
     #: websocket keepalive ping interval; 0 disables pings
@@ -67,7 +85,7 @@ class GatewayConfig:
         env = os.environ if env is None else env
         config = cls()
         for f in fields(cls):
-            name = "ALLOWED_ORIGIN" if f.name == "allowed_origins" else f.name.upper()
+            name = _ENV_NAMES.get(f.name, f.name.upper())
             raw = env.get("KARA_GATEWAY_" + name)
             if raw is not None and raw != "":
                 setattr(config, f.name, _convert(getattr(config, f.name), f.name, raw))
@@ -75,12 +93,16 @@ class GatewayConfig:
             if value is not None:
                 setattr(config, key, value)
         config.allowed_origins = tuple(config.allowed_origins)
+        config.trusted_proxies = tuple(config.trusted_proxies)
         config.widget_dir = Path(config.widget_dir)
         return config
 
 
+_ENV_NAMES = {"allowed_origins": "ALLOWED_ORIGIN", "trusted_proxies": "TRUSTED_PROXY"}
+
+
 def _convert(default: object, name: str, raw: str) -> object:
-    if name == "allowed_origins":
+    if isinstance(default, tuple):
         return tuple(part.strip() for part in raw.split(",") if part.strip())
     if isinstance(default, bool):
         return raw.lower() in ("1", "true", "yes", "on")

@@ -19,7 +19,8 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Set, Tuple
 
-from websockets.legacy.protocol import broadcast  # not websockets.broadcast: a lazy import per call
+from websockets.asyncio.server import ServerConnection, broadcast
+from websockets.protocol import State
 
 from .bus import Bus
 from .protocol import dumps
@@ -154,10 +155,7 @@ class Hub:
                 else:
                     held.append(text)
             sockets = ready
-        try:
-            broadcast(sockets, text)
-        except RuntimeError:  # a socket busy with a fragmented send: skip all, rare
-            logger.warning("broadcast skipped a busy socket")
+        broadcast(sockets, text)  # skips (and logs) a socket busy with a fragmented send
 
     def _deliver(self, topic: str, payload: str) -> None:
         if topic == QUEUES_TOPIC:
@@ -184,19 +182,27 @@ class Hub:
 
     def write_many(self, sockets: Iterable[Any], texts: List[str]) -> None:
         """Write several ready frames, in order, to local sockets without
-        waiting: one transport write per socket where it can
-        (:meth:`handoff.connection.LeanProtocol.write_texts`)."""
+        waiting: one transport write per socket (:func:`write_texts`)."""
         for socket in sockets:
             held = self._held.get(socket) if self._held else None
             if held is not None:
                 held.extend(texts)
-                continue
-            write_texts = getattr(socket, "write_texts", None)
-            if write_texts is None:
-                for text in texts:
-                    self.write((socket,), text)
-                continue
-            try:
-                write_texts(texts)
-            except RuntimeError:  # a socket busy with a fragmented send: skipped, rare
-                logger.warning("broadcast skipped a busy socket")
+            else:
+                write_texts(socket, texts)
+
+
+def write_texts(socket: ServerConnection, texts: List[str]) -> None:
+    """Text frames to one socket in one transport write (a burst of relayed
+    messages costs one ``send`` system call, not one per frame), with
+    :func:`websockets.asyncio.server.broadcast`'s rules: nothing if the
+    socket is not open, skipped while it sends a fragmented message. The
+    frames are built by its sans-I/O protocol (``send_text`` then
+    ``data_to_send``), so extensions and masking stay websockets' business."""
+    if socket.protocol.state is not State.OPEN:
+        return
+    if socket.send_in_progress is not None:
+        logger.warning("broadcast skipped a busy socket")
+        return
+    for text in texts:
+        socket.protocol.send_text(text.encode("utf-8"))
+    socket.transport.write(b"".join(socket.protocol.data_to_send()))

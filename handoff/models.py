@@ -1,4 +1,4 @@
-"""The gateway's SQL schema (SQLAlchemy 1.4 declarative).
+"""The gateway's SQL schema (SQLAlchemy 2 declarative, typed).
 
 Tables: ``agents``, ``conversations``, ``messages`` (every shopper, bot,
 agent and system message), ``handoffs`` (one row per stint in a queue: queue,
@@ -10,19 +10,11 @@ migrated schema matches these models).
 """
 from __future__ import annotations
 
-from sqlalchemy import (
-    JSON,
-    Boolean,
-    Column,
-    DateTime,
-    ForeignKey,
-    Index,
-    Integer,
-    MetaData,
-    String,
-    Text,
-)
-from sqlalchemy.orm import declarative_base
+import datetime as dt
+from typing import Any, Dict, Optional, cast
+
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 metadata = MetaData(
     naming_convention={
@@ -32,43 +24,48 @@ metadata = MetaData(
         "pk": "pk_%(table_name)s",
     }
 )
-Base = declarative_base(metadata=metadata)
+_STAMP = DateTime(timezone=True)
+
+
+class Base(DeclarativeBase):
+    metadata = metadata
 
 
 class Agent(Base):
     __tablename__ = "agents"
 
-    id = Column(Integer, primary_key=True, autoincrement=True)
-    username = Column(String(64), nullable=False, unique=True)
-    name = Column(String(128), nullable=False)
-    password_hash = Column(String(256), nullable=False)
-    active = Column(Boolean, nullable=False, default=True)
-    created_at = Column(DateTime(timezone=True), nullable=False)
-    role = Column(String(16), nullable=False, default="agent", server_default="agent")  # agent | supervisor (ops)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    name: Mapped[str] = mapped_column(String(128), nullable=False)
+    password_hash: Mapped[str] = mapped_column(String(256), nullable=False)
+    active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(_STAMP, nullable=False)
+    #: agent | supervisor (handoff/ops/roles.py; migration 0002)
+    role: Mapped[str] = mapped_column(String(16), nullable=False, default="agent", server_default="agent")
 
 
 class Conversation(Base):
     __tablename__ = "conversations"
 
-    id = Column(String(32), primary_key=True)
-    role = Column(String(16), nullable=False)
-    line = Column(String(16), nullable=False)
-    created_at = Column(DateTime(timezone=True), nullable=False)
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16), nullable=False)
+    line: Mapped[str] = mapped_column(String(16), nullable=False)
+    created_at: Mapped[dt.datetime] = mapped_column(_STAMP, nullable=False)
 
 
 class Message(Base):
     __tablename__ = "messages"
 
-    seq = Column(Integer, primary_key=True, autoincrement=True)
-    id = Column(String(32), nullable=False, unique=True)
-    conversation_id = Column(String(32), ForeignKey("conversations.id"), nullable=False)
-    sender = Column(String(16), nullable=False)  # shopper | bot | agent | system
-    text = Column(Text, nullable=False, default="")
-    extra = Column(JSON, nullable=True)  # buttons, custom, image
-    agent_id = Column(Integer, ForeignKey("agents.id"), nullable=True)
-    agent_name = Column(String(128), nullable=True)
-    client_id = Column(String(64), nullable=True)
-    created_at = Column(DateTime(timezone=True), nullable=False)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(32), nullable=False, unique=True)
+    conversation_id: Mapped[str] = mapped_column(String(32), ForeignKey("conversations.id"), nullable=False)
+    sender: Mapped[str] = mapped_column(String(16), nullable=False)  # shopper | bot | agent | system
+    text: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    extra: Mapped[Optional[Dict[str, Any]]] = mapped_column(JSON, nullable=True)  # buttons, custom, image
+    agent_id: Mapped[Optional[int]] = mapped_column(Integer, ForeignKey("agents.id"), nullable=True)
+    agent_name: Mapped[Optional[str]] = mapped_column(String(128), nullable=True)
+    client_id: Mapped[Optional[str]] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(_STAMP, nullable=False)
 
     __table_args__ = (
         Index("ix_messages_conversation_seq", "conversation_id", "seq"),
@@ -79,40 +76,51 @@ class Message(Base):
 class Handoff(Base):
     __tablename__ = "handoffs"
 
-    id = Column(Integer, primary_key=True, autoincrement=True)
-    conversation_id = Column(String(32), ForeignKey("conversations.id"), nullable=False, index=True)
-    queue = Column(String(16), nullable=False)
-    reason = Column(String(128), nullable=False)
-    summary = Column(Text, nullable=False, default="")
-    context = Column(JSON, nullable=False, default=dict)
-    enqueued_at = Column(DateTime(timezone=True), nullable=False)
-    claimed_at = Column(DateTime(timezone=True), nullable=True)
-    closed_at = Column(DateTime(timezone=True), nullable=True)
-    agent_id = Column(Integer, ForeignKey("agents.id"), nullable=True)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("conversations.id"), nullable=False, index=True
+    )
+    queue: Mapped[str] = mapped_column(String(16), nullable=False)
+    reason: Mapped[str] = mapped_column(String(128), nullable=False)
+    summary: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    context: Mapped[Dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
+    enqueued_at: Mapped[dt.datetime] = mapped_column(_STAMP, nullable=False)
+    claimed_at: Mapped[Optional[dt.datetime]] = mapped_column(_STAMP, nullable=True)
+    closed_at: Mapped[Optional[dt.datetime]] = mapped_column(_STAMP, nullable=True)
+    agent_id: Mapped[Optional[int]] = mapped_column(Integer, ForeignKey("agents.id"), nullable=True)
     # closed | handed_back | transferred | requeued | ticket
-    outcome = Column(String(16), nullable=True)
-    rating = Column(Integer, nullable=True)
-    rating_comment = Column(Text, nullable=True)
+    outcome: Mapped[Optional[str]] = mapped_column(String(16), nullable=True)
+    rating: Mapped[Optional[int]] = mapped_column(Integer, nullable=True)
+    rating_comment: Mapped[Optional[str]] = mapped_column(Text, nullable=True)
 
 
 class Ticket(Base):
     __tablename__ = "tickets"
 
-    id = Column(Integer, primary_key=True, autoincrement=True)
-    conversation_id = Column(String(32), ForeignKey("conversations.id"), nullable=False, index=True)
-    handoff_id = Column(Integer, ForeignKey("handoffs.id"), nullable=True)
-    email = Column(String(254), nullable=False)
-    text = Column(Text, nullable=False)
-    created_at = Column(DateTime(timezone=True), nullable=False)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("conversations.id"), nullable=False, index=True
+    )
+    handoff_id: Mapped[Optional[int]] = mapped_column(Integer, ForeignKey("handoffs.id"), nullable=True)
+    email: Mapped[str] = mapped_column(String(254), nullable=False)
+    text: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[dt.datetime] = mapped_column(_STAMP, nullable=False)
 
 
 class Page(Base):
     __tablename__ = "pages"
 
-    id = Column(Integer, primary_key=True, autoincrement=True)
-    conversation_id = Column(String(32), ForeignKey("conversations.id"), nullable=False, index=True)
-    handoff_id = Column(Integer, ForeignKey("handoffs.id"), nullable=False)
-    created_at = Column(DateTime(timezone=True), nullable=False)
-    webhook_url = Column(String(512), nullable=True)
-    status = Column(String(16), nullable=False)  # sent | failed | no_webhook
-    detail = Column(Text, nullable=True)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("conversations.id"), nullable=False, index=True
+    )
+    handoff_id: Mapped[int] = mapped_column(Integer, ForeignKey("handoffs.id"), nullable=False)
+    created_at: Mapped[dt.datetime] = mapped_column(_STAMP, nullable=False)
+    webhook_url: Mapped[Optional[str]] = mapped_column(String(512), nullable=True)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)  # sent | failed | no_webhook
+    detail: Mapped[Optional[str]] = mapped_column(Text, nullable=True)
+
+
+def table_of(model: type[Base]) -> Table:
+    """A model's Core table (for the hot path and bulk statements)."""
+    return cast(Table, model.__table__)

@@ -35,6 +35,8 @@ STATES = ("bot", "waiting", "agent", "closed")
 
 #: Close code used after an ``unauthorized`` error.
 CLOSE_UNAUTHORIZED = 4401
+#: Close code of a socket that did not say hello in time.
+CLOSE_HELLO_TIMEOUT = 4408
 
 
 class Code:
@@ -50,6 +52,7 @@ class Code:
     UNSUPPORTED_VERSION = "unsupported_version"
     UNAUTHORIZED = "unauthorized"
     RATE_LIMITED = "rate_limited"
+    TOO_MANY_CONVERSATIONS = "too_many_conversations"
     NOT_FOUND = "not_found"
     ALREADY_CLAIMED = "already_claimed"
     NOT_OWNER = "not_owner"
@@ -222,26 +225,26 @@ def _integer(value: Any) -> int:
 
 
 def _score(value: Any) -> int:
-    value = _integer(value)
-    if not 1 <= value <= 5:
+    score = _integer(value)
+    if not 1 <= score <= 5:
         raise _Bad(Code.BAD_VALUE, "must be between 1 and 5")
-    return value
+    return score
 
 
 def _one_of(choices: Tuple[str, ...]) -> Validator:
     def check(value: Any) -> str:
         if value not in choices:
             raise _Bad(Code.BAD_VALUE, "must be one of " + ", ".join(choices))
-        return value
+        return str(value)
 
     return check
 
 
 def _email(value: Any) -> str:
-    value = _string(254)(value).strip()
-    if not _EMAIL.match(value):
+    email = str(_string(254)(value)).strip()
+    if not _EMAIL.match(email):
         raise _Bad(Code.BAD_VALUE, "must be an email address")
-    return value
+    return email
 
 
 _text = _string(MAX_TEXT_CHARS, too_large=True)

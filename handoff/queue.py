@@ -175,6 +175,12 @@ class QueueStore(Protocol):
     async def once(self, key: str, ttl_s: float) -> bool:
         """True for the first caller of ``key`` (any process) until ``ttl_s`` passes."""
 
+    async def count(self, key: str, window_s: float, add: int = 1) -> Tuple[int, float]:
+        """Add ``add`` to the counter ``key`` (shared by every process) and
+        return its value and the seconds left in its window. A window starts
+        with the first count and lasts ``window_s``; then the counter is
+        gone (see :mod:`handoff.throttle`)."""
+
     async def populated(self) -> bool:
         """Whether the live state is known to hold every open handoff. False
         on a new or restarted (emptied) Redis: the gateway then rebuilds it
@@ -187,6 +193,8 @@ class QueueStore(Protocol):
         """Release connections."""
 
 
+#: Throttle counters kept in memory before the ended windows are swept out.
+COUNTERS_BEFORE_SWEEP = 10_000
 #: How many handle times the rolling average keeps.
 HANDLE_TIMES_KEPT = 50
 
@@ -203,6 +211,7 @@ class MemoryQueueStore:
         self._handle_times: List[float] = []
         self._paged: Set[int] = set()
         self._once: Dict[str, float] = {}
+        self._counts: Dict[str, Tuple[int, float]] = {}  # key -> (count, window end)
         # closed conversations -> when their state is forgotten; every closed
         # state is kept equally long, so insertion order is expiry order
         self._closing: Dict[str, float] = {}
@@ -349,6 +358,19 @@ class MemoryQueueStore:
             return False
         self._once[key] = now + ttl_s
         return True
+
+    async def count(self, key: str, window_s: float, add: int = 1) -> Tuple[int, float]:
+        now = time.monotonic()
+        hits, ends = self._counts.get(key, (0, 0.0))
+        if ends <= now:
+            if add < 0:
+                return 0, 0.0
+            hits, ends = 0, now + window_s
+            if len(self._counts) >= COUNTERS_BEFORE_SWEEP:  # forget ended windows, not one by one
+                self._counts = {k: v for k, v in self._counts.items() if v[1] > now}
+        hits = max(0, hits + add)
+        self._counts[key] = (hits, ends)
+        return hits, ends - now
 
     async def populated(self) -> bool:
         return self._populated

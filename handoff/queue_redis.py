@@ -16,17 +16,18 @@ Keys (``P`` is the prefix, ``kara`` by default; tests use their own):
 * ``P:populated``: set once the live state was built; missing after Redis
   restarted empty, which makes the gateway rebuild it from SQL.
 * ``P:once:<job>``: a job one process runs for all (``once``), with a TTL.
+* ``P:count:<key>``: a throttle counter (``count``), expiring with its window.
 
 Every change is one Lua script, so it is atomic across processes.
 """
 from __future__ import annotations
 
 import time
-from typing import Any, List, Optional, Set
+from typing import Any, List, Optional, Set, Tuple
 
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialBackoff
+from redis.backoff import ExponentialBackoff, NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -102,6 +103,19 @@ return entry
 """
 
 # KEYS: conv, all queues; ARGV: conv id, ttl, then field/value pairs (none: forget it)
+# KEYS: counter; ARGV: add, window ms. Returns {count, ms left in the window}.
+_COUNT = """
+local add = tonumber(ARGV[1])
+if add < 0 and redis.call('EXISTS', KEYS[1]) == 0 then return {0, 0} end
+local n = redis.call('INCRBY', KEYS[1], add)
+local left = redis.call('PTTL', KEYS[1])
+if left < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  left = tonumber(ARGV[2])
+end
+return {n, left}
+"""
+
 _SET_STATE = """
 local cur = redis.call('HGET', KEYS[1], 'agent_id')
 for i = 2, #KEYS do redis.call('ZREM', KEYS[i], ARGV[1]) end
@@ -130,6 +144,12 @@ def connect(url: str) -> "aioredis.Redis":
     )
 
 
+def connect_once(url: str) -> "aioredis.Redis":
+    """A Redis client whose commands fail at once when the connection does
+    (no retry): for the bus's subscriber (see handoff.bus)."""
+    return aioredis.from_url(url, decode_responses=True, retry=Retry(NoBackoff(), 0))
+
+
 def _int(value: Any) -> Optional[int]:
     return int(value) if value not in (None, "", b"") else None
 
@@ -149,6 +169,7 @@ class RedisQueueStore:
         self._release = self.redis.register_script(_RELEASE)
         self._dequeue = self.redis.register_script(_DEQUEUE)
         self._set_state = self.redis.register_script(_SET_STATE)
+        self._count = self.redis.register_script(_COUNT)
 
     # key helpers
     def _conv(self, cid: str) -> str:
@@ -170,12 +191,12 @@ class RedisQueueStore:
         if not state:
             return LiveState()
         return LiveState(
-            state=state,
+            state=str(state),
             queue=_str(queue),
             handoff_id=_int(handoff_id),
             agent_id=_int(agent_id),
             agent_name=_str(agent_name),
-            entry=QueueEntry.from_json(entry) if entry else None,
+            entry=QueueEntry.from_json(str(entry)) if entry else None,
             rating_handoff=_int(rating_handoff),
         )
 
@@ -264,11 +285,11 @@ class RedisQueueStore:
         return {queue: [entries[cid] for cid in ids if cid in entries] for queue, ids in zip(QUEUES, id_lists)}
 
     async def owned_by(self, agent_id: int) -> List[str]:
-        ids = await self.redis.smembers(self._owned(agent_id))
-        if not ids:
+        members = await self.redis.smembers(self._owned(agent_id))
+        if not members:
             return []
         # Trust the conversation hash over the set (the set is an index).
-        ids = sorted(ids)
+        ids = sorted(str(member) for member in members)
         pipe = self.redis.pipeline(transaction=False)
         for cid in ids:
             pipe.hmget(self._conv(cid), "state", "agent_id")
@@ -322,6 +343,11 @@ class RedisQueueStore:
         ttl_ms = max(1, int(ttl_s * 1000))
         return bool(await self.redis.set(f"{self.prefix}:once:{key}", "1", nx=True, px=ttl_ms))
 
+    async def count(self, key: str, window_s: float, add: int = 1) -> Tuple[int, float]:
+        window_ms = max(1, int(window_s * 1000))
+        hits, left_ms = await self._count(keys=[f"{self.prefix}:count:{key}"], args=[add, window_ms])
+        return max(0, int(hits)), int(left_ms) / 1000
+
     async def populated(self) -> bool:
         return bool(await self.redis.exists(f"{self.prefix}:populated"))
 
@@ -329,5 +355,5 @@ class RedisQueueStore:
         await self.redis.set(f"{self.prefix}:populated", "1")
 
     async def close(self) -> None:
-        await self.redis.close()
+        await self.redis.aclose()
         await self.redis.connection_pool.disconnect()

@@ -9,28 +9,28 @@ errors with an ``error`` frame and keep reading. Only an ``unauthorized``
 error closes the socket (code 4401).
 
 Per connection the gateway keeps a token bucket and two references, and no
-task or timer of its own (``websockets`` keeps its reader; keepalive pings come
-from one loop per process, :mod:`handoff.keepalive`). Compression is off,
-queues are small and the handshake headers are dropped once open, so an idle
-connection costs under 20 KiB (``tests/handoff/test_scale.py``).
+task or timer of its own (``websockets`` keeps its reader and its keepalive:
+a ping every ``ping_interval``, the socket dropped when its pong is not back
+within as long). Compression is off and queues are small, so an idle
+connection costs under 20 KiB (``tests/handoff/test_scale.py``). Until it said
+hello, a socket has ``hello_timeout_s``; a handshake has ``open_timeout_s``.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
 import signal
-from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, List, Optional, Tuple
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable, List, Optional, Set, Tuple
 
-import websockets
+from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
-from websockets.legacy.server import WebSocketServer, WebSocketServerProtocol
+from websockets.exceptions import ConnectionClosed
 
 from . import protocol as p
 from .auth import TokenSigner
 from .bus import MemoryBus, RedisBus
 from .config import GatewayConfig
-from .keepalive import keepalive
 from .ops.http import OpsRoutes  # reports for supervisors, /metrics
 from .queue import MemoryQueueStore
 from .queue_redis import RedisQueueStore
@@ -38,7 +38,7 @@ from .rasa_pool import RasaPool
 from .ratelimit import TokenBucket
 from .service import Gateway, random_secret
 from .storage import AgentRecord, ConversationRecord, Storage, migrate
-from .web import HttpRoutes, bind
+from .web import HttpRoutes, bind, process_request
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ class Pipeline:
 
     def __init__(
         self,
-        socket: WebSocketServerProtocol,
+        socket: ServerConnection,
         gateway: Gateway,
         take: Callable[[Gateway, Any, List[Any]], Awaitable[Taken]],
     ) -> None:
@@ -175,11 +175,38 @@ class Pipeline:
             await self.task
 
 
-async def _send(socket: WebSocketServerProtocol, frame: Any) -> None:
+async def _send(socket: ServerConnection, frame: Any) -> None:
     try:
         await socket.send(p.dumps(frame))
-    except websockets.ConnectionClosed:
+    except ConnectionClosed:
         pass
+
+
+class _HelloTimeout(Exception):
+    """The socket did not say hello in time (see :func:`_recv`)."""
+
+
+async def _recv(socket: ServerConnection, deadline: Optional[float]) -> Any:
+    """The next websocket message; before hello (``deadline`` set, a loop
+    time) only until the deadline. A socket that never says hello would
+    otherwise hold its file descriptor for good."""
+    if deadline is None:
+        return await socket.recv()
+    try:
+        return await asyncio.wait_for(socket.recv(), max(0.0, deadline - asyncio.get_running_loop().time()))
+    except asyncio.TimeoutError:
+        raise _HelloTimeout from None
+
+
+def _hello_deadline(gateway: Gateway) -> Optional[float]:
+    timeout = gateway.config.hello_timeout_s
+    return asyncio.get_running_loop().time() + timeout if timeout > 0 else None
+
+
+async def _close_without_hello(gateway: Gateway, socket: ServerConnection) -> None:
+    seconds = f"{gateway.config.hello_timeout_s:g}"
+    await _send(socket, p.error_frame(p.Code.NOT_READY, f"No hello within {seconds} s; closing."))
+    await socket.close(p.CLOSE_HELLO_TIMEOUT, "hello timeout")
 
 
 def _limited(bucket: TokenBucket) -> None:
@@ -190,16 +217,21 @@ def _limited(bucket: TokenBucket) -> None:
         )
 
 
-async def shopper_session(gateway: Gateway, socket: WebSocketServerProtocol) -> None:
+async def shopper_session(
+    gateway: Gateway, socket: ServerConnection, address: str, sessions: "Set[asyncio.Task[Any]]"
+) -> None:
+    _track(sessions)
     bucket = TokenBucket(gateway.config.rate_per_s, gateway.config.rate_burst)
     pipeline = Pipeline(socket, gateway, Gateway.shopper_messages)
     conversation: Optional[ConversationRecord] = None
+    deadline = _hello_deadline(gateway)
     raw: Any = None
     frame: Any = None
     try:
         while True:
             raw = frame = None  # an idle socket keeps neither its last frame nor its text
-            raw = await socket.recv()  # (not ``async for``: no generator per socket)
+            # (not ``async for``: no generator per socket)
+            raw = await _recv(socket, deadline if conversation is None else None)
             ref: Optional[str] = None
             try:
                 _limited(bucket)
@@ -219,7 +251,7 @@ async def shopper_session(gateway: Gateway, socket: WebSocketServerProtocol) -> 
                     gateway.hub.hold(socket)  # the welcome comes first
                     try:
                         conversation, frames, new = await gateway.shopper_hello(
-                            socket, frame.token, frame.role, frame.line
+                            socket, frame.token, frame.role, frame.line, address
                         )
                         pipeline.subject = conversation
                         frames[0] = _with_ref(frames[0], ref)  # the welcome answers the hello
@@ -237,7 +269,8 @@ async def shopper_session(gateway: Gateway, socket: WebSocketServerProtocol) -> 
                 elif isinstance(frame, p.Rating):
                     await _send(socket, _with_ref(await gateway.rate(conversation, frame.score, frame.comment), ref))
                 elif isinstance(frame, p.Ticket):
-                    await _send(socket, _with_ref(await gateway.leave_ticket(conversation, frame.email, frame.text), ref))
+                    saved = await gateway.leave_ticket(conversation, frame.email, frame.text)
+                    await _send(socket, _with_ref(saved, ref))
             except p.ProtocolError as error:
                 gateway.metrics.refused("shopper", error.code)  # handoff/metrics.py
                 if error.ref is None:
@@ -246,12 +279,14 @@ async def shopper_session(gateway: Gateway, socket: WebSocketServerProtocol) -> 
                 if error.code == p.Code.UNAUTHORIZED:
                     await socket.close(p.CLOSE_UNAUTHORIZED, "unauthorized")
                     return
-            except websockets.ConnectionClosed:
+            except ConnectionClosed:
                 raise
             except Exception:
                 logger.exception("shopper frame failed")
                 await _send(socket, p.internal_error_frame(ref))
-    except websockets.ConnectionClosed:
+    except _HelloTimeout:
+        await _close_without_hello(gateway, socket)
+    except ConnectionClosed:
         pass
     finally:
         await pipeline.drain()
@@ -259,16 +294,21 @@ async def shopper_session(gateway: Gateway, socket: WebSocketServerProtocol) -> 
             await gateway.shopper_left(conversation, socket)
 
 
-async def agent_session(gateway: Gateway, socket: WebSocketServerProtocol) -> None:
+async def agent_session(
+    gateway: Gateway, socket: ServerConnection, address: str, sessions: "Set[asyncio.Task[Any]]"
+) -> None:
+    _track(sessions)
     bucket = TokenBucket(gateway.config.rate_per_s, gateway.config.rate_burst)
     pipeline = Pipeline(socket, gateway, Gateway.agent_messages)
     agent: Optional[AgentRecord] = None
+    deadline = _hello_deadline(gateway)
     raw: Any = None
     frame: Any = None
     try:
         while True:
             raw = frame = None  # an idle socket keeps neither its last frame nor its text
-            raw = await socket.recv()  # (not ``async for``: no generator per socket)
+            # (not ``async for``: no generator per socket)
+            raw = await _recv(socket, deadline if agent is None else None)
             ref: Optional[str] = None
             try:
                 _limited(bucket)
@@ -315,17 +355,28 @@ async def agent_session(gateway: Gateway, socket: WebSocketServerProtocol) -> No
                 if error.code == p.Code.UNAUTHORIZED:
                     await socket.close(p.CLOSE_UNAUTHORIZED, "unauthorized")
                     return
-            except websockets.ConnectionClosed:
+            except ConnectionClosed:
                 raise
             except Exception:
                 logger.exception("agent frame failed")
                 await _send(socket, p.internal_error_frame(ref))
-    except websockets.ConnectionClosed:
+    except _HelloTimeout:
+        await _close_without_hello(gateway, socket)
+    except ConnectionClosed:
         pass
     finally:
         await pipeline.drain()
         if agent is not None:
             await gateway.agent_disconnected(agent, socket)
+
+
+def _track(sessions: "Set[asyncio.Task[Any]]") -> None:
+    """Keep this session's task in ``sessions`` while it runs (a shutdown
+    cancels those stuck past the grace period, RunningGateway.close)."""
+    task = asyncio.current_task()
+    assert task is not None  # a session runs in websockets' task for its connection
+    sessions.add(task)
+    task.add_done_callback(sessions.discard)
 
 
 def _with_ref(frame: Any, ref: Optional[str]) -> Any:
@@ -337,10 +388,11 @@ def _with_ref(frame: Any, ref: Optional[str]) -> Any:
 @dataclass
 class RunningGateway:
     gateway: Gateway
-    server: WebSocketServer
+    server: Server
     host: str
     port: int
-    pinger: "Optional[asyncio.Task[None]]" = None
+    #: the task of every running session (see close)
+    sessions: "Set[asyncio.Task[Any]]" = field(default_factory=set)
 
     @property
     def url(self) -> str:
@@ -356,17 +408,16 @@ class RunningGateway:
         Sockets get ``grace_s`` to finish: one whose client stopped reading
         (its close frame never goes out) or whose session is stuck is dropped
         then, so a shutdown never waits on a client."""
-        if self.pinger is not None:
-            self.pinger.cancel()
-        self.server.close()
+        self.server.close()  # every socket gets 1001
         try:
             await asyncio.wait_for(asyncio.shield(self.server.wait_closed()), grace_s)
         except asyncio.TimeoutError:
-            stuck = list(self.server.websockets)
+            stuck = list(self.sessions)
             logger.warning("shutdown: dropping %d socket(s) still open after %.0f s", len(stuck), grace_s)
-            for socket in stuck:
+            for socket in self.server.connections:
                 socket.transport.abort()
-                socket.handler_task.cancel()
+            for task in stuck:
+                task.cancel()
             await asyncio.wait_for(asyncio.shield(self.server.wait_closed()), grace_s)
         await self.gateway.close()
 
@@ -393,34 +444,43 @@ async def start(config: GatewayConfig) -> RunningGateway:
     gateway = build_gateway(config)
     await gateway.start()
 
-    def handler(socket: WebSocketServerProtocol) -> Awaitable[None]:
-        # A plain function returning the session coroutine: one coroutine
-        # frame less per connection. The handshake is over: its headers
-        # (~3 KiB) are not needed any more.
-        socket.request_headers = socket.response_headers = _NO_HEADERS
-        path = socket.path.split("?", 1)[0]
-        session = agent_session if path == "/ws/agent" else shopper_session
-        return session(gateway, socket)
+    routes = HttpRoutes(config.widget_dir, gateway.login, config.allowed_origins, config.trusted_proxies,
+                        OpsRoutes(gateway).respond)
+    sessions: "Set[asyncio.Task[Any]]" = set()
 
-    origins = [*config.allowed_origins, None] if config.allowed_origins else None
-    server = await websockets.serve(
+    def handler(socket: ServerConnection) -> Awaitable[None]:
+        # A plain function returning the session coroutine: one coroutine
+        # frame less per connection.
+        request, response = socket.request, socket.response
+        assert request is not None and response is not None  # the handshake is over
+        address = routes.address(socket.remote_address, request.headers)
+        path = request.path.split("?", 1)[0]
+        # The handshake's headers (~2 KiB a socket) are not read again.
+        request.headers = response.headers = _NO_HEADERS
+        session = agent_session if path == "/ws/agent" else shopper_session
+        return session(gateway, socket, address, sessions)
+
+    ping = config.ping_interval if config.ping_interval > 0 else None
+    server = await serve(
         handler,
         config.host,
         config.port,
-        create_protocol=bind(HttpRoutes(config.widget_dir, gateway.login, OpsRoutes(gateway).respond)),
-        origins=origins,
+        process_request=process_request(routes),
+        create_connection=bind(routes, config.open_timeout_s),
+        origins=None,  # checked by HttpRoutes (the gateway's own Origin by default)
         compression=None,
         max_size=MAX_MESSAGE_BYTES,
         max_queue=4,
-        read_limit=2**14,
         write_limit=2**14,
-        ping_interval=None,  # one process-wide keepalive loop instead (keepalive.py)
-        ping_timeout=None,
+        # the connection answers 408 at open_timeout_s (web.GatewayConnection); this is the backstop
+        open_timeout=config.open_timeout_s + 1 if config.open_timeout_s > 0 else None,
+        ping_interval=ping,
+        ping_timeout=ping,  # a pong must be back before the next ping
         close_timeout=CLOSE_TIMEOUT_S,
+        server_header=None,
     )
-    pinger = asyncio.ensure_future(keepalive(server, config.ping_interval)) if config.ping_interval > 0 else None
     port = server.sockets[0].getsockname()[1] if server.sockets else config.port
-    return RunningGateway(gateway, server, config.host, port, pinger)
+    return RunningGateway(gateway, server, config.host, port, sessions)
 
 
 async def run(config: GatewayConfig) -> None:

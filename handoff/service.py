@@ -40,7 +40,7 @@ import secrets
 import time
 import uuid
 from dataclasses import replace
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Sequence, Set, Tuple
+from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
 from . import paging
 from .auth import AGENT as AGENT_TOKEN
@@ -58,6 +58,7 @@ from .queue import AGENT, BOT, CLOSED, WAITING, LiveState, QueueEntry, QueueStor
 from .rasa_client import RasaActionsFailed, RasaUnavailable
 from .rasa_pool import RasaPool
 from .storage import AgentRecord, ConversationRecord, HandoffRecord, MessageRecord, Storage, utcnow
+from .throttle import Limit, Throttle
 from .turns import TurnQueue
 
 logger = logging.getLogger(__name__)
@@ -121,6 +122,10 @@ class Gateway:
         #: the bot turns of each conversation, one at a time (see handoff.turns)
         self.turns = TurnQueue(self._spawn)
         self.metrics = GatewayMetrics()  # handoff/metrics.py (its own registry)
+        self.throttle = Throttle(store)
+        self.login_per_username = Limit("login-user", config.login_per_username, config.login_window_s)
+        self.login_per_address = Limit("login-addr", config.login_per_address, config.login_window_s)
+        self.new_chats = Limit("new-chats", config.new_chats_per_address, config.new_chats_window_s)
 
     # -- lifecycle ---------------------------------------------------------
 
@@ -240,7 +245,8 @@ class Gateway:
         handle: Optional[asyncio.TimerHandle] = None
 
         def fire() -> None:
-            self._timers.discard(handle)  # type: ignore[arg-type]
+            if handle is not None:
+                self._timers.discard(handle)
             self._spawn(job())
 
         handle = loop.call_later(max(0.0, delay), fire)
@@ -344,13 +350,15 @@ class Gateway:
     # == shoppers ==========================================================
 
     async def shopper_hello(
-        self, socket: Any, token: Optional[str], role: str, line: str
+        self, socket: Any, token: Optional[str], role: str, line: str, address: str = ""
     ) -> Tuple[ConversationRecord, List[Frame], bool]:
-        """Open or resume a conversation for ``socket``.
+        """Open or resume a conversation for ``socket`` (from client ``address``).
 
         Returns the conversation, the frames to send to this socket, and
         whether it is new. A token that is forged, expired, of another kind,
-        or names an unknown conversation raises ``unauthorized``."""
+        or names an unknown conversation raises ``unauthorized``; a new chat
+        beyond the address's limit ``too_many_conversations`` (never on the
+        emergency line: a provider in an emergency always gets through)."""
         if token is not None:
             claims = self.signer.verify(token, SHOPPER_TOKEN)
             conversation = await self.storage.conversation(claims.subject) if claims else None
@@ -358,6 +366,8 @@ class Gateway:
                 raise ProtocolError(Code.UNAUTHORIZED, "This conversation token is not valid; start a new chat.")
             new = False
         else:
+            if line != "emergency":
+                await self._count_new_chat(address)
             conversation = await self.storage.create_conversation(uuid.uuid4().hex, role, line)
             new = True
         # a fresh token each time: the expiry slides while the shopper comes back
@@ -394,6 +404,17 @@ class Gateway:
         elif live.state == CLOSED and live.rating_handoff is not None:
             frames.append({"type": "rating_request"})
         return conversation, frames, new
+
+    async def _count_new_chat(self, address: str) -> None:
+        wait = await self.throttle.take(self.new_chats, address)
+        if wait:
+            minutes = max(1, math.ceil(wait / 60))
+            raise ProtocolError(
+                Code.TOO_MANY_CONVERSATIONS,
+                f"Too many new chats from your network; please try again in {minutes} min"
+                f"{'' if minutes == 1 else 's'}, or continue an earlier chat.",
+                retry_after_ms=max(1, math.ceil(wait * 1000)),
+            )
 
     async def shopper_left(self, conversation: ConversationRecord, socket: Any) -> None:
         await self.hub.remove_shopper(conversation.id, socket)
@@ -549,10 +570,10 @@ class Gateway:
         for future in stored:
             record, _ = await future
             texts.append(message_json(record))
-        events = [(Hub.to_shopper(cid, {})[0], SEPARATOR.join(texts))]
+        events: List[Tuple[str, str]] = [(Hub.to_shopper(cid, {})[0], SEPARATOR.join(texts))]
         if agent_id is not None:
             # text[:-1] + tail == dumps(dict(frame, conversation_id=cid)), without a second dumps
-            tail = ',"conversation_id":' + dumps(cid) + "}"
+            tail = ',"conversation_id":"' + cid + '"}'  # a conversation id is hex
             events.append((Hub.to_agent(agent_id, {})[0], SEPARATOR.join([text[:-1] + tail for text in texts])))
         await self.hub.publish(events)
 
@@ -751,12 +772,20 @@ class Gateway:
 
     # == agents ============================================================
 
-    async def login(self, username: str, password: str) -> Optional[Frame]:
+    async def login(self, username: str, password: str, address: str = "") -> Optional[Frame]:
+        """The token of an agent whose password is right, else None. Every
+        attempt counts against the username and the client address
+        (:mod:`handoff.throttle`), a successful one is given back; over
+        either limit, :class:`~handoff.throttle.Throttled` without checking."""
+        user_key = username.strip().lower()[:64]
+        await self.throttle.take_all((self.login_per_username, user_key), (self.login_per_address, address))
         agent = await self.storage.agent_by_username(username)
         loop = asyncio.get_running_loop()
         ok = await loop.run_in_executor(None, verify_password, agent.password_hash if agent else None, password)
         if not ok or agent is None or not agent.active:
             return None
+        await self.throttle.give_back(self.login_per_username, user_key)
+        await self.throttle.give_back(self.login_per_address, address)
         token = self.signer.issue(AGENT_TOKEN, str(agent.id), self.config.agent_token_ttl_s)
         return {"token": token, "agent": {"id": agent.id, "name": agent.name}}
 
@@ -894,7 +923,7 @@ class Gateway:
         await self._owned(agent, cid)
         await self.hub.send(Hub.to_shopper(cid, {"type": "typing", "who": "agent", "on": on, "name": agent.name}))
 
-    def _ended(self, agent: AgentRecord, cid: str, why: str) -> Tuple[str, Frame]:
+    def _ended(self, agent: AgentRecord, cid: str, why: str) -> Tuple[str, Mapping[str, Any]]:
         return Hub.to_agent(agent.id, {"type": "chat_ended", "conversation_id": cid, "why": why})
 
     async def _handle_time(self, handoff_id: Optional[int]) -> None:
@@ -955,7 +984,7 @@ class Gateway:
         )
 
 
-def _typing(cid: str, on: bool) -> Tuple[str, Frame]:
+def _typing(cid: str, on: bool) -> Tuple[str, Mapping[str, Any]]:
     """The bot's typing indicator, for the shopper's sockets."""
     return Hub.to_shopper(cid, {"type": "typing", "who": "bot", "on": on})
 

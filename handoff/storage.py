@@ -4,40 +4,39 @@ SQLite by default (``sqlite:///var/gateway.db``), PostgreSQL by URL
 (``postgresql://user@host/db``); the schema is in :mod:`handoff.models` and is
 created by Alembic (:func:`migrate`, ``python -m handoff migrate``).
 
-:class:`Storage` is the async face the gateway uses. SQLAlchemy runs
-synchronously on a small thread pool (one thread for SQLite, so there is a
-single writer), each call is one short transaction. Messages are written in
-batches: concurrent :meth:`Storage.add_message` calls are grouped into one
-transaction (group commit), and each call returns only once its message is
-committed, so a message the gateway has delivered is always stored.
+:class:`Storage` is the async face the gateway uses: SQLAlchemy's asyncio
+extension on async drivers (psycopg 3 on PostgreSQL, aiosqlite on SQLite; a
+URL naming another driver, ``postgresql+psycopg2://`` say, is read with
+these, :func:`async_url`), each call one short transaction, no thread hop.
+Messages are written in batches: concurrent :meth:`Storage.add_message`
+calls are grouped into one transaction (group commit), and each call returns
+only once its message is committed, so a message the gateway has delivered
+is always stored. Alembic and the transcript command use the same database
+synchronously (:func:`make_engine`, psycopg 3 or sqlite3).
 """
 from __future__ import annotations
 
 import asyncio
 import collections
 import datetime as dt
-import io
 import json
 import os
 import re
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Tuple, TypeVar
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple
 
 from sqlalchemy import create_engine, event, select, update
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.pool import QueuePool
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import AsyncAdaptedQueuePool, QueuePool
 
 from . import models
+from .config import DEFAULT_DB_URL
 from .contract import Handoff
 
-T = TypeVar("T")
-
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
-DEFAULT_DB_URL = "sqlite:///var/gateway.db"
 
 
 def utcnow() -> dt.datetime:
@@ -145,37 +144,71 @@ def _agent(row: models.Agent) -> AgentRecord:
     return AgentRecord(row.id, row.username, row.name, row.password_hash, bool(row.active))
 
 
+def _driver_url(url: str, sqlite_driver: str) -> str:
+    """``url`` on this environment's drivers: psycopg 3 for PostgreSQL, the
+    given one for SQLite (the database and its options are kept)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    elif parsed.get_backend_name() == "sqlite":
+        parsed = parsed.set(drivername=sqlite_driver)
+    return parsed.render_as_string(hide_password=False)
+
+
+def sync_url(url: str) -> str:
+    return _driver_url(url, "sqlite")
+
+
+def async_url(url: str) -> str:
+    return _driver_url(url, "sqlite+aiosqlite")
+
+
+def _sqlite_file(url: str) -> bool:
+    """Whether ``url`` is an SQLite file (its folder is made if missing)."""
+    if not url.startswith("sqlite"):
+        return False
+    path = url.split(":///", 1)[-1]
+    if path and path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return True
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    """WAL, a busy timeout and foreign keys on every SQLite connection."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
 def make_engine(url: str, *, pool_size: int = 5) -> Engine:
-    """An engine for ``url``; SQLite gets WAL, a busy timeout and foreign keys.
+    """A synchronous engine for ``url`` (Alembic, the transcript command).
     Parameters are hidden from error messages: they hold what shoppers typed."""
-    if url.startswith("sqlite"):
-        path = url.split(":///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        # QueuePool, not SQLAlchemy 1.4's NullPool default for SQLite files:
-        # opening a connection (and its pragmas) per transaction costs ~1 ms.
+    if _sqlite_file(url):
         engine = create_engine(
-            url,
-            future=True,
-            hide_parameters=True,
-            poolclass=QueuePool,
-            pool_size=pool_size,  # one per storage thread: each keeps its own page cache
-            max_overflow=2,
+            sync_url(url), hide_parameters=True, poolclass=QueuePool, pool_size=pool_size, max_overflow=2,
             connect_args={"check_same_thread": False},
         )
-
-        @event.listens_for(engine, "connect")
-        def _pragmas(dbapi_connection: Any, _record: Any) -> None:
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute("PRAGMA busy_timeout=5000")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.close()
-
+        event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(
-        url, future=True, hide_parameters=True, pool_pre_ping=True, pool_size=pool_size, max_overflow=5
+    return create_engine(sync_url(url), hide_parameters=True, pool_pre_ping=True, pool_size=pool_size, max_overflow=5)
+
+
+def make_async_engine(url: str, *, pool_size: int = 5) -> AsyncEngine:
+    """The gateway's engine for ``url`` (see module docs); SQLite gets WAL, a
+    busy timeout and foreign keys, and a pool (opening a connection and its
+    pragmas per transaction costs about a millisecond)."""
+    if _sqlite_file(url):
+        engine = create_async_engine(
+            async_url(url), hide_parameters=True, poolclass=AsyncAdaptedQueuePool, pool_size=pool_size,
+            max_overflow=2,
+        )
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_async_engine(
+        async_url(url), hide_parameters=True, pool_pre_ping=True, pool_size=pool_size, max_overflow=5
     )
 
 
@@ -184,10 +217,7 @@ def migrate(url: str, revision: str = "head") -> None:
     from alembic import command
     from alembic.config import Config
 
-    if url.startswith("sqlite"):
-        path = url.split(":///", 1)[-1]
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+    _sqlite_file(url)
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
@@ -214,57 +244,45 @@ def _copy_value(value: Optional[str]) -> str:
 class Storage:
     """Async access to the gateway database (see module docs)."""
 
-    def __init__(self, url: str = DEFAULT_DB_URL, *, threads: Optional[int] = None) -> None:
+    def __init__(self, url: str = DEFAULT_DB_URL, *, connections: Optional[int] = None) -> None:
         self.url = url
-        if threads is None:
-            threads = 1 if url.startswith("sqlite") else 4
-        # one connection more than threads: the message writer holds one (see _insert_messages)
-        self.engine = make_engine(url, pool_size=threads + 1)
-        self._sessions = sessionmaker(self.engine, future=True, expire_on_commit=False)
-        self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="kara-db")
+        if connections is None:
+            connections = 1 if url.startswith("sqlite") else 4  # SQLite: one writer at a time anyway
+        # one connection more: the message writer holds one (see _insert_messages)
+        self.engine = make_async_engine(url, pool_size=connections + 1)
+        self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._pending: List[Tuple[MessageRecord, "asyncio.Future[Tuple[MessageRecord, bool]]"]] = []
-        self._flushing = False
+        self._flushing: "Optional[asyncio.Task[None]]" = None
         self._fast_insert = self._prepare_fast_insert()
-        self._writer: Optional[Connection] = None
+        self._writer: Optional[AsyncConnection] = None
         self.stored: "collections.Counter[str]" = collections.Counter()  # new messages by sender (metrics)
 
-    async def _run(self, fn: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
-
-    def _session(self) -> Session:
+    def _session(self) -> AsyncSession:
         return self._sessions()
 
     async def close(self) -> None:
-        while self._flushing:
-            await asyncio.sleep(0.01)
-        self._executor.shutdown(wait=True)
-        self._drop_writer()
-        self.engine.dispose()
+        if self._flushing is not None:
+            await asyncio.gather(self._flushing, return_exceptions=True)
+        await self._drop_writer()
+        await self.engine.dispose()
 
     # -- conversations -----------------------------------------------------
 
     async def create_conversation(self, conversation_id: str, role: str, line: str) -> ConversationRecord:
         record = ConversationRecord(conversation_id, role, line, utcnow())
-
-        def work() -> None:
-            with self.engine.begin() as connection:
-                connection.execute(
-                    models.Conversation.__table__.insert(),
-                    {"id": record.id, "role": role, "line": line, "created_at": record.created_at},
-                )
-
-        await self._run(work)
+        async with self.engine.begin() as connection:
+            await connection.execute(
+                models.table_of(models.Conversation).insert(),
+                {"id": record.id, "role": role, "line": line, "created_at": record.created_at},
+            )
         return record
 
     async def conversation(self, conversation_id: str) -> Optional[ConversationRecord]:
-        def work() -> Optional[ConversationRecord]:
-            with self._session() as session:
-                row = session.get(models.Conversation, conversation_id)
-                if row is None:
-                    return None
-                return ConversationRecord(row.id, row.role, row.line, _aware(row.created_at))  # type: ignore[arg-type]
-
-        return await self._run(work)
+        async with self._session() as session:
+            row = await session.get(models.Conversation, conversation_id)
+            if row is None:
+                return None
+            return ConversationRecord(row.id, row.role, row.line, _aware(row.created_at))  # type: ignore[arg-type]
 
     # -- messages ----------------------------------------------------------
 
@@ -275,19 +293,16 @@ class Storage:
 
     async def find_message(self, conversation_id: str, client_id: str) -> Optional[MessageRecord]:
         """The stored message of this conversation with this ``client_id``, if any."""
-        table = models.Message.__table__
-
-        def work() -> Optional[MessageRecord]:
-            with self.engine.connect() as connection:
-                row = connection.execute(
-                    select(table)
-                    .where(table.c.conversation_id == conversation_id, table.c.client_id == client_id)
-                    .order_by(table.c.seq)
-                    .limit(1)
-                ).first()
-                return _message(row) if row is not None else None
-
-        return await self._run(work)
+        table = models.table_of(models.Message)
+        async with self.engine.connect() as connection:
+            result = await connection.execute(
+                select(table)
+                .where(table.c.conversation_id == conversation_id, table.c.client_id == client_id)
+                .order_by(table.c.seq)
+                .limit(1)
+            )
+            row = result.first()
+            return _message(row) if row is not None else None
 
     def submit_message(self, message: MessageRecord) -> "asyncio.Future[Tuple[MessageRecord, bool]]":
         """Queue ``message`` for the next group commit, now (calls keep their
@@ -295,9 +310,8 @@ class Storage:
         loop = asyncio.get_running_loop()
         future: "asyncio.Future[Tuple[MessageRecord, bool]]" = loop.create_future()
         self._pending.append((message, future))
-        if not self._flushing:
-            self._flushing = True
-            loop.create_task(self._flush())
+        if self._flushing is None:
+            self._flushing = loop.create_task(self._flush())
         return future
 
     async def _flush(self) -> None:
@@ -305,7 +319,7 @@ class Storage:
             while self._pending:
                 batch, self._pending = self._pending, []
                 try:
-                    stored = await self._run(self._insert_messages, [m for m, _ in batch])
+                    stored = await self._insert_messages([m for m, _ in batch])
                 except Exception as exc:  # the whole transaction failed
                     for _, future in batch:
                         if not future.done():
@@ -316,9 +330,9 @@ class Storage:
                         if not future.done():
                             future.set_result(result)
         finally:
-            self._flushing = False
+            self._flushing = None
 
-    def _insert_messages(self, batch: List[MessageRecord]) -> List[Tuple[MessageRecord, bool]]:
+    async def _insert_messages(self, batch: List[MessageRecord]) -> List[Tuple[MessageRecord, bool]]:
         """One transaction on the writer connection, which is held from batch
         to batch: a checkout per batch would cost a pre-ping round trip, about
         a fifth of PostgreSQL's work per message in the relay benchmark. What
@@ -330,49 +344,50 @@ class Storage:
         resend with their ``client_id``, which is stored once."""
         for attempt in (1, 2):
             if self._writer is None:
-                self._writer = self.engine.connect()
-            transaction = self._writer.begin()
+                self._writer = await self.engine.connect()
+            transaction = await self._writer.begin()
             try:
-                results = self._write_messages(self._writer, batch)
+                results = await self._write_messages(self._writer, batch)
             except BaseException as exc:
                 lost = self._lost_connection(exc)
-                self._drop_writer(invalidate=lost)
+                await self._drop_writer(invalidate=lost)
                 if lost and attempt == 1:
                     continue
                 raise
             try:
-                transaction.commit()
+                await transaction.commit()
             except BaseException as exc:
-                self._drop_writer(invalidate=self._lost_connection(exc))
+                await self._drop_writer(invalidate=self._lost_connection(exc))
                 raise
             return results
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _lost_connection(self, exc: BaseException) -> bool:
         """Whether ``exc`` says the database connection is gone. The COPY
-        runs on the raw driver cursor, whose errors SQLAlchemy never wraps,
-        so those are asked of the dialect directly."""
+        runs on the driver's own connection, whose errors SQLAlchemy never
+        wraps, so those are asked of the dialect directly."""
         if isinstance(exc, DBAPIError):
             return bool(exc.connection_invalidated)
-        dbapi = self.engine.dialect.dbapi
-        return dbapi is not None and isinstance(exc, dbapi.Error) and self.engine.dialect.is_disconnect(exc, None, None)
+        return self.engine.dialect.driver == "psycopg" and _psycopg_lost(exc)
 
-    def _drop_writer(self, invalidate: bool = False) -> None:
+    async def _drop_writer(self, invalidate: bool = False) -> None:
         writer, self._writer = self._writer, None
         if writer is None:
             return
         try:
             if invalidate:
-                writer.invalidate()  # not back into the pool: the server has closed it
-            writer.close()  # otherwise rolls back what is open and returns it to the pool
+                await writer.invalidate()  # not back into the pool: the server has closed it
+            await writer.close()  # otherwise rolls back what is open and returns it to the pool
         except Exception:
             pass
 
-    def _write_messages(self, connection: Connection, batch: List[MessageRecord]) -> List[Tuple[MessageRecord, bool]]:
+    async def _write_messages(
+        self, connection: AsyncConnection, batch: List[MessageRecord]
+    ) -> List[Tuple[MessageRecord, bool]]:
         """Find earlier messages with the same client ids, then insert the
         rest with one statement (not the ORM: this is the hot path; on
         PostgreSQL a ``COPY``, see :meth:`_prepare_fast_insert`)."""
-        table = models.Message.__table__
+        table = models.table_of(models.Message)
         earlier: Dict[Tuple[str, str], MessageRecord] = {}
         wanted: Dict[str, List[str]] = {}
         for message in batch:
@@ -381,7 +396,7 @@ class Storage:
         results: List[Tuple[MessageRecord, bool]] = []
         fresh: List[MessageRecord] = []
         for conversation_id, client_ids in wanted.items():
-            found = connection.execute(
+            found = await connection.execute(
                 select(table).where(table.c.conversation_id == conversation_id, table.c.client_id.in_(client_ids))
             )
             for row in found:
@@ -396,9 +411,9 @@ class Storage:
             fresh.append(message)
             results.append((message, True))
         if fresh and self._fast_insert is not None:
-            self._fast_insert(connection, fresh)
+            await self._fast_insert(connection, fresh)
         elif fresh:
-            connection.execute(
+            await connection.execute(
                 table.insert(),
                 [
                     {
@@ -417,20 +432,20 @@ class Storage:
             )
         return results
 
-    def _prepare_fast_insert(self) -> Optional[Callable[[Any, List[MessageRecord]], None]]:
-        """On PostgreSQL (psycopg2), the message insert of the hot path as one
-        ``COPY ... FROM STDIN`` on the transaction's DBAPI cursor: the same
+    def _prepare_fast_insert(self) -> Optional[Callable[[AsyncConnection, List[MessageRecord]], Awaitable[None]]]:
+        """On PostgreSQL (psycopg 3), the message insert of the hot path as one
+        ``COPY ... FROM STDIN`` on the transaction's driver connection: the same
         rows, constraints and transaction as an INSERT, with no SQL to parse
-        per row and no per-value adaptation in Python (measured here: about
-        70% of the server's and half of the driver's CPU per row of a
-        multi-row INSERT). Other databases keep the Core insert."""
-        if self.engine.dialect.driver != "psycopg2":
+        per row and no per-value adaptation in Python (measured with
+        psycopg2: about 70% of the server's and half of the driver's CPU per
+        row of a multi-row INSERT). Other databases keep the Core insert."""
+        if self.engine.dialect.driver != "psycopg":
             return None
         columns = ("id", "conversation_id", "sender", "text", "extra", "agent_id", "agent_name", "client_id",
                    "created_at")
         sql = f"COPY {models.Message.__tablename__} ({', '.join(columns)}) FROM STDIN"
 
-        def insert(connection: Any, messages: List[MessageRecord]) -> None:
+        async def insert(connection: AsyncConnection, messages: List[MessageRecord]) -> None:
             stamps: Dict[dt.datetime, str] = {}  # a burst shares its timestamp: formatted once
             rows = "".join([
                 f"{m.id}\t{m.conversation_id}\t{m.sender}\t{_copy_text(m.text)}\t"
@@ -440,81 +455,58 @@ class Storage:
                 f"{stamps.get(m.created_at) or stamps.setdefault(m.created_at, m.created_at.isoformat())}\n"
                 for m in messages
             ])
-            cursor = connection.connection.cursor()  # the DBAPI connection of this transaction
-            try:
-                cursor.copy_expert(sql, io.StringIO(rows))
-            finally:
-                cursor.close()
+            raw = await connection.get_raw_connection()  # the driver connection of this transaction
+            driver: Any = raw.driver_connection
+            async with driver.cursor() as cursor:
+                async with cursor.copy(sql) as copy:
+                    await copy.write(rows)
 
         return insert
 
     async def history(self, conversation_id: str, limit: int = 200) -> List[MessageRecord]:
         """The last ``limit`` messages of a conversation, oldest first."""
-
-        def work() -> List[MessageRecord]:
-            with self._session() as session:
-                rows = session.execute(
-                    select(models.Message)
-                    .where(models.Message.conversation_id == conversation_id)
-                    .order_by(models.Message.seq.desc())
-                    .limit(limit)
-                ).scalars().all()
-                return [_message(row) for row in reversed(rows)]
-
-        return await self._run(work)
+        async with self._session() as session:
+            result = await session.execute(
+                select(models.Message)
+                .where(models.Message.conversation_id == conversation_id)
+                .order_by(models.Message.seq.desc())
+                .limit(limit)
+            )
+            rows = result.scalars().all()
+            return [_message(row) for row in reversed(rows)]
 
     # -- handoffs ----------------------------------------------------------
 
     async def open_handoff(
         self, conversation_id: str, handoff: Handoff, *, at: Optional[dt.datetime] = None
     ) -> HandoffRecord:
-        def work() -> HandoffRecord:
-            with self._session() as session, session.begin():
-                row = models.Handoff(
-                    conversation_id=conversation_id,
-                    queue=handoff.queue,
-                    reason=handoff.reason[:128],
-                    summary=handoff.summary,
-                    context=dict(handoff.context),
-                    enqueued_at=at or utcnow(),
-                )
-                session.add(row)
-                session.flush()
-                return _handoff(row)
-
-        return await self._run(work)
+        row = models.Handoff(
+            conversation_id=conversation_id,
+            queue=handoff.queue,
+            reason=handoff.reason[:128],
+            summary=handoff.summary,
+            context=dict(handoff.context),
+            enqueued_at=at or utcnow(),
+        )
+        await self._add(row)
+        return _handoff(row)
 
     async def handoff(self, handoff_id: int) -> Optional[HandoffRecord]:
-        def work() -> Optional[HandoffRecord]:
-            with self._session() as session:
-                row = session.get(models.Handoff, handoff_id)
-                return _handoff(row) if row is not None else None
-
-        return await self._run(work)
+        async with self._session() as session:
+            row = await session.get(models.Handoff, handoff_id)
+            return _handoff(row) if row is not None else None
 
     async def handoffs(self, conversation_id: str) -> List[HandoffRecord]:
-        def work() -> List[HandoffRecord]:
-            with self._session() as session:
-                rows = session.execute(
-                    select(models.Handoff)
-                    .where(models.Handoff.conversation_id == conversation_id)
-                    .order_by(models.Handoff.id)
-                ).scalars().all()
-                return [_handoff(row) for row in rows]
-
-        return await self._run(work)
+        return await self._handoffs(models.Handoff.conversation_id == conversation_id)
 
     async def open_handoffs(self) -> List[HandoffRecord]:
         """Every handoff stint not ended yet (waiting or with an agent), oldest first."""
+        return await self._handoffs(models.Handoff.outcome.is_(None))
 
-        def work() -> List[HandoffRecord]:
-            with self._session() as session:
-                rows = session.execute(
-                    select(models.Handoff).where(models.Handoff.outcome.is_(None)).order_by(models.Handoff.id)
-                ).scalars().all()
-                return [_handoff(row) for row in rows]
-
-        return await self._run(work)
+    async def _handoffs(self, where: Any) -> List[HandoffRecord]:
+        async with self._session() as session:
+            result = await session.execute(select(models.Handoff).where(where).order_by(models.Handoff.id))
+            return [_handoff(row) for row in result.scalars().all()]
 
     async def claim_handoff(self, handoff_id: int, agent_id: int, *, at: Optional[dt.datetime] = None) -> None:
         await self._update_handoff(handoff_id, claimed_at=at or utcnow(), agent_id=agent_id)
@@ -526,93 +518,72 @@ class Storage:
         await self._update_handoff(handoff_id, rating=score, rating_comment=comment)
 
     async def _update_handoff(self, handoff_id: int, **values: Any) -> None:
-        def work() -> None:
-            with self._session() as session, session.begin():
-                session.execute(update(models.Handoff).where(models.Handoff.id == handoff_id).values(**values))
+        async with self._session() as session, session.begin():
+            await session.execute(update(models.Handoff).where(models.Handoff.id == handoff_id).values(**values))
 
-        await self._run(work)
+    async def _add(self, row: Any) -> None:
+        """Insert one ORM row in its own transaction (its id is set after)."""
+        async with self._session() as session, session.begin():
+            session.add(row)
+            await session.flush()
 
     # -- tickets and pages -------------------------------------------------
 
     async def add_ticket(self, conversation_id: str, handoff_id: Optional[int], email: str, text: str) -> int:
-        def work() -> int:
-            with self._session() as session, session.begin():
-                row = models.Ticket(
-                    conversation_id=conversation_id,
-                    handoff_id=handoff_id,
-                    email=email,
-                    text=text,
-                    created_at=utcnow(),
-                )
-                session.add(row)
-                session.flush()
-                return int(row.id)
-
-        return await self._run(work)
+        row = models.Ticket(
+            conversation_id=conversation_id, handoff_id=handoff_id, email=email, text=text, created_at=utcnow()
+        )
+        await self._add(row)
+        return int(row.id)
 
     async def add_page(
         self, conversation_id: str, handoff_id: int, webhook_url: Optional[str], status: str, detail: str = ""
     ) -> int:
-        def work() -> int:
-            with self._session() as session, session.begin():
-                row = models.Page(
-                    conversation_id=conversation_id,
-                    handoff_id=handoff_id,
-                    created_at=utcnow(),
-                    webhook_url=webhook_url,
-                    status=status,
-                    detail=detail[:2000],
-                )
-                session.add(row)
-                session.flush()
-                return int(row.id)
-
-        return await self._run(work)
+        row = models.Page(
+            conversation_id=conversation_id,
+            handoff_id=handoff_id,
+            created_at=utcnow(),
+            webhook_url=webhook_url,
+            status=status,
+            detail=detail[:2000],
+        )
+        await self._add(row)
+        return int(row.id)
 
     # -- agents ------------------------------------------------------------
 
     async def create_agent(self, username: str, name: str, password_hash: str) -> AgentRecord:
-        def work() -> AgentRecord:
-            with self._session() as session, session.begin():
-                row = models.Agent(
-                    username=username, name=name, password_hash=password_hash, active=True, created_at=utcnow()
-                )
-                session.add(row)
-                session.flush()
-                return _agent(row)
-
-        return await self._run(work)
+        row = models.Agent(username=username, name=name, password_hash=password_hash, active=True, created_at=utcnow())
+        await self._add(row)
+        return _agent(row)
 
     async def set_agent_password(self, username: str, name: Optional[str], password_hash: str) -> bool:
-        def work() -> bool:
-            with self._session() as session, session.begin():
-                values: Dict[str, Any] = {"password_hash": password_hash}
-                if name:
-                    values["name"] = name
-                result = session.execute(
-                    update(models.Agent).where(models.Agent.username == username).values(**values)
-                )
-                return bool(result.rowcount)
-
-        return await self._run(work)
+        values: Dict[str, Any] = {"password_hash": password_hash}
+        if name:
+            values["name"] = name
+        async with self._session() as session, session.begin():
+            result = await session.execute(
+                update(models.Agent).where(models.Agent.username == username).values(**values)
+            )
+            return bool(getattr(result, "rowcount", 0))
 
     async def agent_by_username(self, username: str) -> Optional[AgentRecord]:
-        def work() -> Optional[AgentRecord]:
-            with self._session() as session:
-                row = session.execute(
-                    select(models.Agent).where(models.Agent.username == username)
-                ).scalars().first()
-                return _agent(row) if row is not None else None
-
-        return await self._run(work)
+        async with self._session() as session:
+            result = await session.execute(select(models.Agent).where(models.Agent.username == username))
+            row = result.scalars().first()
+            return _agent(row) if row is not None else None
 
     async def agent(self, agent_id: int) -> Optional[AgentRecord]:
-        def work() -> Optional[AgentRecord]:
-            with self._session() as session:
-                row = session.get(models.Agent, agent_id)
-                return _agent(row) if row is not None else None
+        async with self._session() as session:
+            row = await session.get(models.Agent, agent_id)
+            return _agent(row) if row is not None else None
 
-        return await self._run(work)
+
+def _psycopg_lost(exc: BaseException) -> bool:
+    """A psycopg 3 error on a connection that is closed (the server ended it)."""
+    import psycopg
+
+    return isinstance(exc, psycopg.OperationalError)
 
 
 def default_db_url() -> str:

@@ -48,20 +48,20 @@ def export(db_url: str, conversation_id: str) -> Optional[Dict[str, Any]]:
     engine = make_engine(db_url)
     try:
         with engine.connect() as connection:
-            conv = models.Conversation.__table__
+            conv = models.table_of(models.Conversation)
             row = connection.execute(select(conv).where(conv.c.id == conversation_id)).first()
             if row is None:
                 return None
             def rows(table: Any, order: str) -> List[Any]:
                 """This conversation's rows of ``table``, in ``order``."""
-                return connection.execute(
+                return list(connection.execute(
                     select(table).where(table.c.conversation_id == conversation_id).order_by(table.c[order])
-                ).all()
+                ).all())
 
-            messages = rows(models.Message.__table__, "seq")
-            handoffs = rows(models.Handoff.__table__, "id")
-            tickets = rows(models.Ticket.__table__, "id")
-            pages = rows(models.Page.__table__, "id")
+            messages = rows(models.table_of(models.Message), "seq")
+            handoffs = rows(models.table_of(models.Handoff), "id")
+            tickets = rows(models.table_of(models.Ticket), "id")
+            pages = rows(models.table_of(models.Page), "id")
     finally:
         engine.dispose()
     return {
@@ -109,10 +109,10 @@ def export(db_url: str, conversation_id: str) -> Optional[Dict[str, Any]]:
 
 def _erasable(connection: Any, conversation_id: str) -> bool:
     """Whether the conversation exists; raises :class:`StillOpen`."""
-    conv = models.Conversation.__table__
+    conv = models.table_of(models.Conversation)
     if connection.execute(select(conv.c.id).where(conv.c.id == conversation_id)).first() is None:
         return False
-    hand = models.Handoff.__table__
+    hand = models.table_of(models.Handoff)
     still_open = connection.execute(
         select(func.count()).select_from(hand).where(
             hand.c.conversation_id == conversation_id, hand.c.outcome.is_(None)
@@ -145,9 +145,9 @@ def erase(db_url: str, conversation_id: str) -> Optional[Dict[str, int]]:
         with engine.begin() as connection:
             if not _erasable(connection, conversation_id):
                 return None
-            conv = models.Conversation.__table__
+            conv = models.table_of(models.Conversation)
             for model in tables:
-                table = model.__table__
+                table = models.table_of(model)
                 result = connection.execute(delete(table).where(table.c.conversation_id == conversation_id))
                 counts[table.name] = int(result.rowcount or 0)
             counts["conversations"] = int(

@@ -23,7 +23,7 @@ def run_offline() -> None:
 
 
 def run_online() -> None:
-    engine = make_engine(context.config.get_main_option("sqlalchemy.url"))
+    engine = make_engine(context.config.get_main_option("sqlalchemy.url") or "")
     try:
         with engine.connect() as connection:
             is_pg = connection.dialect.name == "postgresql"

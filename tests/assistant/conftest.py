@@ -5,8 +5,7 @@
   SQLite shop; started once for the package. ``assistant`` gives it to one
   test with every process alive (a test before may have killed one: it is
   started again on the same port, on the same tracker store).
-* From ``tests/handoff`` and ``tests/actions``: ``gateway_process``,
-  ``fresh_pg``, and the shop fixtures (``db_url``, ``shop``...).
+* From ``tests/handoff``: ``gateway_process``, ``fresh_pg``.
 """
 from __future__ import annotations
 
@@ -18,7 +17,6 @@ import pytest
 from bot.databases import temporary_database
 from bot.model_cache import ensure_model
 from bot.processes import BotStack, actions_ready, rasa_ready, seed_shop, start_bot_stack
-from tests.actions.conftest import _fresh_policy_cache, db_url, pg_database_url, shop  # noqa: F401
 from tests.conftest import SHARED_SHOPS
 from tests.faults.conftest import revive
 from tests.handoff.conftest import fresh_pg, gateway_process  # noqa: F401

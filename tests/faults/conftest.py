@@ -83,9 +83,9 @@ class PrivateRedis:
                 client.ping()
                 client.close()
                 return
-            except redis.ConnectionError:
+            except redis.ConnectionError as exc:
                 if time.monotonic() > deadline or self.proc.poll() is not None:
-                    raise RuntimeError("private redis-server did not start")
+                    raise RuntimeError("private redis-server did not start") from exc
                 time.sleep(0.05)
 
     def kill(self) -> None:

@@ -16,7 +16,8 @@ import pytest
 import websockets
 
 from handoff.storage import Storage
-from tests.handoff.helpers import CLOSED_RASA, Client, add_agent, agent, login, wait_for
+from tests.handoff import helpers
+from tests.handoff.helpers import CLOSED_RASA, Client, add_agent, agent, login, shopper, wait_for
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -34,10 +35,7 @@ async def texts(db: str, cid: str) -> List[tuple]:
 
 
 async def hello(url: str, **fields: Any) -> Client:
-    client = await Client.connect(url + "/ws/shopper")
-    await client.send(type="hello", v=1, **fields)
-    await client.expect("welcome", timeout=20)
-    return client
+    return await shopper(url, 20, **fields)
 
 
 async def resume_agent(url: str, token: str) -> Client:
@@ -48,12 +46,7 @@ async def resume_agent(url: str, token: str) -> Client:
 
 
 async def handed_off(url: str) -> Client:
-    """A shopper waiting for a person (Rasa is on a closed port: the gateway
-    hands ``/request_human`` off by itself)."""
-    s = await hello(url)
-    await s.send(type="message", text="/request_human")
-    await s.expect("state", state="waiting", timeout=20)
-    return s
+    return await helpers.handed_off(url, 20)
 
 
 def cid_of(client: Client) -> str:
@@ -138,7 +131,7 @@ async def test_rasa_dies(stack, gateway_process, fresh_pg) -> None:
     for s in (talking, newcomer):
         await s.send(type="message", text="/request_human")
         await s.expect("state", state="waiting", queue="general", timeout=30)
-        await a.expect("handoff", where=lambda f, c=cid_of(s): f["entry"]["conversation_id"] == c)
+        await a.expect("handoff", where=lambda f, c=cid_of(s): f["entry"]["conversation_id"] == c)  # noqa: B008 (binds c now)
     await a.send(type="claim", conversation_id=cid_of(talking))
     chat = (await a.expect("claimed", where=lambda f: f["chat"]["conversation_id"] == cid_of(talking)))["chat"]
     assert ("shopper", "where is my order KH-204518?") in [(m["sender"], m["text"]) for m in chat["transcript"]]

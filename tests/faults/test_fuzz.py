@@ -29,7 +29,6 @@ from hypothesis import strategies as st
 from handoff.protocol import Code
 from tests.handoff.helpers import CLOSED_RASA, Client, add_agent, login, spawn_gateway
 
-from .test_faults import texts
 
 SERVER_TYPES = {
     "welcome", "message", "typing", "queue", "state", "agent_joined", "rating_request", "rating_saved",

@@ -76,7 +76,8 @@ async def test_malformed_oversized_and_binary_frames(gateway_process, fresh_pg) 
     await a.expect("claimed")
 
     hostile = await hello(gw.ws_url)
-    for raw, code, _field in BAD_FRAMES + [("\u0000\ud7ff\uffff", "bad_json", None), (b"", "binary_not_supported", None)]:
+    extra = [("\u0000\ud7ff\uffff", "bad_json", None), (b"", "binary_not_supported", None)]
+    for raw, code, _field in BAD_FRAMES + extra:
         await hostile.send_raw(raw)
         assert (await hostile.expect("error"))["code"] == code
     for huge in ("x" * (100 * 1024), b"\xff" * (100 * 1024), json.dumps({"type": "message", "text": "y" * 70000})):
@@ -110,7 +111,7 @@ async def test_flood_from_one_shopper(gateway_process, fresh_pg) -> None:
     flooder = await handed_off(gw.ws_url)
     for s in [*calm, flooder]:
         await a.send(type="claim", conversation_id=cid_of(s))
-        await a.expect("claimed", where=lambda f, c=cid_of(s): f["chat"]["conversation_id"] == c)
+        await a.expect("claimed", where=lambda f, c=cid_of(s): f["chat"]["conversation_id"] == c)  # noqa: B008
 
     counts = {"acked": 0, "limited": 0, "other": 0}
     retry_after: List[int] = []
@@ -163,7 +164,8 @@ async def test_flood_from_one_shopper(gateway_process, fresh_pg) -> None:
     assert counts["limited"] > 0 and min(retry_after) > 0
     assert counts["acked"] + counts["limited"] == sent and counts["other"] == 0
     assert counts["acked"] <= 30 + 10 * 4  # burst + 10/s over the ~3 s
-    stored = [t for sender, t in await texts(fresh_pg, cid_of(flooder)) if sender == "shopper" and t.startswith("flood")]
+    stored = [t for sender, t in await texts(fresh_pg, cid_of(flooder))
+              if sender == "shopper" and t.startswith("flood")]
     assert len(stored) == len(set(stored)) == counts["acked"]
     assert not limited_calm and len(latencies) == 50
     p95 = statistics.quantiles(latencies, n=20)[-1]
@@ -235,7 +237,8 @@ async def test_guessing_order_numbers_is_locked_out(stack, gateway_process, fres
     assert all(tracking not in a for a in answers)
     await s.close()
     again = await hello(gw.ws_url, token=token_of(s))
-    locked = await turn(again, "track my order") + await turn(again, order["number"]) + await turn(again, order["customer"])
+    locked = (await turn(again, "track my order") + await turn(again, order["number"])
+              + await turn(again, order["customer"]))
     assert tracking not in locked
     # a new chat from the same address is locked too (tests/assistant/test_guessing_e2e.py);
     # another client (another address) may still look up its own order

@@ -42,6 +42,7 @@ async def make_gateway(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[
             rate_per_s=1000,
             rate_burst=1000,
             widget_dir=tmp_path / "widget",
+            new_chats_per_address=0,  # tests open many chats from 127.0.0.1; test_hardening sets its own
         )
         values.update(overrides)
         gw = await start(GatewayConfig(**values))

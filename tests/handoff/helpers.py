@@ -4,7 +4,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -13,7 +12,9 @@ from typing import Any, Awaitable, Callable, Dict, List, Optional
 
 import aiohttp
 import websockets
+from websockets.asyncio.client import ClientConnection
 
+from bot.processes import free_port, listening_url, terminate
 from handoff.auth import hash_password
 from handoff.server import RunningGateway
 from handoff.storage import Storage
@@ -24,16 +25,10 @@ PYTHON = sys.executable
 CLOSED_RASA = "http://127.0.0.1:9"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class Client:
     """A websocket client that keeps every frame it receives."""
 
-    def __init__(self, ws: websockets.WebSocketClientProtocol) -> None:
+    def __init__(self, ws: ClientConnection) -> None:
         self.ws = ws
         self.received: List[Dict[str, Any]] = []
         self._unread: List[Dict[str, Any]] = []
@@ -112,11 +107,26 @@ class Client:
         await self.ws.close()
 
 
-async def shopper(gw: RunningGateway, **hello: Any) -> Client:
-    client = await Client.connect(gw.ws_url + "/ws/shopper")
+def _ws_url(gw: Any) -> str:
+    """A gateway (in this process or not) or its ws:// URL."""
+    return gw if isinstance(gw, str) else str(gw.ws_url)
+
+
+async def shopper(gw: Any, timeout: float = 10, **hello: Any) -> Client:
+    """A shopper socket that said hello and got its welcome."""
+    client = await Client.connect(_ws_url(gw) + "/ws/shopper")
     await client.send(type="hello", v=1, **hello)
-    await client.expect("welcome")
+    await client.expect("welcome", timeout=timeout)
     return client
+
+
+async def handed_off(gw: Any, timeout: float = 10, **hello: Any) -> Client:
+    """A shopper whose chat is waiting in a queue (with Rasa on a closed
+    port, the gateway hands ``/request_human`` off by itself)."""
+    s = await shopper(gw, timeout, **hello)
+    await s.send(type="message", text="/request_human")
+    await s.expect("state", state="waiting", timeout=timeout)
+    return s
 
 
 async def login(gw: RunningGateway, username: str, password: str) -> Dict[str, Any]:
@@ -161,16 +171,12 @@ class GatewayProcess:
         self.log = log
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        terminate(self.proc)
 
 
-def spawn_gateway(args: List[str], log: Path, env: Optional[Dict[str, str]] = None, timeout: float = 30) -> GatewayProcess:
+def spawn_gateway(
+    args: List[str], log: Path, env: Optional[Dict[str, str]] = None, timeout: float = 30
+) -> GatewayProcess:
     """``python -m handoff serve ARGS`` until it prints its listening line."""
     port = free_port()
     out = log.open("wb")
@@ -179,19 +185,13 @@ def spawn_gateway(args: List[str], log: Path, env: Optional[Dict[str, str]] = No
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=out,
-        env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})},
+        # tests open many chats from 127.0.0.1 (test_hardening tests the limit)
+        env={**os.environ, "PYTHONPATH": str(REPO), "KARA_GATEWAY_NEW_CHATS_PER_ADDRESS": "0", **(env or {})},
     )
-    deadline = time.monotonic() + timeout
-    assert proc.stdout is not None
-    line = b""
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if line or proc.poll() is not None:
-            break
-    if not line.startswith(b"gateway listening on "):
-        proc.kill()
-        raise AssertionError(f"gateway did not start: {line!r}\n{log.read_text()[-3000:]}")
-    url = line.decode().split("gateway listening on ", 1)[1].strip()
+    url = listening_url(proc, timeout)
+    if url is None:
+        terminate(proc, 0)
+        raise AssertionError(f"gateway did not start\n{log.read_text()[-3000:]}")
     assert url == f"http://127.0.0.1:{port}"
     return GatewayProcess(proc, url, log)
 

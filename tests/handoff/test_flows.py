@@ -10,14 +10,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from typing import Any, AsyncIterator, List, Tuple
+from typing import AsyncIterator, List, Tuple
 
 import pytest
 from aiohttp import web
 
 from handoff.storage import Storage
 
-from .helpers import Client, add_agent, agent, shopper, wait_for
+from .helpers import Client, add_agent, agent, handed_off, shopper, wait_for
 
 
 @contextlib.asynccontextmanager
@@ -50,14 +50,6 @@ def live(request: pytest.FixtureRequest) -> dict:
     if request.param == "memory":
         return {}
     return {"redis_url": request.getfixturevalue("redis_url"), "redis_prefix": request.getfixturevalue("redis_prefix")}
-
-
-async def handed_off(gw: Any, **hello: Any) -> Client:
-    """A shopper whose chat is waiting in a queue."""
-    s = await shopper(gw, **hello)
-    await s.send(type="message", text="/request_human")
-    await s.expect("state", state="waiting")
-    return s
 
 
 async def test_whole_handoff_flow(make_gateway, live, tmp_path) -> None:
@@ -176,7 +168,7 @@ async def test_queue_order_and_positions_move(make_gateway, live) -> None:
     await add_agent(gw.gateway.config.db_url, "ag", "Ag")
     first = await handed_off(gw)
     second = await handed_off(gw)
-    emergency = await handed_off(gw, line="emergency", role="provider")
+    await handed_off(gw, line="emergency", role="provider")
     # the emergency line jumps ahead of both
     await wait_for(lambda: _position(first, 2))
     await wait_for(lambda: _position(second, 3))
@@ -329,9 +321,12 @@ async def test_offline_ticket(make_gateway, live) -> None:
     storage = Storage(gw.gateway.config.db_url)
     try:
 
-        from handoff import models
+        from sqlalchemy.orm import Session
 
-        with storage._session() as session:
+        from handoff import models
+        from handoff.storage import make_engine
+
+        with Session(make_engine(storage.url)) as session:
             ticket = session.get(models.Ticket, saved["ticket_id"])
             assert (ticket.conversation_id, ticket.email, ticket.text) == (
                 cid, "ada@example.com", "Please call me about KH-204518")
@@ -358,9 +353,12 @@ async def test_emergency_page_posts_webhook(make_gateway, live) -> None:
         assert page["conversation_id"] == cid and page["queue"] == "emergency" and page["waited_s"] >= 0
         storage = Storage(gw.gateway.config.db_url)
         try:
-            from handoff import models
+            from sqlalchemy.orm import Session
 
-            with storage._session() as session:
+            from handoff import models
+            from handoff.storage import make_engine
+
+            with Session(make_engine(storage.url)) as session:
                 pages = session.query(models.Page).all()
                 assert [(p.conversation_id, p.status) for p in pages] == [(cid, "sent")]
         finally:
@@ -379,9 +377,12 @@ async def test_claimed_emergency_is_not_paged(make_gateway, live) -> None:
     assert not [f for f in await s.quiet(0.2) if f["type"] == "paged"]
     storage = Storage(gw.gateway.config.db_url)
     try:
-        from handoff import models
+        from sqlalchemy.orm import Session
 
-        with storage._session() as session:
+        from handoff import models
+        from handoff.storage import make_engine
+
+        with Session(make_engine(storage.url)) as session:
             assert session.query(models.Page).count() == 0
     finally:
         await storage.close()

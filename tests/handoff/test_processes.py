@@ -104,7 +104,8 @@ async def test_chats_of_a_crashed_process_are_requeued(gateway_process, fresh_pg
     """The agent's gateway dies (kill -9): no grace timer survives it, yet the
     other process requeues the chat once the agent's presence has expired."""
     assert cli("migrate", "--db-url", fresh_pg).returncode == 0
-    assert cli("create-agent", "amaka", "--name", "Amaka", "--db-url", fresh_pg, "--password", "s3cret-pass").returncode == 0
+    made = cli("create-agent", "amaka", "--name", "Amaka", "--db-url", fresh_pg, "--password", "s3cret-pass")
+    assert made.returncode == 0
     common = ["--db-url", fresh_pg, "--redis-url", redis_url, "--secret", "shared", "--rasa-url", CLOSED_RASA,
               "--ping-interval", "0", "--grace-seconds", "0.5", "--no-migrate"]
     env = {"KARA_GATEWAY_REDIS_PREFIX": redis_prefix, "KARA_GATEWAY_PRESENCE_TTL_S": "1.5"}

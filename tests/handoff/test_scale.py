@@ -104,11 +104,11 @@ async def test_a_connection_reset_while_a_ping_is_unanswered_is_cleaned_up(make_
     stopped half way and left the session waiting forever: seen once in a
     30-minute soak.)"""
     gw = await make_gateway(ping_interval=0.3)
-    before = len(gw.server.websockets)
+    before = len(gw.server.connections)
     reader, writer = await _raw_socket(gw.port)
     writer.write(_masked_text(json.dumps({"type": "hello", "v": 1}).encode()))
     assert await _read_opcode(reader) == 0x1  # the welcome
-    assert len(gw.server.websockets) == before + 1
+    assert len(gw.server.connections) == before + 1
     while await asyncio.wait_for(_read_opcode(reader), 5) != 0x9:  # a ping; never answered
         pass
     caplog.set_level(logging.ERROR, logger="asyncio")
@@ -116,10 +116,10 @@ async def test_a_connection_reset_while_a_ping_is_unanswered_is_cleaned_up(make_
     raw.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close = reset
     writer.close()
     for _ in range(100):
-        if len(gw.server.websockets) == before:
+        if len(gw.server.connections) == before:
             break
         await asyncio.sleep(0.05)
-    assert len(gw.server.websockets) == before, "the reset socket's session never ended"
+    assert len(gw.server.connections) == before, "the reset socket's session never ended"
     assert not [r for r in caplog.records if r.name == "asyncio"], [r.getMessage() for r in caplog.records]
 
 

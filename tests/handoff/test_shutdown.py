@@ -7,14 +7,7 @@ import time
 
 from handoff.server import CLOSE_TIMEOUT_S, SHUTDOWN_GRACE_S
 
-from .helpers import Client, add_agent, login, shopper
-
-
-async def _handed_off(gw) -> Client:
-    s = await shopper(gw)
-    await s.send(type="message", text="/request_human")
-    await s.expect("state", state="waiting")
-    return s
+from .helpers import Client, add_agent, handed_off, login, shopper
 
 
 async def test_shutdown_does_not_wait_for_a_client_that_stopped_reading(make_gateway) -> None:
@@ -25,7 +18,7 @@ async def test_shutdown_does_not_wait_for_a_client_that_stopped_reading(make_gat
     await add_agent(gw.gateway.config.db_url, "ag", "Ag")
     console = await Client.connect(gw.ws_url + "/ws/agent", max_queue=1)
     await console.send(type="hello", v=1, token=(await login(gw, "ag", "correct horse"))["token"])
-    shoppers = [await _handed_off(gw) for _ in range(4)]  # queue frames the console never reads
+    shoppers = [await handed_off(gw) for _ in range(4)]  # queue frames the console never reads
 
     started = time.monotonic()
     await gw.close()

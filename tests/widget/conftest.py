@@ -14,10 +14,8 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import socket
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -25,6 +23,8 @@ from pathlib import Path
 from typing import Dict, Iterator, List, Optional
 
 import pytest
+
+from bot.processes import free_port, gateway_command, terminate  # the gateway: its own environment
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "docs" / "screenshots"
@@ -40,12 +40,6 @@ CHROMIUM_ARGS = [
 ]
 AGENT_USER, AGENT_NAME, AGENT_PASSWORD = "tolu", "Tolu Adebayo", "s3cure-Pass!word"
 _agent_ids = itertools.count(1)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # ---- the browser ------------------------------------------------------------
@@ -140,8 +134,8 @@ class Gateway:
         """A real agent account, made with ``python -m handoff create-agent``."""
         username = username or f"agent{next(_agent_ids)}-{os.getpid()}"
         created = subprocess.run(
-            [sys.executable, "-m", "handoff", "create-agent", username, "--name", name,
-             "--password", password, "--db-url", self.db_url],
+            gateway_command("create-agent", username, "--name", name,
+                            "--password", password, "--db-url", self.db_url),
             cwd=ROOT, capture_output=True, text=True, timeout=120,
         )
         assert created.returncode == 0, created.stdout + created.stderr
@@ -155,12 +149,13 @@ class Gateway:
     # -- the process ------------------------------------------------------------
 
     def start(self) -> "Gateway":
-        cmd = [sys.executable, "-m", "handoff", "serve", "--port", str(self.port),
+        cmd = [*gateway_command("serve"), "--port", str(self.port),
                "--rasa-url", self.rasa_url, "--db-url", self.db_url,
                "--page-webhook", self.pager.url, "--secret", "widget-tests-secret"]
         # A short grace before a silent agent counts as gone, and an emergency
         # pages the on-call person after 2 s instead of minutes, so tests see it.
         cmd += ["--grace-seconds", "5", "--emergency-page-after", "2"]
+        cmd += ["--new-chats-per-address", "0"]  # every test's chats come from 127.0.0.1
         offset = self.log.read_text().count("gateway listening on") if self.log.exists() else 0
         with open(self.log, "a") as out:
             proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, text=True)
@@ -179,12 +174,7 @@ class Gateway:
     def stop(self) -> None:
         if self.process is None:
             return
-        self.process.terminate()
-        try:
-            self.process.wait(10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(5)
+        terminate(self.process)
         self.process = None
 
     def restart(self) -> None:
