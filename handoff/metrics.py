@@ -112,7 +112,7 @@ class GatewayMetrics:
         self.live = LiveFigures()
         #: handoff id -> its SLA deadline (computed once per waiting chat)
         self._deadlines: Dict[int, Optional[dt.datetime]] = {}
-        self.registry.register(_LiveCollector(self))  # type: ignore[arg-type]  # duck-typed collector
+        self.registry.register(_LiveCollector(self))  # duck-typed collector
 
     async def timed(self, asking: Awaitable[T]) -> T:
         """Await the assistant's answer, observing how long it took (a failure is counted, then re-raised)."""
@@ -135,7 +135,7 @@ class GatewayMetrics:
     async def scrape(self, gateway: "Gateway", ops: Ops) -> bytes:
         """Read the live state into the gauges, then the exposition text."""
         self.live = await self._read(gateway, ops)
-        return generate_latest(self.registry)  # type: ignore[no-any-return]
+        return generate_latest(self.registry)
 
     async def _read(self, gateway: "Gateway", ops: Ops) -> LiveFigures:
         store, hub = gateway.store, gateway.hub
@@ -157,8 +157,8 @@ class GatewayMetrics:
                 due = self._deadlines.get(entry.handoff_id, _UNKNOWN)
                 if due is _UNKNOWN:
                     due = sla.deadline(ops, entry.queue, dt.datetime.fromtimestamp(entry.enqueued_at, dt.timezone.utc))
-                deadlines[entry.handoff_id] = due  # type: ignore[assignment]
-                breached += due is not None and due < now_dt  # type: ignore[operator]
+                deadlines[entry.handoff_id] = due
+                breached += due is not None and due < now_dt
             live.breached[queue] = breached
         self._deadlines = deadlines  # only chats still waiting are remembered
         owned = [len(await store.owned_by(agent_id)) for agent_id in await store.owners()]

@@ -40,9 +40,9 @@ import csv
 import datetime as dt
 import io
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, cast
 
-from sqlalchemy import and_, case, exists, func, inspect, literal, literal_column, or_, select
+from sqlalchemy import Table, and_, case, exists, func, inspect, literal, literal_column, or_, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import Select
 
@@ -60,11 +60,11 @@ NO_QUEUE = "none"
 ANSWERED_AT = "answered_at"  # the tickets column the gateway must add (module docs)
 ALL = ""  # the key of a figure over every queue / agent
 
-conversations_t = models.Conversation.__table__
-messages_t = models.Message.__table__
-handoffs_t = models.Handoff.__table__
-tickets_t = models.Ticket.__table__
-agents_t = models.Agent.__table__
+conversations_t = cast(Table, models.Conversation.__table__)
+messages_t = cast(Table, models.Message.__table__)
+handoffs_t = cast(Table, models.Handoff.__table__)
+tickets_t = cast(Table, models.Ticket.__table__)
+agents_t = cast(Table, models.Agent.__table__)
 
 
 @dataclass(frozen=True)
@@ -229,7 +229,7 @@ def _aware(value: Optional[dt.datetime]) -> Optional[dt.datetime]:
     return value
 
 
-def _by(connection: Connection, query: Select, keys: Sequence[str], fill: Any) -> None:
+def _by(connection: Connection, query: Select[Any], keys: Sequence[str], fill: Any) -> None:
     """Per (queue, agent) group of ``stats``, ``fill(group, stats)``."""
     for key, found in stats(connection, query, keys).items():
         fill(key, found)
@@ -366,15 +366,15 @@ def build(connection: Connection, ops: Ops, p: Period, now: Optional[dt.datetime
     ticket_answer: Dict[str, Stats] = {}
     if ANSWERED_AT in {info["name"] for info in inspect(connection).get_columns(t.name)}:
         # not in handoff.models yet (module docs)
-        answered_at = literal_column(f"{t.name}.{ANSWERED_AT}", t.c.created_at.type)
-        done = and_(_within(t.c.created_at, p), answered_at.isnot(None))
+        answered_col = literal_column(f"{t.name}.{ANSWERED_AT}", t.c.created_at.type)
+        done = and_(_within(t.c.created_at, p), answered_col.isnot(None))
         tickets_answered = {ALL: 0}
         for queue, n in connection.execute(
             select(ticket_queue, func.count()).select_from(left).where(done).group_by(ticket_queue)
         ):
             tickets_answered[queue] = int(n)
             tickets_answered[ALL] += int(n)
-        answer = select(ticket_queue, seconds_between(t.c.created_at, answered_at).label("x")).select_from(
+        answer = select(ticket_queue, seconds_between(t.c.created_at, answered_col).label("x")).select_from(
             left).where(done)
         for keys in ((), ("queue",)):
             for key, found in stats(connection, answer, keys).items():

@@ -9,9 +9,9 @@ expires. Synchronous (the :mod:`handoff.ops.db` engine); the gateway calls
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import Table, select, update
 from sqlalchemy.engine import Engine
 
 from handoff import models
@@ -20,7 +20,7 @@ AGENT = "agent"
 SUPERVISOR = "supervisor"
 ROLES = (AGENT, SUPERVISOR)
 
-agents_t = models.Agent.__table__
+agents_t = cast(Table, models.Agent.__table__)
 
 
 def set_role(engine: Engine, username: str, role: str) -> bool:

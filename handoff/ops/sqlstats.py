@@ -70,7 +70,7 @@ def _number(value: Any) -> Optional[float]:
     return None if value is None else round(float(value), 3)
 
 
-def stats(connection: Connection, values: Select, keys: Sequence[str] = ()) -> Dict[Tuple[Any, ...], Stats]:
+def stats(connection: Connection, values: Select[Any], keys: Sequence[str] = ()) -> Dict[Tuple[Any, ...], Stats]:
     """Per group of ``keys`` (columns of ``values``), the :class:`Stats` of its
     column ``x``; groups without values are absent. ``()`` keys: one group."""
     sub = values.subquery()
@@ -92,7 +92,7 @@ def stats(connection: Connection, values: Select, keys: Sequence[str] = ()) -> D
     return found
 
 
-def _interpolated(sub: Any, group: Sequence[Any]) -> Select:
+def _interpolated(sub: Any, group: Sequence[Any]) -> Select[Any]:
     """``percentile_cont`` written out with window functions (see module docs)."""
     ranked = (
         select(

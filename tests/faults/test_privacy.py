@@ -139,7 +139,8 @@ async def test_transcript_export_and_delete(gateway_process, fresh_pg) -> None:
 async def rasa_tracker(rasa_url: str, cid: str) -> str:
     """Everything the assistant holds of a conversation, as JSON text."""
     async with aiohttp.ClientSession() as http:
-        async with http.get(f"{rasa_url}/conversations/{cid}/tracker", params={"include_events": "ALL", "token": os.environ["KARA_RASA_TOKEN"]}) as r:
+        params = {"include_events": "ALL", "token": os.environ["KARA_RASA_TOKEN"]}
+        async with http.get(f"{rasa_url}/conversations/{cid}/tracker", params=params) as r:
             assert r.status == 200
             return await r.text()
 

@@ -15,7 +15,8 @@ from .helpers import Client, add_agent, agent, free_port, shopper
 
 async def tracker(rasa_url: str, cid: str) -> dict:
     async with aiohttp.ClientSession() as http:
-        async with http.get(f"{rasa_url}/conversations/{cid}/tracker", params={"token": os.environ["KARA_RASA_TOKEN"]}) as r:
+        params = {"token": os.environ["KARA_RASA_TOKEN"]}
+        async with http.get(f"{rasa_url}/conversations/{cid}/tracker", params=params) as r:
             assert r.status == 200
             return await r.json()
 
