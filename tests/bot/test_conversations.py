@@ -172,7 +172,8 @@ def _parse(stack: Any, text: str) -> Dict[str, Any]:
     """NLU of ``text`` through Rasa's HTTP API (which wants the stack's token)."""
     token = urllib.parse.quote(stack.rasa_token)
     request = urllib.request.Request(f"{stack.rasa_url}/model/parse?token={token}",
-                                     data=json.dumps({"text": text}).encode(), headers={"Content-Type": "application/json"}, method="POST")
+                                     data=json.dumps({"text": text}).encode(),
+                                     headers={"Content-Type": "application/json"}, method="POST")
     with urllib.request.urlopen(request, timeout=60) as response:
         return json.loads(response.read())
 
