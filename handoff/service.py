@@ -42,7 +42,7 @@ import uuid
 from dataclasses import replace
 from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
-from . import paging
+from . import emergency, paging
 from .auth import AGENT as AGENT_TOKEN
 from .auth import SHOPPER as SHOPPER_TOKEN
 from .auth import TokenSigner, verify_password
@@ -457,8 +457,32 @@ class Gateway:
                 )
                 for m in messages
             ]
-            return len(stored), self._relay_messages(cid, stored, live.agent_id), True
+            relay = self._relay_messages(cid, stored, live.agent_id)
+            if emergency.described(m.text for m in messages):  # Rasa is paused: the gateway screens (module docs)
+                relay = _in_order(relay, self._medical_emergency(conversation, live))
+            return len(stored), relay, True
         return 1, self._shopper_to_bot(conversation, live, messages[0]), False
+
+    async def _medical_emergency(self, conversation: ConversationRecord, live: LiveState) -> None:
+        """An emergency written while waiting or with an agent (handoff.emergency):
+        the guidance at once; a chat waiting elsewhere to the emergency queue's front."""
+        cid = conversation.id
+        note = await self._system(cid, emergency.guidance())
+        events = [Hub.to_shopper(cid, note)]
+        if live.state == AGENT and live.agent_id is not None:
+            events.append(Hub.to_agent(live.agent_id, dict(note, conversation_id=cid)))
+        await self.hub.send(*events)
+        old = live.entry
+        if live.state != WAITING or old is None or old.queue == emergency.QUEUE:
+            return
+        context = dict(old.context, escalated_from=old.queue)
+        record = await self.storage.open_handoff(
+            cid, Handoff(queue=emergency.QUEUE, reason=emergency.REASON, summary=old.summary, context=context)
+        )
+        entry = _queue_entry(record, conversation.line)
+        await self.store.enqueue(entry, front=True)
+        await self.storage.end_handoff(old.handoff_id, "transferred")
+        await self._announce_waiting(entry, emergency.MOVED_TEXT)
 
     async def _shopper_to_bot(self, conversation: ConversationRecord, live: LiveState, message: Any) -> None:
         """A shopper message while with the bot (or closed): stored,
@@ -987,6 +1011,11 @@ class Gateway:
 def _typing(cid: str, on: bool) -> Tuple[str, Mapping[str, Any]]:
     """The bot's typing indicator, for the shopper's sockets."""
     return Hub.to_shopper(cid, {"type": "typing", "who": "bot", "on": on})
+
+
+async def _in_order(first: Awaitable[None], then: Awaitable[None]) -> None:
+    await first
+    await then
 
 
 def _drop(task: "Optional[asyncio.Future[Any]]") -> None:
