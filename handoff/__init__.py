@@ -5,8 +5,8 @@ Where things are:
 * ``PROTOCOL.md``: the websocket protocol (every frame, field and error);
   ``protocol.py``: its limits, error codes and frame parser; ``frames.py``:
   the ``message`` frames built from stored messages.
-* ``queue.py``: the queue and live state contract (``QueueStore``) and the
-  in-memory store; ``queue_redis.py``: the Redis store (Lua, atomic).
+* ``live_state.py``: the queue and live state contract (``QueueStore``) and
+  the in-memory store; ``live_state_redis.py``: the Redis store (Lua, atomic).
 * ``storage.py``: SQL storage (SQLAlchemy); ``models.py``: the schema;
   ``migrations/``: Alembic.
 * ``service.py``: what happens to a conversation (bot, handoff, claim,

@@ -79,7 +79,7 @@ class RedisBus:
 
     def __init__(self, url: str, *, prefix: str = "kara") -> None:
         self._channel_prefix = f"{prefix}:ev:"
-        from .queue_redis import connect, connect_once
+        from .live_state_redis import connect, connect_once
 
         self._redis = connect(url)
         # The subscriber must not reconnect by itself (redis-py retries by

@@ -138,7 +138,7 @@ class GatewayMetrics:
         return generate_latest(self.registry)
 
     async def _read(self, gateway: "Gateway", ops: Ops) -> LiveFigures:
-        store, hub = gateway.store, gateway.hub
+        store, hub = gateway.live, gateway.hub
         snapshot = await store.snapshot()
         now = time.time()
         now_dt = dt.datetime.fromtimestamp(now, dt.timezone.utc)

@@ -31,9 +31,9 @@ from . import protocol as p
 from .auth import TokenSigner
 from .bus import MemoryBus, RedisBus
 from .config import GatewayConfig
+from .live_state import MemoryQueueStore
+from .live_state_redis import RedisQueueStore
 from .ops.http import OpsRoutes  # reports for supervisors, /metrics
-from .queue import MemoryQueueStore
-from .queue_redis import RedisQueueStore
 from .rasa_pool import RasaPool
 from .ratelimit import TokenBucket
 from .service import Gateway, random_secret
@@ -425,16 +425,16 @@ class RunningGateway:
 def build_gateway(config: GatewayConfig) -> Gateway:
     storage = Storage(config.db_url)
     if config.redis_url:
-        store: Any = RedisQueueStore(config.redis_url, prefix=config.redis_prefix)
+        live: Any = RedisQueueStore(config.redis_url, prefix=config.redis_prefix)
         bus: Any = RedisBus(config.redis_url, prefix=config.redis_prefix)
     else:
-        store, bus = MemoryQueueStore(), MemoryBus()
+        live, bus = MemoryQueueStore(), MemoryBus()
     secret = config.secret
     if not secret:
         logger.warning("no --secret: using a random one; tokens die with this process")
         secret = random_secret()
     rasa = RasaPool(config.rasa_url, timeout_s=config.rasa_timeout, token=config.rasa_token, secret=secret)
-    return Gateway(config, storage, store, bus, rasa, TokenSigner(secret))
+    return Gateway(config, storage, live, bus, rasa, TokenSigner(secret))
 
 
 async def start(config: GatewayConfig) -> RunningGateway:

@@ -3,7 +3,7 @@
 :class:`Gateway` is the gateway without its sockets. :mod:`handoff.server`
 parses frames and calls one method here per frame; every method
 
-* changes live state with one atomic :class:`~handoff.queue.QueueStore`
+* changes live state with one atomic :class:`~handoff.live_state.QueueStore`
   operation (which decides races: claim, transfer, close...),
 * stores what must be kept in :class:`~handoff.storage.Storage` (every
   message, every handoff stint, tickets, pages, ratings),
@@ -54,7 +54,7 @@ from .hub import SEPARATOR, Hub
 from .metrics import GatewayMetrics
 from .ops import after_hours
 from .protocol import VERSION, Code, ProtocolError, dumps, internal_error_frame
-from .queue import AGENT, BOT, CLOSED, WAITING, LiveState, QueueEntry, QueueStore, positions
+from .live_state import AGENT, BOT, CLOSED, WAITING, LiveState, QueueEntry, QueueStore, positions
 from .rasa_client import RasaActionsFailed, RasaUnavailable
 from .rasa_pool import RasaPool
 from .storage import AgentRecord, ConversationRecord, HandoffRecord, MessageRecord, Storage, utcnow
@@ -101,14 +101,15 @@ class Gateway:
         self,
         config: GatewayConfig,
         storage: Storage,
-        store: QueueStore,
+        live: QueueStore,
         bus: Bus,
         rasa: RasaPool,
         signer: TokenSigner,
     ) -> None:
         self.config = config
         self.storage = storage
-        self.store = store
+        #: the live state: queues, who owns what, presence (handoff.live_state)
+        self.live = live
         self.rasa = rasa
         self.signer = signer
         self.process_id = uuid.uuid4().hex[:12]
@@ -122,7 +123,7 @@ class Gateway:
         #: the bot turns of each conversation, one at a time (see handoff.turns)
         self.turns = TurnQueue(self._spawn)
         self.metrics = GatewayMetrics()  # handoff/metrics.py (its own registry)
-        self.throttle = Throttle(store)
+        self.throttle = Throttle(live)
         self.login_per_username = Limit("login-user", config.login_per_username, config.login_window_s)
         self.login_per_address = Limit("login-addr", config.login_per_address, config.login_window_s)
         self.new_chats = Limit("new-chats", config.new_chats_per_address, config.new_chats_window_s)
@@ -145,14 +146,14 @@ class Gateway:
 
     async def _ensure_live_state(self) -> None:
         """Rebuild the live state if it is gone (see module docs)."""
-        if await self.store.populated():
+        if await self.live.populated():
             return
         for agent_id in self.hub.local_agents():  # every process re-announces its agents at once
-            await self.store.agent_online(agent_id, self.process_id, self.config.presence_ttl_s)
-        if not await self.store.once("restore", 30.0):
+            await self.live.agent_online(agent_id, self.process_id, self.config.presence_ttl_s)
+        if not await self.live.once("restore", 30.0):
             return  # another process is rebuilding it
         restored = await self.restore_live_state()
-        await self.store.mark_populated()
+        await self.live.mark_populated()
         if restored:
             logger.warning("live state was lost; restored %d open handoffs from the database", restored)
             await self.hub.queues_changed()
@@ -175,7 +176,7 @@ class Gateway:
             return [m for m in await self.storage.history(cid, HISTORY_LIMIT) if m.created_at >= since]
 
         for cid in self.hub.local_conversations():
-            live = await self.store.get(cid)
+            live = await self.live.get(cid)
             state: Frame = {"type": "state", "state": live.state}
             if live.state == WAITING and live.queue:
                 state["queue"] = live.queue
@@ -184,7 +185,7 @@ class Gateway:
             texts = [message_json(m) for m in await missed(cid)] + [dumps(state)]
             self.hub.write_many(self.hub.shopper_sockets(cid), texts)
         for agent_id in self.hub.local_agents():
-            for cid in await self.store.owned_by(agent_id):
+            for cid in await self.live.owned_by(agent_id):
                 texts = [dumps(message_frame(m, conversation_id=True)) for m in await missed(cid)]
                 if texts:
                     self.hub.write_many(self.hub.agent_sockets(agent_id), texts)
@@ -201,15 +202,15 @@ class Gateway:
         restored = 0
         for record in sorted(latest.values(), key=lambda r: (r.enqueued_at, r.id)):
             cid = record.conversation_id
-            if (await self.store.get(cid)).state != BOT:
+            if (await self.live.get(cid)).state != BOT:
                 continue
             conversation = await self.storage.conversation(cid)
             entry = _queue_entry(record, conversation.line if conversation else "chat")
-            await self.store.enqueue(entry)
+            await self.live.enqueue(entry)
             if record.agent_id is not None and record.claimed_at is not None:
                 agent = await self.storage.agent(record.agent_id)
                 if agent is not None:
-                    await self.store.claim(cid, agent.id, agent.name)
+                    await self.live.claim(cid, agent.id, agent.name)
             restored += 1
         return restored
 
@@ -221,11 +222,11 @@ class Gateway:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         for agent_id in list(self._agents):
             try:
-                await self.store.agent_offline(agent_id, self.process_id)
+                await self.live.agent_offline(agent_id, self.process_id)
             except Exception:
                 pass
         await self.hub.bus.close()
-        await self.store.close()
+        await self.live.close()
         await self.rasa.close()
         await self.storage.close()
 
@@ -261,15 +262,15 @@ class Gateway:
             await asyncio.sleep(ttl / 3)
             try:
                 for agent_id in self.hub.local_agents():
-                    await self.store.agent_online(agent_id, self.process_id, ttl)
+                    await self.live.agent_online(agent_id, self.process_id, ttl)
                 await self._sweep()
             except Exception:
                 logger.exception("heartbeat failed")
 
     async def _sweep(self) -> None:
         now = time.monotonic()
-        online = await self.store.online_agents()
-        absent = (await self.store.owners()) - online
+        online = await self.live.online_agents()
+        absent = (await self.live.owners()) - online
         for agent_id in list(self._absent_since):
             if agent_id not in absent:
                 del self._absent_since[agent_id]
@@ -294,7 +295,7 @@ class Gateway:
         return [message_frame(m, conversation_id) for m in messages]
 
     async def _handle_s(self) -> float:
-        average = await self.store.average_handle_time()
+        average = await self.live.average_handle_time()
         return self.config.default_handle_s if average is None else average
 
     @staticmethod
@@ -320,7 +321,7 @@ class Gateway:
     async def _refresh(self) -> None:
         await asyncio.sleep(0)  # coalesce a burst of changes into one refresh
         self._refresh_pending = False
-        snapshot = await self.store.snapshot()
+        snapshot = await self.live.snapshot()
         local = self.hub.local_conversations()
         agents = list(self.hub.agent_sockets())
         if agents:
@@ -329,7 +330,7 @@ class Gateway:
         if not local:
             return
         where = positions(snapshot)
-        online = len(await self.store.online_agents())
+        online = len(await self.live.online_agents())
         handle_s = await self._handle_s()
         queue_of = {e.conversation_id: q for q, entries in snapshot.items() for e in entries}
         for cid in local:
@@ -375,7 +376,7 @@ class Gateway:
         cid = conversation.id
         self.rasa.note_client(cid, getattr(socket, "remote_address", None))  # order-guessing lock-out
         await self.hub.add_shopper(cid, socket)  # subscribe before reading history: nothing falls between
-        live = await self.store.get(cid)
+        live = await self.live.get(cid)
         history = [] if new else await self.storage.history(cid, HISTORY_LIMIT)
         welcome: Frame = {
             "type": "welcome",
@@ -390,9 +391,9 @@ class Gateway:
         frames = [welcome]
         if live.state == WAITING and live.queue:
             welcome["queue"] = live.queue
-            where = positions(await self.store.snapshot())
+            where = positions(await self.live.snapshot())
             if cid in where:
-                online = len(await self.store.online_agents())
+                online = len(await self.live.online_agents())
                 estimate = self._wait_estimate(where[cid], online, await self._handle_s())
                 frame = self._queue_frame(live.queue, where[cid], estimate)
                 self._last_queue[cid] = frame
@@ -446,7 +447,7 @@ class Gateway:
           whose turn comes after it.
         """
         cid = conversation.id
-        live = await self.store.get(cid)
+        live = await self.live.get(cid)
         if live.state in (AGENT, WAITING):
             now = utcnow()  # a burst read together shares its timestamp (one to format, not one each)
             stored = [
@@ -480,7 +481,7 @@ class Gateway:
             cid, Handoff(queue=emergency.QUEUE, reason=emergency.REASON, summary=old.summary, context=context)
         )
         entry = _queue_entry(record, conversation.line)
-        await self.store.enqueue(entry, front=True)
+        await self.live.enqueue(entry, front=True)
         await self.storage.end_handoff(old.handoff_id, "transferred")
         await self._announce_waiting(entry, emergency.MOVED_TEXT)
 
@@ -529,7 +530,7 @@ class Gateway:
             return
         if asking is not None:
             try:
-                live = await self.store.get(cid)
+                live = await self.live.get(cid)
             except BaseException:
                 _drop(asking)
                 await self.hub.send(echo)
@@ -558,9 +559,9 @@ class Gateway:
         cid = conversation.id
         try:
             if asking is None:
-                live = await self.store.get(cid)
+                live = await self.live.get(cid)
                 if live.state == CLOSED:  # writing again after a closed chat: back to the bot
-                    await self.store.set_state(cid, LiveState(state=BOT))
+                    await self.live.set_state(cid, LiveState(state=BOT))
                     await self.hub.send(Hub.to_shopper(cid, {"type": "state", "state": BOT}))
                     await self._resume_rasa(cid)
                     live = LiveState(state=BOT)
@@ -602,28 +603,28 @@ class Gateway:
         await self.hub.publish(events)
 
     async def shopper_typing(self, conversation: ConversationRecord, on: bool) -> None:
-        live = await self.store.get(conversation.id)
+        live = await self.live.get(conversation.id)
         if live.state == AGENT and live.agent_id is not None:
             frame = {"type": "typing", "conversation_id": conversation.id, "who": "shopper", "on": on}
             await self.hub.send(Hub.to_agent(live.agent_id, frame))
 
     async def rate(self, conversation: ConversationRecord, score: int, comment: Optional[str]) -> Frame:
-        live = await self.store.get(conversation.id)
+        live = await self.live.get(conversation.id)
         if live.state != CLOSED or live.rating_handoff is None:
             raise ProtocolError(Code.BAD_STATE, "There is no chat to rate right now.")
         await self.storage.rate_handoff(live.rating_handoff, score, comment)
-        await self.store.set_state(conversation.id, replace(live, rating_handoff=None))
+        await self.live.set_state(conversation.id, replace(live, rating_handoff=None))
         return {"type": "rating_saved", "score": score}
 
     async def leave_ticket(self, conversation: ConversationRecord, email: str, text: str) -> Frame:
         cid = conversation.id
-        live = await self.store.get(cid)
+        live = await self.live.get(cid)
         if live.state == AGENT:
             raise ProtocolError(Code.BAD_STATE, "A person is already with you in this chat.")
         handoff_id: Optional[int] = None
         left_queue = False
         if live.state == WAITING:
-            entry = await self.store.dequeue(cid, BOT)
+            entry = await self.live.dequeue(cid, BOT)
             if entry is not None:
                 handoff_id = entry.handoff_id
                 left_queue = True
@@ -742,7 +743,7 @@ class Gateway:
         cid = conversation.id
         record = await self.storage.open_handoff(cid, handoff)
         entry = _queue_entry(record, conversation.line)
-        await self.store.enqueue(entry)
+        await self.live.enqueue(entry)
         await self._announce_waiting(entry, f"You are now waiting for a person ({entry.queue} queue).")
 
     async def _announce_waiting(self, entry: QueueEntry, text: str) -> None:
@@ -754,7 +755,7 @@ class Gateway:
             Hub.to_agents({"type": "handoff", "entry": entry.frame()}),
         ]
         emergency = entry.queue == "emergency"
-        online = bool(await self.store.online_agents())
+        online = bool(await self.live.online_agents())
         if not online and not emergency:
             offline = await self._system(cid, OFFLINE_TEXT)
             events += [Hub.to_shopper(cid, offline), Hub.to_shopper(cid, {"type": "offline"})]
@@ -768,10 +769,10 @@ class Gateway:
 
     async def _page(self, entry: QueueEntry) -> None:
         cid = entry.conversation_id
-        live = await self.store.get(cid)
+        live = await self.live.get(cid)
         if live.state != WAITING or live.handoff_id != entry.handoff_id:
             return
-        if not await self.store.mark_paged(entry.handoff_id):
+        if not await self.live.mark_paged(entry.handoff_id):
             return
         page = {
             "type": "page",
@@ -825,9 +826,9 @@ class Gateway:
     async def agent_connected(self, agent: AgentRecord, socket: Any) -> Frame:
         self._agents[agent.id] = agent
         await self.hub.add_agent(agent.id, socket)
-        await self.store.agent_online(agent.id, self.process_id, self.config.presence_ttl_s)
-        chats = [await self._chat(cid) for cid in await self.store.owned_by(agent.id)]
-        snapshot = await self.store.snapshot()
+        await self.live.agent_online(agent.id, self.process_id, self.config.presence_ttl_s)
+        chats = [await self._chat(cid) for cid in await self.live.owned_by(agent.id)]
+        snapshot = await self.live.snapshot()
         await self.hub.queues_changed()  # estimated waits depend on who is online
         return {
             "type": "welcome",
@@ -841,20 +842,20 @@ class Gateway:
         if await self.hub.remove_agent(agent.id, socket):
             return  # another socket of this agent is still here
         self._agents.pop(agent.id, None)
-        await self.store.agent_offline(agent.id, self.process_id)
+        await self.live.agent_offline(agent.id, self.process_id)
         await self.hub.queues_changed()
-        if await self.store.owned_by(agent.id):
+        if await self.live.owned_by(agent.id):
             self._later(self.config.grace_seconds, lambda: self._grace_over(agent))
 
     async def _grace_over(self, agent: AgentRecord) -> None:
         """The agent has been away for the grace period: requeue their chats
         (once, whichever process's timer or sweep gets here first)."""
-        if agent.id in await self.store.online_agents():
+        if agent.id in await self.live.online_agents():
             return
-        if not await self.store.once(f"requeue:{agent.id}", max(1.0, self.config.grace_seconds)):
+        if not await self.live.once(f"requeue:{agent.id}", max(1.0, self.config.grace_seconds)):
             return
-        for cid in await self.store.owned_by(agent.id):
-            live = await self.store.get(cid)
+        for cid in await self.live.owned_by(agent.id):
+            live = await self.live.get(cid)
             if live.state != AGENT or live.agent_id != agent.id or live.entry is None:
                 continue
             old = live.entry
@@ -863,7 +864,7 @@ class Gateway:
                 cid, Handoff(queue=old.queue, reason=old.reason, summary=old.summary, context=old.context)
             )
             entry = replace(old, handoff_id=record.id, requeued=True)
-            if not await self.store.requeue(cid, agent.id, entry, front=True):
+            if not await self.live.requeue(cid, agent.id, entry, front=True):
                 await self.storage.end_handoff(record.id, "abandoned")
                 continue
             await self._announce_waiting(
@@ -871,7 +872,7 @@ class Gateway:
             )
 
     async def _chat(self, cid: str) -> Frame:
-        live = await self.store.get(cid)
+        live = await self.live.get(cid)
         entry = live.entry
         transcript = await self.storage.history(cid, HISTORY_LIMIT)
         conversation = await self.storage.conversation(cid)
@@ -891,7 +892,7 @@ class Gateway:
         }
 
     async def _owned(self, agent: AgentRecord, cid: str) -> LiveState:
-        live = await self.store.get(cid)
+        live = await self.live.get(cid)
         if live.state != AGENT or live.agent_id is None:
             raise ProtocolError(Code.NOT_FOUND, "That conversation is not with an agent.")
         if live.agent_id != agent.id:
@@ -899,9 +900,9 @@ class Gateway:
         return live
 
     async def claim(self, agent: AgentRecord, cid: str, ref: Optional[str]) -> None:
-        entry = await self.store.claim(cid, agent.id, agent.name)
+        entry = await self.live.claim(cid, agent.id, agent.name)
         if entry is None:
-            live = await self.store.get(cid)
+            live = await self.live.get(cid)
             if live.state == AGENT:
                 raise ProtocolError(Code.ALREADY_CLAIMED, "Another agent claimed this chat first.")
             raise ProtocolError(Code.NOT_FOUND, "That conversation is not waiting for an agent.")
@@ -953,7 +954,7 @@ class Gateway:
     async def _handle_time(self, handoff_id: Optional[int]) -> None:
         record = await self.storage.handoff(handoff_id) if handoff_id is not None else None
         if record is not None and record.claimed_at is not None:
-            await self.store.record_handle_time((utcnow() - record.claimed_at).total_seconds())
+            await self.live.record_handle_time((utcnow() - record.claimed_at).total_seconds())
 
     async def transfer(self, agent: AgentRecord, cid: str, queue: str) -> None:
         live = await self._owned(agent, cid)
@@ -967,7 +968,7 @@ class Gateway:
         entry = replace(
             old, queue=queue, handoff_id=record.id, context=context, enqueued_at=time.time(), requeued=False
         )
-        if not await self.store.requeue(cid, agent.id, entry, front=False):
+        if not await self.live.requeue(cid, agent.id, entry, front=False):
             await self.storage.end_handoff(record.id, "abandoned")
             raise ProtocolError(Code.NOT_OWNER, "Another agent has this conversation.")
         await self.storage.end_handoff(old.handoff_id, "transferred")
@@ -976,7 +977,7 @@ class Gateway:
 
     async def handback(self, agent: AgentRecord, cid: str) -> None:
         live = await self._owned(agent, cid)
-        if not await self.store.release(cid, agent.id, BOT):
+        if not await self.live.release(cid, agent.id, BOT):
             raise ProtocolError(Code.NOT_OWNER, "Another agent has this conversation.")
         await self.storage.end_handoff(live.handoff_id, "handed_back")  # type: ignore[arg-type]
         await self._handle_time(live.handoff_id)
@@ -995,7 +996,7 @@ class Gateway:
 
     async def close_chat(self, agent: AgentRecord, cid: str) -> None:
         live = await self._owned(agent, cid)
-        if not await self.store.release(cid, agent.id, CLOSED, rating_handoff=live.handoff_id):
+        if not await self.live.release(cid, agent.id, CLOSED, rating_handoff=live.handoff_id):
             raise ProtocolError(Code.NOT_OWNER, "Another agent has this conversation.")
         await self.storage.end_handoff(live.handoff_id, "closed")  # type: ignore[arg-type]
         await self._handle_time(live.handoff_id)

@@ -3,7 +3,7 @@
 Guessing costs an attacker nothing unless somebody counts: logins (per
 username and per client address) and new conversations (per client address)
 are counted in fixed windows in the live state
-(:meth:`~handoff.queue.QueueStore.count`: Redis when configured, so every
+(:meth:`~handoff.live_state.QueueStore.count`: Redis when configured, so every
 gateway process counts together; memory otherwise). Over the limit, the
 request is refused with how long until the window ends; once it has ended
 the counter is gone and the same person gets in.
@@ -19,7 +19,7 @@ import math
 from dataclasses import dataclass
 from typing import Optional, Sequence, Tuple
 
-from .queue import QueueStore
+from .live_state import QueueStore
 
 
 @dataclass(frozen=True)

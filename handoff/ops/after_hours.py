@@ -40,7 +40,7 @@ async def answered(gateway: "Gateway", conversation: ConversationRecord, handoff
     if handoff.queue == "emergency" or conversation.line == "emergency":
         return False
     text = out_of_hours_text(ops or load_ops(), handoff.queue, now or dt.datetime.now(dt.timezone.utc))
-    if text is None or await gateway.store.online_agents():
+    if text is None or await gateway.live.online_agents():
         return False
     cid = conversation.id
     stint = await gateway.storage.open_handoff(cid, handoff)

@@ -334,7 +334,7 @@ async def test_offline_ticket(make_gateway, live) -> None:
         assert stint.outcome == "ticket"
     finally:
         await storage.close()
-    assert (await gw.gateway.store.snapshot())["general"] == []
+    assert (await gw.gateway.live.snapshot())["general"] == []
 
 
 async def test_emergency_page_posts_webhook(make_gateway, live) -> None:

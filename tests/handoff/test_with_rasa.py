@@ -95,7 +95,7 @@ async def test_security_report_goes_to_the_security_queue(make_gateway, rasa_url
     s = await shopper(gw)
     await s.send(type="message", text="/report_security_issue")
     await s.expect("state", state="waiting", queue="security", timeout=60)
-    snapshot = await gw.gateway.store.snapshot()
+    snapshot = await gw.gateway.live.snapshot()
     assert [e.conversation_id for e in snapshot["security"]] == [s.received[0]["conversation_id"]]
 
 

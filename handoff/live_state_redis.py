@@ -1,11 +1,11 @@
-"""The :class:`~handoff.queue.QueueStore` on Redis, shared by gateway processes.
+"""The :class:`~handoff.live_state.QueueStore` on Redis, shared by gateway processes.
 
 Keys (``P`` is the prefix, ``kara`` by default; tests use their own):
 
 * ``P:conv:<id>``: hash ``state, queue, handoff_id, agent_id, agent_name,
   entry (JSON), rating_handoff``; deleted when the chat is back with the bot,
-  expires :data:`~handoff.queue.CLOSED_KEPT_S` after it closed, and after 30
-  days without change otherwise (what is kept: :mod:`handoff.queue`).
+  expires :data:`~handoff.live_state.CLOSED_KEPT_S` after it closed, and after 30
+  days without change otherwise (what is kept: :mod:`handoff.live_state`).
 * ``P:q:<queue>``: sorted set of waiting conversation ids; the score is a
   sequence number (``P:seq``), a chat sent to the front gets the lowest
   score minus one.
@@ -32,7 +32,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .contract import QUEUES
-from .queue import AGENT, BOT, CLOSED, CLOSED_KEPT_S, HANDLE_TIMES_KEPT, WAITING, LiveState, QueueEntry, Snapshot
+from .live_state import AGENT, BOT, CLOSED, CLOSED_KEPT_S, HANDLE_TIMES_KEPT, WAITING, LiveState, QueueEntry, Snapshot
 
 CONVERSATION_TTL_S = 30 * 24 * 3600
 

@@ -2,7 +2,7 @@
 
 Live state is what every gateway process must agree on at once: which chats
 wait in which queue and in what order, who owns a chat, which agents are
-online. It lives in Redis (:class:`handoff.queue_redis.RedisQueueStore`) so
+online. It lives in Redis (:class:`handoff.live_state_redis.RedisQueueStore`) so
 several processes act as one, or in memory (:class:`MemoryQueueStore`) for a
 single process. Both pass the same contract tests
 (``tests/handoff/test_queue_store.py``). Durable records (transcripts,
