@@ -25,6 +25,7 @@ from actions.shop.models import Base
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DB_URL = "sqlite:///var/shop.db"
+SQLITE_BUSY_MS = 15_000
 
 _engines: Dict[str, Engine] = {}
 _lock = threading.Lock()
@@ -51,6 +52,9 @@ def _on_sqlite_connect(dbapi_connection, _record) -> None:  # type: ignore[no-un
     # SQLite ignores FOREIGN KEY clauses unless asked, per connection.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
+    # Several chats at once (the action server's threads) wait their turn for
+    # the write lock instead of failing with "database is locked".
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
     cursor.close()
     # pysqlite's own transaction handling breaks SAVEPOINT (used when filing
     # requests); let SQLAlchemy emit BEGIN itself (SQLAlchemy's documented recipe).
@@ -58,7 +62,11 @@ def _on_sqlite_connect(dbapi_connection, _record) -> None:  # type: ignore[no-un
 
 
 def _on_sqlite_begin(connection) -> None:  # type: ignore[no-untyped-def]
-    connection.exec_driver_sql("BEGIN")
+    # IMMEDIATE: take the write lock when the unit of work starts. A deferred
+    # transaction that read first and then writes cannot wait for the lock
+    # (SQLite answers SQLITE_BUSY at once to avoid a deadlock), so two chats
+    # filing requests together made one fail.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def get_engine(url: Optional[str] = None) -> Engine:

@@ -265,3 +265,34 @@ def test_relative_sqlite_path_is_anchored_at_the_repo_root() -> None:
     assert Path(url.database) == db.REPO_ROOT / "var" / "shop.db"
     assert (db.REPO_ROOT / "var").is_dir()
     assert db.resolve_url("sqlite:////tmp/x.db").database == "/tmp/x.db"
+
+
+def test_eight_conversations_filing_at_once_all_get_an_answer(shop: str) -> None:
+    """The action server answers several chats at once (threads); on the
+    embedded SQLite shop none of them may fail with "database is locked"
+    (each would be told the order system is unreachable)."""
+    import threading
+    import time
+
+    errors: list = []
+    references: list = []
+
+    def ask(kind: str) -> None:
+        try:
+            with db.session_scope(shop) as session:
+                order = verify(session, "KH-204525", "tunde.ogunleye@example.com")
+                time.sleep(0.05)  # the action's own work between the lookup and the write
+                view = file_request(session, order, kind, (date(2026, 12, 1), date(2026, 12, 4)))
+                references.append((kind, view.reference))
+        except Exception as error:  # surfaced below
+            errors.append(error)
+
+    threads = [threading.Thread(target=ask, args=(kind,)) for kind in ["return", "refund"] * 4]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert errors == []
+    assert len(references) == 8
+    assert len({ref for kind, ref in references if kind == "return"}) == 1
+    assert len({ref for kind, ref in references if kind == "refund"}) == 1
