@@ -276,6 +276,9 @@ async def test_one_of_two_gateways_dies(gateway_process, fresh_pg, redis_url, re
         await chatting.send(type="message", text=f"before {i}", client_id=f"b{i}")
         await a.send(type="message", conversation_id=cid, text=f"reply {i}")
     await chatting.expect("message", sender="agent", text="reply 4")
+    # "accepted" is acknowledged: the shopper's own echo of its last message (its
+    # group commit may finish after the agent's replies have been relayed)
+    await chatting.expect("message", sender="shopper", client_id="b4")
 
     one.proc.send_signal(signal.SIGKILL)
     one.proc.wait(10)
