@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from .helpers import Client, add_agent, agent, free_port, shopper
+from .helpers import Client, add_agent, agent, free_port, shopper, wait_for
 
 
 async def tracker(rasa_url: str, cid: str) -> dict:
@@ -42,7 +42,10 @@ async def test_bot_handoff_and_hand_back(make_gateway, rasa_url) -> None:
     assert next_steps["text"] and "handoff" not in next_steps  # the payload is for the gateway, not shown
     await s.expect("state", state="waiting", queue="general")
     assert (await s.expect("queue"))["position"] == 1
-    assert (await tracker(rasa_url, cid))["paused"] is True
+    async def paused() -> bool:  # the pause runs alongside the queueing (service.py): wait for it
+        return (await tracker(rasa_url, cid))["paused"] is True
+
+    assert await wait_for(paused)
 
     ring = await a.expect("handoff")
     assert ring["entry"]["conversation_id"] == cid and ring["entry"]["reason"] == "requested_human"
