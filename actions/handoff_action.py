@@ -22,10 +22,9 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.orders_action import failure_count
 from actions.policy import template_vars
 from actions.safety import conversation_language, language_name
-from handoff.contract import Handoff, handoff_payload
+from handoff.contract import NOT_UNDERSTOOD, Handoff, handoff_payload
 
 FALLBACK_INTENT = "nlu_fallback"
-NOT_UNDERSTOOD = "not_understood"
 SUMMARY_MESSAGE_LIMIT = 140
 
 #: Latest intent -> (queue, reason). Anything else goes to ``general``.

@@ -26,6 +26,7 @@ so both sides can depend on it.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any, Dict, Mapping, Optional
 
@@ -37,6 +38,14 @@ QUEUE_PRIORITY: Dict[str, int] = {
     "general": 0,
 }
 QUEUES = tuple(QUEUE_PRIORITY)  # in serving order: emergency first
+
+#: The reason ``action_fallback`` hands off with after two misunderstandings in a
+#: row (the operations reports count these as questions the assistant missed).
+NOT_UNDERSTOOD = "not_understood"
+
+#: An order number as people write it (``KH-204518``, ``kh 204518``), found
+#: inside a sentence; the shop reads orders with it, reports mask it.
+ORDER_NUMBER = re.compile(r"\bKH[-\s]?(\d{6})\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)

@@ -30,8 +30,9 @@ from actions.shop.models import (
     SupportRequest,
     utcnow,
 )
+from handoff.contract import ORDER_NUMBER
 
-_ORDER_NUMBER = re.compile(r"\bKH[-\s]?(\d{6})\b", re.IGNORECASE)  # search: in a sentence
+_ORDER_NUMBER = ORDER_NUMBER  # search: in a sentence (the format is the contract's)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PHONE_CHARS = re.compile(r"[\s\-().]")
 _MAX_INPUT = 254  # longest email (RFC 5321); anything longer is not a contact

@@ -40,12 +40,11 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Connection
 
 from handoff import models
+from handoff.contract import NOT_UNDERSTOOD, ORDER_NUMBER
 from handoff.logs import redact
 
 DOMAIN_FILE = Path(__file__).resolve().parents[2] / "domain.yml"
 FALLBACK_RESPONSE = "utter_fallback"
-#: the reason ``action_fallback`` hands off with (actions.handoff_action.NOT_UNDERSTOOD; a test holds them equal)
-NOT_UNDERSTOOD = "not_understood"
 FALLBACK, HANDOFF = "fallback", "handoff"
 EXAMPLES = 3
 #: words that carry no meaning of their own in a support question (English and Pidgin)
@@ -53,9 +52,6 @@ FILLER = frozenset(
     "a an the i im i'm me my mine you your u we our us it its is are am was be been do does did to of in on "
     "for at and or so please pls plz abeg oh ok okay hi hello hey sir ma dey na".split()
 )
-#: an order number in a sentence, as the shop reads one (actions/shop/orders.py, which the gateway's
-#: environment cannot import: tests/ops/test_missed.py holds the two patterns equal)
-ORDER_NUMBER = re.compile(r"\bKH[-\s]?(\d{6})\b", re.IGNORECASE)
 _WORD = re.compile(r"\[\w+\]|[\w']+")
 
 messages_t = models.Message.__table__
