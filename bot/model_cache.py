@@ -86,9 +86,10 @@ def _wait_with_progress(proc: subprocess.Popen, what: str, started: float) -> No
 
 
 def _rasa_version() -> str:
-    try:
-        from importlib.metadata import version
-
-        return version("rasa")
-    except Exception:  # pragma: no cover - rasa is always installed in .venv
-        return "unknown"
+    """Rasa's version as the assistant's lock pins it: the same answer from
+    both environments (the gateway's has no Rasa installed), so a test run in
+    either finds the model the other trained."""
+    for line in (paths.ROOT / "requirements" / "lock.txt").read_text().splitlines():
+        if line.startswith("rasa=="):
+            return line.split("==", 1)[1].strip()
+    return "unknown"
