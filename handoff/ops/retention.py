@@ -42,13 +42,22 @@ tickets_t = models.Ticket.__table__
 TrackerEraser = Callable[[Sequence[str]], None]
 
 
-def tracker_eraser() -> Optional[TrackerEraser]:
-    """The hook for Rasa's tracker store copy. ``handoff/tracker_store.py``
-    (being written in another session) will provide a delete function; wire it
-    here (return a function deleting the trackers of the given conversation
-    ids, raising if it cannot: nothing is anonymised then). Until then None:
-    the command says the assistant's copies were not erased."""
-    return None
+def tracker_eraser(tracker_db_url: Optional[str] = None) -> Optional[TrackerEraser]:
+    """Erase the assistant's copy: the conversations' rows in Rasa's SQL
+    tracker store (``handoff/tracker_store.py``; URL given, else
+    ``KARA_TRACKER_DB_URL``). None when no tracker store is configured: the
+    command then says the assistant's copies were not erased."""
+    from handoff.tracker_store import configured_url, delete_conversation
+
+    url = tracker_db_url or configured_url()
+    if url is None:
+        return None
+
+    def erase(conversation_ids: Sequence[str]) -> None:
+        for conversation_id in conversation_ids:  # raises if the store is unreachable: nothing is anonymised
+            delete_conversation(url, conversation_id)
+
+    return erase
 
 
 def _blanking() -> List[Tuple[str, Any, Dict[str, Any], Any]]:
@@ -70,7 +79,7 @@ class Outcome:
     conversation_ids: List[str] = field(default_factory=list)
     rows: Dict[str, int] = field(default_factory=dict)  # table -> rows anonymised
     skipped_open: int = 0  # old but still waiting or with an agent
-    trackers: str = "not erased: no tracker store hook (handoff.ops.retention.tracker_eraser)"
+    trackers: str = "not erased: no tracker store configured (KARA_TRACKER_DB_URL)"
 
     def sentence(self, days: int) -> str:
         verb = "would anonymise" if self.dry_run else "anonymised"

@@ -69,7 +69,7 @@ def test_retention_from_cron(seeded_url: str, ops_file: Path) -> None:
     done = run("retention", "--days", days, "--db-url", seeded_url, "--ops", str(ops_file))
     assert done.stdout.startswith(f"anonymised 13 conversations with no message for {days} days")
     assert done.stdout.rstrip().endswith(
-        "the assistant's copies: not erased: no tracker store hook (handoff.ops.retention.tracker_eraser)")
+        "the assistant's copies: not erased: no tracker store configured (KARA_TRACKER_DB_URL)")
     again = run("retention", "--days", days, "--db-url", seeded_url, "--ops", str(ops_file))
     assert again.stdout.startswith("anonymised 0 conversations")
     after = run(*report).stdout

@@ -117,13 +117,41 @@ def test_a_failing_tracker_hook_keeps_everything(seeded_url: str, ops: Ops) -> N
     assert outcome.rows["messages"] == OLD_MESSAGES
 
 
-def test_without_the_hook_the_command_says_so(seeded_url: str) -> None:
+def test_without_the_hook_the_command_says_so(seeded_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("KARA_TRACKER_DB_URL", raising=False)
     engine = db.engine(seeded_url)
     try:
         outcome = retention.apply(engine, DAYS, now=NOW, erase_trackers=retention.tracker_eraser())
     finally:
         engine.dispose()
     assert outcome.sentence(DAYS).endswith(
-        "the assistant's copies: not erased: no tracker store hook (handoff.ops.retention.tracker_eraser)")
+        "the assistant's copies: not erased: no tracker store configured (KARA_TRACKER_DB_URL)")
     with pytest.raises(ValueError, match="at least one day"):
         retention.apply(db.engine(seeded_url), 0)
+
+
+def test_the_assistants_tracker_rows_go_with_old_transcripts(seeded_url: str, tmp_path) -> None:
+    """With Rasa's SQL tracker store configured, its rows of the old
+    conversations are deleted (the store only appends), recent ones kept."""
+    from sqlalchemy import Column, MetaData, Table, Text, create_engine, func, insert
+
+    from handoff.tracker_store import EVENTS
+
+    tracker_url = f"sqlite:///{tmp_path / 'tracker.db'}"
+    events = Table("events", MetaData(), *(Column(c.name, c.type, primary_key=c.primary_key) for c in EVENTS.c),
+                   Column("data", Text))
+    tracker = create_engine(tracker_url)
+    events.metadata.create_all(tracker)
+    with tracker.begin() as connection:
+        for cid in ("c01", "c16", "c13", "c15"):  # two old, two recent (see DAYS)
+            connection.execute(insert(events), [{"sender_id": cid, "data": '{"text": "ada@example.com"}'}] * 3)
+    engine = db.engine(seeded_url)
+    try:
+        outcome = retention.apply(engine, DAYS, now=NOW, erase_trackers=retention.tracker_eraser(tracker_url))
+    finally:
+        engine.dispose()
+    assert outcome.sentence(DAYS).endswith("the assistant's copies: erased")
+    with tracker.connect() as connection:
+        left = dict(connection.execute(select(events.c.sender_id, func.count()).group_by(events.c.sender_id)).all())
+    tracker.dispose()
+    assert left == {"c13": 3, "c15": 3}
