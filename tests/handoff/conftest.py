@@ -6,6 +6,7 @@
 * ``gateway_process(*args)``: ``python -m handoff serve`` as a real subprocess.
 * ``redis_prefix``: a fresh Redis key prefix, deleted afterwards.
 * ``fresh_pg``: a PostgreSQL database of its own, dropped afterwards.
+* ``live``: the live-state settings under test, in memory and in Redis (parametrised).
 * ``rasa_url``: the lead's ``rasa_stack`` (trained assistant, started once).
   Set ``KARA_TEST_SKIP_RASA=1`` to skip those tests where no model is trained.
 
@@ -98,3 +99,10 @@ def rasa_url(request: pytest.FixtureRequest) -> str:
             pytest.skip("KARA_TEST_SKIP_RASA is set and no trained model is cached")
     return request.getfixturevalue("rasa_stack").rasa_url
 
+
+@pytest.fixture(params=["memory", "redis"])
+def live(request: pytest.FixtureRequest) -> dict:
+    """Config for the live-state store under test."""
+    if request.param == "memory":
+        return {}
+    return {"redis_url": request.getfixturevalue("redis_url"), "redis_prefix": request.getfixturevalue("redis_prefix")}

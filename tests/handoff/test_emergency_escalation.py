@@ -17,13 +17,6 @@ EMERGENCIES = [
 ]
 
 
-@pytest.fixture(params=["memory", "redis"])
-def live(request: pytest.FixtureRequest) -> dict:
-    if request.param == "memory":
-        return {}
-    return {"redis_url": request.getfixturevalue("redis_url"), "redis_prefix": request.getfixturevalue("redis_prefix")}
-
-
 def _numbers() -> tuple:
     policy = load_policy()
     return policy.emergency_number, policy.emergency_number_lagos

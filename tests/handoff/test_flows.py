@@ -12,7 +12,6 @@ import contextlib
 import time
 from typing import AsyncIterator, List, Tuple
 
-import pytest
 from aiohttp import web
 
 from handoff.storage import Storage
@@ -42,14 +41,6 @@ async def page_receiver() -> AsyncIterator[Tuple[str, List[dict], asyncio.Event]
         yield f"http://127.0.0.1:{port}/page", received, got_page
     finally:
         await runner.cleanup()
-
-
-@pytest.fixture(params=["memory", "redis"])
-def live(request: pytest.FixtureRequest) -> dict:
-    """Config for the live-state store under test."""
-    if request.param == "memory":
-        return {}
-    return {"redis_url": request.getfixturevalue("redis_url"), "redis_prefix": request.getfixturevalue("redis_prefix")}
 
 
 async def test_whole_handoff_flow(make_gateway, live, tmp_path) -> None:
