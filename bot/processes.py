@@ -260,9 +260,11 @@ def rasa_server(port: int, model: Path, endpoints: Path, log_dir: Path, auth_tok
 
 
 # ``rasa`` with ``--auth-token`` from the environment: Rasa takes the token
-# only as a flag, and a flag is in every local user's process list.
+# only as a flag, and a flag is in every local user's process list. One
+# ``--flag=value`` word: a token may begin with "-", which argparse would
+# otherwise read as the next flag (a random token failed CI that way).
 _RASA_WITH_TOKEN = ("import os, sys; from rasa.__main__ import main; "
-                    "sys.argv = ['rasa', *sys.argv[1:], '--auth-token', os.environ.pop('KARA_RASA_TOKEN')]; "
+                    "sys.argv = ['rasa', *sys.argv[1:], '--auth-token=' + os.environ.pop('KARA_RASA_TOKEN')]; "
                     "sys.exit(main())")
 
 
