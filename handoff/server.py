@@ -445,7 +445,7 @@ async def start(config: GatewayConfig) -> RunningGateway:
     await gateway.start()
 
     routes = HttpRoutes(config.widget_dir, gateway.login, config.allowed_origins, config.trusted_proxies,
-                        OpsRoutes(gateway).respond)
+                        [OpsRoutes(gateway).respond])
     sessions: "Set[asyncio.Task[Any]]" = set()
 
     def handler(socket: ServerConnection) -> Awaitable[None]:

@@ -50,8 +50,10 @@ PAGES = {"/": "demo.html", "/console": "console.html", "/emergency": "emergency.
 Answer = Tuple[http.HTTPStatus, Headers, bytes]
 #: (username, password, client address) -> the login answer, None if refused; may raise Throttled
 Login = Callable[[str, str, str], Awaitable[Optional[Dict[str, Any]]]]
-#: (method, path with query, headers) -> (status, headers, body), or None: not its path
-Extra = Callable[[str, str, Headers], Awaitable[Optional[Tuple[http.HTTPStatus, Any, bytes]]]]
+#: (method, path with query, headers, body of a POST or None) -> (status, headers, body),
+#: or None: not its path. The operations routes (handoff/ops/http.py) and the
+#: agent desk's are of this shape; each says None for every path not its own.
+Extra = Callable[[str, str, Headers, Optional[bytes]], Awaitable[Optional[Tuple[http.HTTPStatus, Any, bytes]]]]
 
 
 def _json(status: http.HTTPStatus, body: Dict[str, Any]) -> Answer:
@@ -90,11 +92,11 @@ class HttpRoutes:
         login: Login,
         allowed_origins: Sequence[str] = (),
         trusted_proxies: Sequence[str] = (),
-        extra: Optional[Extra] = None,
+        extra: Sequence[Extra] = (),
     ) -> None:
         self.widget_dir = Path(widget_dir).resolve()
         self.login = login
-        self.extra = extra  # the operations routes (handoff/ops/http.py)
+        self.extra = tuple(extra)  # asked in order before the routes below
         self.allowed_origins = tuple(allowed_origins)
         self.trusted_proxies = tuple(trusted_proxies)
 
@@ -106,8 +108,9 @@ class HttpRoutes:
         self, method: str, path: str, body: Optional[bytes], headers: Headers, peer: object
     ) -> Optional[Answer]:
         """None lets the websocket handshake go on."""
-        if self.extra is not None and (found := await self.extra(method, path, headers)) is not None:
-            return found[0], Headers(found[1]), found[2]  # ops routes: reports, /metrics (handoff/ops/http.py)
+        for routes in self.extra:
+            if (found := await routes(method, path, headers, body)) is not None:
+                return found[0], Headers(found[1]), found[2]
         path = path.split("?", 1)[0]
         if path in WEBSOCKET_PATHS:
             if method != "GET":

@@ -156,7 +156,7 @@ class OpsRoutes:
     def close(self) -> None:
         self.engine.dispose()
 
-    async def respond(self, method: str, raw_path: str, headers: Any) -> Optional[Answer]:
+    async def respond(self, method: str, raw_path: str, headers: Any, body: Optional[bytes] = None) -> Optional[Answer]:
         path, _, query = raw_path.partition("?")
         if path not in (REPORTS, REPORTS_CSV, MISSED, PAGE, METRICS):
             return None
