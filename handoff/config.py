@@ -113,3 +113,65 @@ def _convert(default: object, name: str, raw: str) -> object:
     if isinstance(default, Path):
         return Path(raw)
     return raw
+
+
+#: how the mailer talks to the SMTP server: plain, STARTTLS upgrade, or TLS from the first byte
+SMTP_TLS_MODES = ("none", "starttls", "tls")
+_SMTP_PORTS = {"none": 25, "starttls": 587, "tls": 465}
+#: the embedded default: each message an .eml file here (relative to the working directory, as var/gateway.db)
+DEFAULT_MAIL_DIR = Path("var/mail")
+
+
+@dataclass
+class MailConfig:
+    """The outgoing mail of the agent desk (:mod:`handoff.mail`), from ``KARA_SMTP_*``.
+
+    ``KARA_SMTP_HOST`` (none: no SMTP server, every message is written as an
+    ``.eml`` file to ``KARA_SMTP_MAIL_DIR``, default ``var/mail``),
+    ``KARA_SMTP_PORT`` (default by TLS mode: 25 / 587 / 465), ``KARA_SMTP_TLS``
+    (``none`` | ``starttls`` (default) | ``tls``: implicit TLS),
+    ``KARA_SMTP_USER`` / ``KARA_SMTP_PASSWORD`` (log in; only over TLS),
+    ``KARA_SMTP_FROM`` (default: the support mailbox of ``policy.yml``),
+    ``KARA_SMTP_CA_FILE`` (trust this CA besides the system's, for a private
+    relay), ``KARA_SMTP_TIMEOUT_S`` (default 20).
+    """
+
+    host: Optional[str] = None
+    port: Optional[int] = None
+    tls: str = "starttls"
+    user: Optional[str] = None
+    password: Optional[str] = None
+    from_address: Optional[str] = None
+    ca_file: Optional[Path] = None
+    timeout_s: float = 20.0
+    mail_dir: Path = DEFAULT_MAIL_DIR
+
+    def __post_init__(self) -> None:
+        if self.tls not in SMTP_TLS_MODES:
+            raise ValueError(f"KARA_SMTP_TLS={self.tls!r}: choose one of {', '.join(SMTP_TLS_MODES)}")
+        if self.user and self.tls == "none":
+            raise ValueError("KARA_SMTP_USER is set with KARA_SMTP_TLS=none: credentials are sent only over TLS")
+
+    @property
+    def smtp_port(self) -> int:
+        return self.port or _SMTP_PORTS[self.tls]
+
+    @classmethod
+    def from_env(cls, env: Optional[Mapping[str, str]] = None) -> "MailConfig":
+        env = os.environ if env is None else env
+
+        def get(name: str) -> Optional[str]:
+            return env.get("KARA_SMTP_" + name) or None
+
+        port, timeout, ca_file, mail_dir = get("PORT"), get("TIMEOUT_S"), get("CA_FILE"), get("MAIL_DIR")
+        return cls(
+            host=get("HOST"),
+            port=int(port) if port else None,
+            tls=(get("TLS") or "starttls").lower(),
+            user=get("USER"),
+            password=get("PASSWORD"),
+            from_address=get("FROM"),
+            ca_file=Path(ca_file) if ca_file else None,
+            timeout_s=float(timeout) if timeout else 20.0,
+            mail_dir=Path(mail_dir) if mail_dir else DEFAULT_MAIL_DIR,
+        )

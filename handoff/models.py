@@ -3,7 +3,8 @@
 Tables: ``agents``, ``conversations``, ``messages`` (every shopper, bot,
 agent and system message), ``handoffs`` (one row per stint in a queue: queue,
 reason, enqueued / claimed / closed times, agent, outcome, rating),
-``tickets`` (messages left while nobody was online) and ``pages`` (emergency
+``tickets`` (messages left while nobody was online, and their inbox status),
+``ticket_replies`` (the agents' emailed replies) and ``pages`` (emergency
 on-call pages). Migrations live in ``migrations/`` (Alembic); a change here
 needs a new revision there (``tests/handoff/test_storage.py`` checks that the
 migrated schema matches these models).
@@ -105,6 +106,14 @@ class Ticket(Base):
     email: Mapped[str] = mapped_column(String(254), nullable=False)
     text: Mapped[str] = mapped_column(Text, nullable=False)
     created_at: Mapped[dt.datetime] = mapped_column(_STAMP, nullable=False)
+    #: open | answered | closed (the agent desk's inbox, handoff/desk/inbox.py; migration 0003)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="open", server_default="open")
+    #: the first reply the mail server took, and its agent (read by handoff/ops/reports.py)
+    answered_at: Mapped[Optional[dt.datetime]] = mapped_column(_STAMP, nullable=True)
+    answered_by: Mapped[Optional[int]] = mapped_column(Integer, ForeignKey("agents.id"), nullable=True)
+    closed_at: Mapped[Optional[dt.datetime]] = mapped_column(_STAMP, nullable=True)
+
+    __table_args__ = (Index("ix_tickets_status_created_at", "status", "created_at"),)
 
 
 class Page(Base):
@@ -119,6 +128,25 @@ class Page(Base):
     webhook_url: Mapped[Optional[str]] = mapped_column(String(512), nullable=True)
     status: Mapped[str] = mapped_column(String(16), nullable=False)  # sent | failed | no_webhook
     detail: Mapped[Optional[str]] = mapped_column(Text, nullable=True)
+
+
+class TicketReply(Base):
+    """A reply an agent wrote to a ticket, emailed to the shopper (migration 0003).
+    ``sent_at`` None: the mail server did not take it (``error`` says why); the text is kept."""
+
+    __tablename__ = "ticket_replies"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[int] = mapped_column(Integer, ForeignKey("tickets.id"), nullable=False, index=True)
+    #: the ticket's conversation (retention blanks per conversation, as for every table)
+    conversation_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("conversations.id"), nullable=False, index=True
+    )
+    agent_id: Mapped[int] = mapped_column(Integer, ForeignKey("agents.id"), nullable=False)
+    text: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[dt.datetime] = mapped_column(_STAMP, nullable=False)
+    sent_at: Mapped[Optional[dt.datetime]] = mapped_column(_STAMP, nullable=True)
+    error: Mapped[Optional[str]] = mapped_column(Text, nullable=True)
 
 
 def table_of(model: type[Base]) -> Table:

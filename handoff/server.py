@@ -34,6 +34,7 @@ from .config import GatewayConfig
 from .live_state import MemoryQueueStore
 from .live_state_redis import RedisQueueStore
 from .ops.http import OpsRoutes  # reports for supervisors, /metrics
+from .desk.tickets_http import DeskRoutes  # the ticket inbox, ratings (agent desk)
 from .rasa_pool import RasaPool
 from .ratelimit import TokenBucket
 from .service import Gateway, random_secret
@@ -445,7 +446,7 @@ async def start(config: GatewayConfig) -> RunningGateway:
     await gateway.start()
 
     routes = HttpRoutes(config.widget_dir, gateway.login, config.allowed_origins, config.trusted_proxies,
-                        [OpsRoutes(gateway).respond])
+                        [OpsRoutes(gateway).respond, DeskRoutes(gateway).respond])
     sessions: "Set[asyncio.Task[Any]]" = set()
 
     def handler(socket: ServerConnection) -> Awaitable[None]:

@@ -630,8 +630,11 @@ class Gateway:
                 left_queue = True
                 await self.storage.end_handoff(entry.handoff_id, "ticket")
         ticket_id = await self.storage.add_ticket(cid, handoff_id, email, text)
+        from .desk.inbox import response_window  # the policy's general response window (policy.yml)
+
         note = await self._system(
-            cid, f"Thank you. Your message was saved as ticket #{ticket_id}; we will reply by email."
+            cid, f"Thank you. Your message was saved as ticket #{ticket_id}; "
+            f"we will reply by email within {response_window()}."
         )
         events = [Hub.to_shopper(cid, note)]
         if left_queue:

@@ -181,6 +181,11 @@
     tile("Answered within target", share(all.sla.share), all.sla.met + " of " + (all.sla.met + all.sla.breached));
     tile("CSAT", all.csat.mean === null ? "–" : all.csat.mean.toFixed(2), all.csat.n + " ratings");
     tile("Offline tickets", report.tickets.all || 0);
+    if (report.tickets_answered) { // null: a database without the ticket inbox (migration 0003)
+      var answer = report.ticket_answer_s.all;
+      tile("Tickets answered", report.tickets_answered.all || 0,
+        answer && answer.n ? "time to answer p50 " + seconds(answer.p50) + ", p95 " + seconds(answer.p95) : "");
+    }
 
     var queues = queueNames(report);
     C.bars(ui.charts, {

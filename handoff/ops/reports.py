@@ -26,11 +26,11 @@ included. What each figure counts:
   hours (:mod:`handoff.ops.sla`; the deadline needs the team calendar, so the
   verdict is computed in Python from the per-request times read in SQL).
 * **tickets**: left in the period, by the queue of the stint they ended
-  (``none``: left from the assistant). Whether and when a ticket was answered
-  is not stored today: the gateway must add ``tickets.answered_at``
-  (timestamp, nullable; set when an agent marks the emailed answer sent) and
-  ``tickets.answered_by`` (agent id). Once the column exists, the report gives
-  tickets answered and the time to answer (left to answered) by itself.
+  (``none``: left from the assistant); of those, the ones **answered** and
+  the **time to answer** (left to ``tickets.answered_at``: when the first
+  reply of the agent desk's inbox was sent, migration 0003,
+  :mod:`handoff.desk.inbox`). On a database not migrated that far the
+  answers are reported as not stored.
 
 Every time figure is in seconds; percentiles as :mod:`handoff.ops.sqlstats`.
 """
@@ -42,7 +42,7 @@ import io
 from dataclasses import dataclass, field
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, cast
 
-from sqlalchemy import Table, and_, case, exists, func, inspect, literal, literal_column, or_, select
+from sqlalchemy import Table, and_, case, exists, func, inspect, literal, or_, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import Select
 
@@ -57,7 +57,7 @@ from .sqlstats import NO_STATS, Stats, seconds_between, stats
 CONTINUED = ("transferred", "requeued")  # the next stint carries on the same request
 HANDLED = ("closed", "handed_back", "transferred")
 NO_QUEUE = "none"
-ANSWERED_AT = "answered_at"  # the tickets column the gateway must add (module docs)
+ANSWERED_AT = "answered_at"  # the tickets column of migration 0003 (module docs)
 ALL = ""  # the key of a figure over every queue / agent
 
 conversations_t = cast(Table, models.Conversation.__table__)
@@ -365,8 +365,7 @@ def build(connection: Connection, ops: Ops, p: Period, now: Optional[dt.datetime
     tickets_answered: Optional[Dict[str, int]] = None
     ticket_answer: Dict[str, Stats] = {}
     if ANSWERED_AT in {info["name"] for info in inspect(connection).get_columns(t.name)}:
-        # not in handoff.models yet (module docs)
-        answered_col = literal_column(f"{t.name}.{ANSWERED_AT}", t.c.created_at.type)
+        answered_col = t.c.answered_at
         done = and_(_within(t.c.created_at, p), answered_col.isnot(None))
         tickets_answered = {ALL: 0}
         for queue, n in connection.execute(
@@ -489,7 +488,7 @@ def render(report: Report) -> str:
     out += ["", f"Offline tickets: {report.tickets[ALL]} opened"
             + "".join(f", {q} {n}" for q, n in sorted(report.tickets.items()) if q != ALL)]
     if report.tickets_answered is None:
-        out.append("  answered / time to answer: not stored (the gateway must add tickets.answered_at and answered_by)")
+        out.append("  answered / time to answer: not stored (migrate the database: python -m handoff migrate)")
     else:
         out.append(f"  answered: {report.tickets_answered[ALL]}, time to answer "
                    f"{_stats(report.ticket_answer.get(ALL, NO_STATS))}"

@@ -74,10 +74,13 @@ class History:
             outcome=outcome, rating=rating, rating_comment=comment))
         return int(result.inserted_primary_key[0])
 
-    def ticket(self, cid: str, handoff_id: Optional[int], when: dt.datetime) -> None:
+    def ticket(self, cid: str, handoff_id: Optional[int], when: dt.datetime, *,
+               answered: Optional[dt.datetime] = None, by: Optional[int] = None) -> None:
+        """``answered``: when ``by``'s first reply was sent (the desk's inbox, migration 0003)."""
         self.c.execute(models.Ticket.__table__.insert(), dict(
             conversation_id=cid, handoff_id=handoff_id, email="shopper@example.com",
-            text="Please call me back on 0803 123 4567", created_at=when))
+            text="Please call me back on 0803 123 4567", created_at=when,
+            status="open" if answered is None else "answered", answered_at=answered, answered_by=by))
 
     def bot_chat(self, cid: str, when: dt.datetime, line: str = "chat") -> str:
         self.conversation(cid, when, line)
@@ -146,12 +149,12 @@ def seed(connection: Connection) -> None:
     s.message("c07", "agent", "On-call here.", plus(t0, 30), agent_id=ADA)
 
     # c08 general (Fri Nov 6 20:00 UTC, after hours; due Mon Nov 9 09:05 UTC): leaves a ticket at
-    # +300 (before it was due: not counted for the SLA).
+    # +300 (before it was due: not counted for the SLA), which Ada answers Mon Nov 9 11:00 UTC.
     t0 = at(6, 20)
     s.conversation("c08", plus(t0, -10))
     s.message("c08", "shopper", "agent", plus(t0, -1))
     h = s.stint("c08", "general", "requested_human", t0, closed=300, outcome="ticket")
-    s.ticket("c08", h, plus(t0, 300))
+    s.ticket("c08", h, plus(t0, 300), answered=at(9, 11), by=ADA)
 
     # c09 general (Sat Nov 7 10:00 UTC; due Mon Nov 9 09:05 UTC): Bola claims Mon 09:02, writes
     # 09:03 (met in open time), closes 09:10 (handle 480); rated 3.
@@ -173,7 +176,7 @@ def seed(connection: Connection) -> None:
             outcome="closed")
     s.message("c10", "agent", "Security team here.", plus(t0, 390), agent_id=BOLA)
 
-    # c11: a ticket left from the assistant (no handoff), Nov 10.
+    # c11: a ticket left from the assistant (no handoff), Nov 10, never answered.
     t0 = at(10, 15)
     s.conversation("c11", t0)
     s.message("c11", "shopper", "hello?", plus(t0, 1))
@@ -186,7 +189,8 @@ def seed(connection: Connection) -> None:
     s.stint("c15", "general", "requested_human", t0)
 
     # c16: two misunderstandings (Thu Nov 12 15:00 UTC): the fallback help text, then the
-    # not_understood handoff to general; a ticket at +60 (before due: not counted).
+    # not_understood handoff to general; a ticket at +60 (before due: not counted), answered by
+    # Bola an hour later.
     t0 = at(12, 15)
     s.conversation("c16", plus(t0, -120))
     s.message("c16", "shopper", "Wetin be the price of KH-204518 abeg?", plus(t0, -100))
@@ -196,4 +200,4 @@ def seed(connection: Connection) -> None:
     h = s.stint("c16", "general", "not_understood", t0, closed=60, outcome="ticket",
                 summary='shopper | not understood | "abeg how I fit pay with card 4111 1111 1111 1111"',
                 context={"role": "shopper", "order_number": None})
-    s.ticket("c16", h, plus(t0, 60))
+    s.ticket("c16", h, plus(t0, 60), answered=plus(t0, 60 + 3600), by=BOLA)

@@ -7,14 +7,13 @@ import datetime as dt
 import io
 
 import pytest
-from sqlalchemy import DateTime, bindparam, text
 
 from handoff.ops import db, reports
 from handoff.ops.reports import ALL
 from handoff.ops.settings import Ops
 from handoff.ops.sqlstats import Stats
 
-from .seed import NOW, at, plus
+from .seed import NOW, at
 
 
 def interpolate(values: list, p: float) -> float:
@@ -148,7 +147,7 @@ def test_text_and_csv(november: reports.Report) -> None:
     text = reports.render(november)
     assert "conversations: 13 (chat 12, emergency 1)" in text
     assert "resolved by the assistant alone: 3 (23.1%)" in text
-    assert "not stored (the gateway must add tickets.answered_at" in text
+    assert "  answered: 2, time to answer 32.0 h / 59.8 h" in text
     rows = list(csv.DictReader(io.StringIO(reports.to_csv(november))))
     assert rows[0] == {"figure": "conversations", "queue": "", "agent": "", "detail": "", "value": "13"}
 
@@ -158,6 +157,8 @@ def test_text_and_csv(november: reports.Report) -> None:
         return found
 
     assert float(value("first_response_s_p50", "general")) == 400
+    assert value("tickets_answered", ALL) == "2" and value("tickets_answered", "general") == "2"
+    assert float(value("ticket_answer_s_p50", "general")) == (2 * 86400 + 14 * 3600 + 55 * 60 + 3600) / 2
     assert float(value("wait_s_p95", "security")) == 60 + (100 - 60) * 0.9
     assert value("sla_breach", "general", detail="conversation=c15") == "not answered"
     assert value("csat_ratings", agent="Bola (bola)", detail="score=2") == "1"
@@ -177,25 +178,35 @@ def test_an_empty_period(seeded_url: str, ops: Ops) -> None:
     assert "conversations: 0" in reports.render(empty)
 
 
-def test_ticket_answers_once_the_gateway_stores_them(seeded_url: str, ops: Ops) -> None:
-    """The column the report asks for (``tickets.answered_at``), added as its
-    migration will: the figures appear."""
-    engine = db.engine(seeded_url)
-    kind = "TIMESTAMP WITH TIME ZONE" if engine.dialect.name == "postgresql" else "DATETIME"
-    answered = {"c08": at(9, 11), "c16": plus(at(12, 15, 1), 3600)}  # c11 not answered yet
+def test_ticket_answers(november: reports.Report) -> None:
+    """c08 (left Fri Nov 6 20:05 UTC) answered Mon Nov 9 11:00, c16 an hour after it was left,
+    c11 (from the assistant) not yet: answered and time to answer per queue of the stint left."""
+    c08 = 2 * 86400 + 14 * 3600 + 55 * 60  # Fri 20:05 -> Mon 11:00: 2 days 14 h 55 min
+    assert november.tickets_answered == {ALL: 2, "general": 2}
+    assert november.ticket_answer == {ALL: summary([c08, 3600]), "general": summary([c08, 3600])}
+    assert november.ticket_answer[ALL].mean == (c08 + 3600) / 2
+    # p50 (c08 + 3600) / 2 = 32.0 h, p95 3600 + (c08 - 3600) * 0.95 = 59.8 h
+    assert november.ticket_answer[ALL].p50 == pytest.approx(32 * 3600 - 2.5 * 60)
+    assert "  answered: 2, time to answer 32.0 h / 59.8 h; general 2, 32.0 h / 59.8 h" in reports.render(november)
+
+
+def test_a_database_before_the_inbox_says_answers_are_not_stored(tmp_path, ops: Ops) -> None:
+    """Migrated to 0002 only (no ``tickets.answered_at``): the report still runs, and says so."""
+    from alembic import command
+    from alembic.config import Config
+
+    from .conftest import MIGRATIONS
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", url)
+    command.upgrade(config, "0002")
+    engine = db.engine(url)
     try:
-        with engine.begin() as connection:
-            connection.execute(text(f"ALTER TABLE tickets ADD COLUMN answered_at {kind}"))
-            for cid, when in answered.items():
-                connection.execute(text("UPDATE tickets SET answered_at = :a WHERE conversation_id = :c").bindparams(
-                    bindparam("a", type_=DateTime(timezone=True))), {"a": when, "c": cid})
         with engine.connect() as connection:
-            report = reports.build(connection, ops, reports.period(ops, dt.date(2026, 11, 1),
-                                                                   dt.date(2026, 11, 30)), now=NOW)
+            old = reports.build(connection, ops, reports.period(ops, dt.date(2026, 11, 1), dt.date(2026, 11, 30)))
     finally:
         engine.dispose()
-    c08 = 2 * 86400 + 14 * 3600 + 55 * 60  # Fri 20:05 -> Mon 11:00
-    assert report.tickets_answered == {ALL: 2, "general": 2}
-    assert report.ticket_answer == {ALL: summary([c08, 3600]), "general": summary([c08, 3600])}
-    # p50 (c08 + 3600) / 2 = 32.0 h, p95 3600 + (c08 - 3600) * 0.95 = 59.8 h
-    assert "  answered: 2, time to answer 32.0 h / 59.8 h; general 2, 32.0 h / 59.8 h" in reports.render(report)
+    assert old.tickets_answered is None and old.ticket_answer == {}
+    assert "answered / time to answer: not stored (migrate the database" in reports.render(old)
