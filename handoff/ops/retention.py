@@ -7,7 +7,8 @@ A conversation whose last message (or, without any, its start) is older than
 the period, and that is neither waiting for nor with an agent, loses every
 field a person typed or that names one: message texts, buttons and images
 (``extra``) and client ids; handoff summaries, context (order numbers,
-emails) and rating comments; ticket emails and texts. What stays is the
+emails) and rating comments; ticket emails and texts, and the texts of the
+agent desk's replies to tickets. What stays is the
 skeleton the reports count: conversation line and start, who sent a message
 and when, each handoff stint's queue, reason, times, agent, outcome and
 score. So ``python -m handoff report`` gives the same figures afterwards, for
@@ -37,6 +38,7 @@ conversations_t = models.Conversation.__table__
 messages_t = models.Message.__table__
 handoffs_t = models.Handoff.__table__
 tickets_t = models.Ticket.__table__
+replies_t = models.TicketReply.__table__
 
 #: Erases the assistant's tracker copies of these conversations; raises if it cannot.
 TrackerEraser = Callable[[Sequence[str]], None]
@@ -69,6 +71,7 @@ def _blanking() -> List[Tuple[str, Any, Dict[str, Any], Any]]:
         ("handoffs", h, {"summary": "", "context": {}, "rating_comment": None},
          or_(h.c.summary != "", h.c.rating_comment.isnot(None), cast(h.c.context, Text) != "{}")),
         ("tickets", t, {"email": "", "text": ""}, or_(t.c.email != "", t.c.text != "")),
+        ("ticket_replies", replies_t, {"text": ""}, replies_t.c.text != ""),  # the desk's emailed answers
     ]
 
 

@@ -76,11 +76,16 @@ class History:
 
     def ticket(self, cid: str, handoff_id: Optional[int], when: dt.datetime, *,
                answered: Optional[dt.datetime] = None, by: Optional[int] = None) -> None:
-        """``answered``: when ``by``'s first reply was sent (the desk's inbox, migration 0003)."""
-        self.c.execute(models.Ticket.__table__.insert(), dict(
+        """``answered``: when ``by``'s reply was sent (the desk's inbox, migration 0003)."""
+        done = self.c.execute(models.Ticket.__table__.insert(), dict(
             conversation_id=cid, handoff_id=handoff_id, email="shopper@example.com",
             text="Please call me back on 0803 123 4567", created_at=when,
             status="open" if answered is None else "answered", answered_at=answered, answered_by=by))
+        if answered is not None:
+            self.c.execute(models.TicketReply.__table__.insert(), dict(
+                ticket_id=done.inserted_primary_key[0], conversation_id=cid, agent_id=by,
+                text="We called 0803 123 4567 and sent a new pack to 12 Allen Avenue.", created_at=answered,
+                sent_at=answered))
 
     def bot_chat(self, cid: str, when: dt.datetime, line: str = "chat") -> str:
         self.conversation(cid, when, line)

@@ -63,7 +63,7 @@ def test_retention_from_cron(seeded_url: str, ops_file: Path) -> None:
     dry = run("retention", "--days", days, "--dry-run", "--db-url", seeded_url, "--ops", str(ops_file))
     assert dry.returncode == 0, dry.stderr
     assert dry.stdout.startswith(f"would anonymise 13 conversations with no message for {days} days")
-    assert "29 messages, 3 handoffs, 3 tickets" in dry.stdout
+    assert "29 messages, 3 handoffs, 3 tickets, 2 ticket_replies" in dry.stdout
     report = ["report", "--from", "2026-11-01", "--to", "2026-11-30", "--db-url", seeded_url, "--ops", str(ops_file)]
     before = run(*report).stdout
     done = run("retention", "--days", days, "--db-url", seeded_url, "--ops", str(ops_file))

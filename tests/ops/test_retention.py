@@ -23,6 +23,7 @@ DAYS = 10
 OLD_MESSAGES = 2 + 2 + 2 + 2 + 4 + 3 + 2 + 2 + 1 + 2 + 2 + 1 + 4  # c01 c02 c12 c14 c04 c05 c06 c07 c08 c09 c10 c11 c16
 OLD_HANDOFFS = 3  # with a comment, context or summary: c04's rated stint, c06's security stint, c16's
 OLD_TICKETS = 3  # c08 c11 c16
+OLD_REPLIES = 2  # the answers to c08's and c16's tickets
 
 
 def _old_open(url: str) -> None:
@@ -68,27 +69,31 @@ def test_old_transcripts_are_anonymised_and_the_figures_stay(seeded_url: str, op
             messages = connection.execute(select(models.Message.__table__)).all()
             handoffs = connection.execute(select(models.Handoff.__table__)).all()
             tickets = connection.execute(select(models.Ticket.__table__)).all()
+            replies = connection.execute(select(models.TicketReply.__table__)).all()
             misses = missed.find(connection)
     finally:
         engine.dispose()
 
     expected = ["c12", "c14", "c01", "c02", "c04", "c05", "c06", "c07", "c08", "c09", "c10", "c11", "c16"]
     assert sorted(done.conversation_ids) == sorted(expected)
-    assert done.rows == {"messages": OLD_MESSAGES, "handoffs": OLD_HANDOFFS, "tickets": OLD_TICKETS}
+    assert done.rows == {"messages": OLD_MESSAGES, "handoffs": OLD_HANDOFFS, "tickets": OLD_TICKETS,
+                         "ticket_replies": OLD_REPLIES}
     assert (dry.conversation_ids, dry.rows) == (done.conversation_ids, done.rows)
     assert done.skipped_open == 1
     assert [i for batch in erased for i in batch] == done.conversation_ids
     assert done.cutoff == at(21, 12)
     assert done.sentence(DAYS) == (
         f"anonymised 13 conversations with no message for 10 days (before 2026-11-21 12:00 UTC): "
-        f"{OLD_MESSAGES} messages, {OLD_HANDOFFS} handoffs, {OLD_TICKETS} tickets; 1 still waiting for or "
+        f"{OLD_MESSAGES} messages, {OLD_HANDOFFS} handoffs, {OLD_TICKETS} tickets, {OLD_REPLIES} ticket_replies; "
+        "1 still waiting for or "
         "with an agent, kept; the assistant's copies: erased")
     assert dry.sentence(DAYS).startswith("would anonymise 13 conversations")
 
     # every figure is the same; the comments were the shoppers' words
     assert after.comments == []
     assert dataclasses.replace(before, comments=[]) == after
-    assert (again.conversation_ids, again.rows) == ([], {"messages": 0, "handoffs": 0, "tickets": 0})
+    assert (again.conversation_ids, again.rows) == ([], {"messages": 0, "handoffs": 0, "tickets": 0,
+                                                         "ticket_replies": 0})
 
     old = set(expected)
     assert all(m.text == "" and m.extra is None and m.client_id is None for m in messages if m.conversation_id in old)
@@ -97,6 +102,8 @@ def test_old_transcripts_are_anonymised_and_the_figures_stay(seeded_url: str, op
                if h.conversation_id in old)
     assert {h.rating for h in handoffs if h.conversation_id in old} == {None, 2, 3, 4, 5}  # scores stay
     assert all(t.email == "" and t.text == "" for t in tickets)
+    assert len(replies) == OLD_REPLIES and all(r.text == "" for r in replies)
+    assert {t.status for t in tickets} == {"open", "answered"}  # the inbox's figures stay
     assert [m.conversation_id for m in misses] == []  # c16's questions are gone with their texts
 
 
