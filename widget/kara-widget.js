@@ -51,6 +51,7 @@
     ["scroll.js", "KaraScroll"],
     ["widget-view.js", "KaraWidgetView"],
     ["widget-chat.js", "KaraWidgetChat"],
+    ["widget-transcript.js", "KaraWidgetTranscript"], // "Email me this conversation"
   ];
 
   function loadScript(file, globalName) {

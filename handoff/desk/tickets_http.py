@@ -25,6 +25,8 @@ token. Answers are JSON; errors are ``{"error": "..."}``.
   (closed by them), newest first: ``{"summary": {"rated", "mean",
   "distribution"}, "ratings": [{conversation_id, queue, reason, score,
   comment, closed_at}]}``.
+* ``POST /api/transcript-email``: the shopper's own route (their conversation
+  token, not an agent's), :mod:`handoff.desk.transcript_mail`.
 """
 from __future__ import annotations
 
@@ -41,6 +43,7 @@ from ..mail import Mailer, MailError
 from ..protocol import ProtocolError
 from ..storage import AgentRecord
 from . import inbox
+from .transcript_mail import PATH as TRANSCRIPT_EMAIL, TranscriptRoutes
 
 if TYPE_CHECKING:
     from ..service import Gateway
@@ -130,9 +133,12 @@ class DeskRoutes:
         self.gateway = gateway
         self.mailer = mailer or Mailer()
         self.engine = gateway.storage.engine
+        self.transcripts = TranscriptRoutes(gateway, self.mailer)  # the shopper's, with its own token
 
     async def respond(self, method: str, raw_path: str, headers: Any, body: Optional[bytes] = None) -> Optional[Answer]:
         path, _, query_text = raw_path.partition("?")
+        if path == TRANSCRIPT_EMAIL:
+            return await self.transcripts.respond(method, raw_path, headers, body)
         one = ONE_TICKET.match(path)
         if path not in (TICKETS, RATINGS) and one is None:
             return None

@@ -138,3 +138,27 @@ def test_an_agent_answers_a_ticket_from_the_inbox(desk_gateway: GatewayProcess, 
     assert errors == []
     assert all(u.startswith(desk_gateway.url) for u in requested), [u for u in requested
                                                                      if not u.startswith(desk_gateway.url)]
+
+
+def test_the_shopper_emails_the_conversation_to_themselves(desk_gateway: GatewayProcess, smtp: SmtpServer,
+                                                           new_context) -> None:
+    errors: List[str] = []
+    page = new_context().new_page()
+    watch(page, errors)
+    w = Widget(page).goto(desk_gateway.url).open()
+    w.send("Is the glucometer kit in stock?")
+    w.expect_message("system", "the assistant is unavailable right now")
+    toggle = page.get_by_role("button", name="Email me this conversation")
+    toggle.click()
+    expect(toggle).to_have_attribute("aria-expanded", "true")
+    box = page.get_by_label("Email address for the transcript")
+    box.fill("not-an-address")
+    page.get_by_role("button", name="Send", exact=True).click()
+    expect(page.locator(".kw-tx-note")).to_have_text("Please enter a valid email address.")
+    box.fill("ngozi@example.com")
+    page.get_by_role("button", name="Send", exact=True).click()
+    expect(page.locator(".kw-tx-note")).to_have_text("Sent to ngozi@example.com.")
+    (mail,) = smtp.wait(1)
+    assert mail.recipients == ["ngozi@example.com"]
+    assert re.search(r"^\[\d\d:\d\d\] You: Is the glucometer kit in stock\?$", mail.text, re.M)
+    assert errors == []
