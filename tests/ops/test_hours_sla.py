@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from handoff.ops import hours, sla
-from handoff.ops.settings import Ops, OpsError, load_ops, parse
+from handoff.ops.settings import DEFAULT_OPS_FILE, Ops, OpsError, load_ops, parse
 
 from .seed import TEST_OPS
 
@@ -112,7 +112,7 @@ def test_verdicts_of_a_waiting_chat(ops: Ops) -> None:
 
 
 def test_the_shipped_settings() -> None:
-    ops = load_ops()
+    ops = load_ops(str(DEFAULT_OPS_FILE))  # not $KARA_OPS_FILE: the tests' own (tests/conftest.py)
     targets = {name: q.first_response_s for name, q in ops.queues.items()}
     assert min(targets, key=targets.__getitem__) == "emergency"
     assert ops.queue("emergency").schedule.always
