@@ -16,6 +16,8 @@ The escalation watcher (:mod:`handoff.escalation`) uses the same functions.
 from __future__ import annotations
 
 import datetime as dt
+import os
+from functools import lru_cache
 from typing import TYPE_CHECKING, Iterable, Optional
 
 from .ops import sla
@@ -39,7 +41,15 @@ def deadline(queue: str, enqueued_at: float, ops: Optional[Ops] = None) -> Optio
 
 def due_iso(queue: str, enqueued_at: float, ops: Optional[Ops] = None) -> Optional[str]:
     """:func:`deadline` as the frames write it (``2026-12-01T13:02:58.123Z``)."""
+    if ops is None:  # the gateway's settings: remembered per chat (every queues frame lists them all)
+        return _due_iso(os.environ.get("KARA_OPS_FILE"), queue, enqueued_at)
     due = deadline(queue, enqueued_at, ops)
+    return None if due is None else _iso(due)
+
+
+@lru_cache(maxsize=4096)
+def _due_iso(ops_file: Optional[str], queue: str, enqueued_at: float) -> Optional[str]:
+    due = deadline(queue, enqueued_at, load_ops(ops_file))
     return None if due is None else _iso(due)
 
 

@@ -18,7 +18,8 @@ state and the transcript:
   chat goes back to the front of its queue, as when an agent's connection is
   lost (a ``requeued`` stint, a new one in the same queue, the shopper told,
   the agent gets ``chat_ended`` with ``why: requeued``, the supervisors an
-  ``sla_alert`` kind ``requeued``).
+  ``sla_alert`` kind ``requeued``; an emergency chat pages the on-call person
+  again, ``escalation: requeued``).
 
 "Once" holds across processes: each escalation sets a marker in the live
 state first (``QueueStore.mark_escalated``, a SET NX in Redis), so two
@@ -223,7 +224,7 @@ class Watcher:
         due = countdown.deadline(entry.queue, entry.enqueued_at, self.ops)
         return 0 if due is None else max(0, int(time.time() - due.timestamp()))
 
-    async def _page_again(self, entry: QueueEntry) -> None:
+    async def _page_again(self, entry: QueueEntry, why: str = "sla_breach") -> None:
         """Page the on-call person again (the first page: ``Gateway._page``)."""
         config, cid = self.gateway.config, entry.conversation_id
         page = {
@@ -234,7 +235,7 @@ class Watcher:
             "reason": entry.reason,
             "summary": entry.summary,
             "waited_s": int(time.time() - entry.enqueued_at),
-            "escalation": "sla_breach",
+            "escalation": why,
         }
         status, detail = await paging.post_page(config.page_webhook, page)
         await self.gateway.storage.add_page(cid, entry.handoff_id, config.page_webhook, status, detail)
@@ -270,3 +271,5 @@ class Watcher:
         )
         await gateway.hub.queues_changed()
         await self._tell(self._alert(REQUEUED, entry, chat, silent_s=int(silent_s)), also=[chat.agent_id])
+        if entry.queue == "emergency":  # an emergency left without an answer: the on-call person too
+            await self._page_again(entry, REQUEUED)
