@@ -122,6 +122,8 @@
     if (link) {
       var s = global.KaraSession && global.KaraSession.load();
       link.hidden = !(s && s.agent && s.agent.role === "supervisor");
+      var href = "/console/reports" + global.location.search; // keeps ?gateway=
+      if (link.getAttribute("href") !== href) link.setAttribute("href", href);
     }
   }
 
@@ -161,6 +163,8 @@
     while (list.children.length > MAX_ALERTS) list.removeChild(list.lastChild);
     box.hidden = false;
     announce(a.queue === "emergency" ? $("alert-live") : $("live"), text.textContent);
+    var N = global.KaraNotify; // a desktop notification when the agent turned them on (console-notify.js)
+    if (N && N.show) N.show(text.textContent.split(":")[0], text.textContent, "sla-" + a.kind + "-" + a.conversation_id, { urgent: a.queue === "emergency" });
   }
 
   function announce(region, text) {
