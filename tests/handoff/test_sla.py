@@ -199,6 +199,22 @@ async def test_an_emergency_past_its_target_pages_the_on_call_person_again(make_
             await storage.close()
 
 
+async def test_an_emergency_requeued_from_a_quiet_agent_pages_again(make_gateway, live) -> None:
+    async with page_receiver() as (webhook, received, _):
+        gw = await start(make_gateway, live, page_webhook=webhook, emergency_page_after=60)
+        people = await team(gw)
+        s = await handed_off(gw, line="emergency", role="provider")  # agents online: no page at once
+        cid = s.received[0]["conversation_id"]
+        await people["kemi"].send(type="claim", conversation_id=cid)
+        await people["kemi"].expect("claimed")
+        await people["kemi"].expect("chat_ended", timeout=REQUEUE_S + 3, conversation_id=cid, why="requeued")
+        deadline = time.monotonic() + 3
+        while len(received) < 2 and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        assert [p.get("escalation") for p in received] == ["sla_breach", "requeued"]
+        assert all(p["conversation_id"] == cid for p in received)
+
+
 async def storage_pages(storage: Storage, cid: str) -> List[Any]:
     from sqlalchemy import select
 
