@@ -7,7 +7,8 @@ targets of a few seconds (their own ops.yml, around the clock):
   ``sla_alert``, ``kara_sla_breaches_total`` counts it, an emergency pages the
   on-call person again;
 * a claimed chat whose agent goes quiet is flagged to the agent and the
-  supervisors, then returned to the front of its queue;
+  supervisors, then returned to the front of its queue (an emergency pages
+  again then too);
 * two gateway processes sharing Redis escalate once, not once each;
 * the login answer and the agent's welcome carry the agent's role.
 """
