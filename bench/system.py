@@ -58,7 +58,9 @@ AGENT_PASSWORD = "bench-password"
 NOFILE = 65536
 #: what every benchmark gateway gets in its environment (see module docs; no
 #: new-chat limit either: every benchmark client is on 127.0.0.1)
-GATEWAY_ENV = {"KARA_GATEWAY_RATE_PER_S": "0", "KARA_GATEWAY_NEW_CHATS_PER_ADDRESS": "0"}
+# Benchmarks queue chats at whatever hour they run: no out-of-hours answer (on by default).
+GATEWAY_ENV = {"KARA_GATEWAY_RATE_PER_S": "0", "KARA_GATEWAY_NEW_CHATS_PER_ADDRESS": "0",
+               "KARA_GATEWAY_OUT_OF_HOURS_TICKET": "0"}
 
 
 def raise_nofile(limit: int = NOFILE) -> int:

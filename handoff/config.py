@@ -76,7 +76,9 @@ class GatewayConfig:
     #: bearer token of ``GET /metrics``; None: no metrics endpoint (404) (handoff/ops/http.py)
     metrics_token: Optional[str] = None
     #: outside team hours (ops.yml) with nobody online: tell the shopper and offer a ticket, no queue
-    out_of_hours_ticket: bool = False
+    out_of_hours_ticket: bool = True
+    #: how often the SLA watcher looks for breaches and quiet agents (handoff/escalation.py)
+    sla_check_s: float = 5.0
     #: event loop: ``uvloop`` (libuv; what Rasa's own Sanic server runs on) or ``asyncio``
     loop: str = "uvloop"
 

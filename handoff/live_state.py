@@ -33,6 +33,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Dict, List, Optional, Protocol, Set, Tuple
 
 from .contract import QUEUE_PRIORITY, QUEUES
+from .countdown import due_iso
 
 #: Conversation states, as the shopper sees them.
 BOT, WAITING, AGENT, CLOSED = "bot", "waiting", "agent", "closed"
@@ -68,7 +69,8 @@ class QueueEntry:
         return cls(**json.loads(text))
 
     def frame(self, now: Optional[float] = None) -> Dict[str, Any]:
-        """The entry as the protocol shows it to agents."""
+        """The entry as the protocol shows it to agents (``sla_due``: its
+        first-response deadline, :mod:`handoff.countdown`)."""
         now = time.time() if now is None else now
         return {
             "conversation_id": self.conversation_id,
@@ -81,6 +83,7 @@ class QueueEntry:
             "requeued": self.requeued,
             "enqueued_at": _iso(self.enqueued_at),
             "waited_s": max(0, int(now - self.enqueued_at)),
+            "sla_due": due_iso(self.queue, self.enqueued_at),
         }
 
 
@@ -169,6 +172,10 @@ class QueueStore(Protocol):
     async def mark_paged(self, handoff_id: int) -> bool:
         """True the first time only: an emergency handoff is paged once."""
 
+    async def mark_escalated(self, key: str) -> bool:
+        """True the first time only, whichever process asks: an SLA escalation
+        (``key`` names it and its chat, :mod:`handoff.escalation`) happens once."""
+
     async def owners(self) -> Set[int]:
         """Agents who own at least one chat (online or not)."""
 
@@ -210,6 +217,7 @@ class MemoryQueueStore:
         self._presence: Dict[Tuple[int, str], float] = {}
         self._handle_times: List[float] = []
         self._paged: Set[int] = set()
+        self._escalated: Set[str] = set()
         self._once: Dict[str, float] = {}
         self._counts: Dict[str, Tuple[int, float]] = {}  # key -> (count, window end)
         # closed conversations -> when their state is forgotten; every closed
@@ -347,6 +355,12 @@ class MemoryQueueStore:
         if handoff_id in self._paged:
             return False
         self._paged.add(handoff_id)
+        return True
+
+    async def mark_escalated(self, key: str) -> bool:
+        if key in self._escalated:
+            return False
+        self._escalated.add(key)
         return True
 
     async def owners(self) -> Set[int]:

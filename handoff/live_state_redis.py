@@ -13,6 +13,8 @@ Keys (``P`` is the prefix, ``kara`` by default; tests use their own):
 * ``P:presence``: sorted set ``<agent id>|<process id>`` scored by expiry.
 * ``P:aht``: list of the last handle times (seconds).
 * ``P:paged:<handoff id>``: set once when an emergency handoff is paged.
+* ``P:escalated:<key>``: set once when an SLA escalation happened
+  (``mark_escalated``, :mod:`handoff.escalation`), kept a week.
 * ``P:populated``: set once the live state was built; missing after Redis
   restarted empty, which makes the gateway rebuild it from SQL.
 * ``P:once:<job>``: a job one process runs for all (``once``), with a TTL.
@@ -35,6 +37,8 @@ from .contract import QUEUES
 from .live_state import AGENT, BOT, CLOSED, CLOSED_KEPT_S, HANDLE_TIMES_KEPT, WAITING, LiveState, QueueEntry, Snapshot
 
 CONVERSATION_TTL_S = 30 * 24 * 3600
+#: an escalation marker outlives any chat it is about
+ESCALATED_KEPT_S = 7 * 24 * 3600
 
 _FIELDS = ("state", "queue", "handoff_id", "agent_id", "agent_name", "entry", "rating_handoff")
 
@@ -329,6 +333,9 @@ class RedisQueueStore:
 
     async def mark_paged(self, handoff_id: int) -> bool:
         return bool(await self.redis.set(f"{self.prefix}:paged:{handoff_id}", "1", nx=True, ex=7 * 24 * 3600))
+
+    async def mark_escalated(self, key: str) -> bool:
+        return bool(await self.redis.set(f"{self.prefix}:escalated:{key}", "1", nx=True, ex=ESCALATED_KEPT_S))
 
     async def owners(self) -> Set[int]:
         found: Set[int] = set()

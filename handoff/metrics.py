@@ -18,6 +18,9 @@ mix their figures.
   state), queue lengths and the oldest wait per queue, agents online, and
   ``kara_sla_breached_waiting``: chats still waiting past their queue's
   first-response deadline (:func:`handoff.ops.sla.deadline`, open hours only).
+* ``kara_sla_breaches_total`` (by queue) counts the breaches the SLA watcher
+  escalated (:mod:`handoff.escalation`): waiting or claimed without a
+  person's answer past the deadline, each chat once over all processes.
 
 Counters count this process since it started (Prometheus sums processes and
 handles restarts); gauges of the shared live state are the same on every process.
@@ -109,6 +112,12 @@ class GatewayMetrics:
             self.assistant_failures.labels(kind)
         for endpoint in ("shopper", "agent"):
             self.refusals.labels(endpoint, "rate_limited")
+        #: escalated by this process (handoff/escalation.py: once over all processes; Prometheus sums them)
+        self.sla_breaches = Counter("kara_sla_breaches", "Chats escalated for missing their queue's first-response "
+                                    "target (waiting or claimed without an answer), by queue.", ["queue"],
+                                    registry=self.registry)
+        for queue in QUEUES:
+            self.sla_breaches.labels(queue)
         self.live = LiveFigures()
         #: handoff id -> its SLA deadline (computed once per waiting chat)
         self._deadlines: Dict[int, Optional[dt.datetime]] = {}

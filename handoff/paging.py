@@ -1,7 +1,10 @@
 """Emergency on-call paging: POST a JSON page to a configured webhook.
 
 The page body is ``{"type": "page", "conversation_id", "handoff_id", "queue",
-"summary", "reason", "waited_s"}`` (no transcript and no contact details).
+"summary", "reason", "waited_s"}`` (no transcript and no contact details); a
+page sent again by the SLA watcher (:mod:`handoff.escalation`) adds
+``"escalation": "sla_breach"`` (not answered within the emergency target) or
+``"requeued"`` (its agent did not answer and it is back in the queue).
 The result is one of ``sent`` (2xx), ``failed`` (after two tries) or
 ``no_webhook`` (none configured); the gateway records it in ``pages``.
 """

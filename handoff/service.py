@@ -42,7 +42,7 @@ import uuid
 from dataclasses import replace
 from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 
-from . import emergency, paging
+from . import countdown, emergency, escalation, paging
 from .auth import AGENT as AGENT_TOKEN
 from .auth import SHOPPER as SHOPPER_TOKEN
 from .auth import TokenSigner, verify_password
@@ -53,6 +53,7 @@ from .frames import Frame, bot_message, iso, message_frame, message_json
 from .hub import SEPARATOR, Hub
 from .metrics import GatewayMetrics
 from .ops import after_hours
+from .ops.roles import stored_role
 from .protocol import VERSION, Code, ProtocolError, dumps, internal_error_frame
 from .live_state import AGENT, BOT, CLOSED, WAITING, LiveState, QueueEntry, QueueStore, positions
 from .rasa_client import RasaActionsFailed, RasaUnavailable
@@ -135,6 +136,7 @@ class Gateway:
         await self._ensure_live_state()
         self._spawn(self._heartbeat())
         self._spawn(self._watch_live_state())
+        self._spawn(escalation.watch(self))  # handoff/escalation.py: SLA breaches, quiet agents
 
     async def _watch_live_state(self) -> None:
         while True:
@@ -815,7 +817,8 @@ class Gateway:
         await self.throttle.give_back(self.login_per_username, user_key)
         await self.throttle.give_back(self.login_per_address, address)
         token = self.signer.issue(AGENT_TOKEN, str(agent.id), self.config.agent_token_ttl_s)
-        return {"token": token, "agent": {"id": agent.id, "name": agent.name}}
+        role = await stored_role(self.storage.engine, agent.id)  # the console's Reports link (handoff/ops/roles.py)
+        return {"token": token, "agent": {"id": agent.id, "name": agent.name, "role": role}}
 
     async def agent_from_token(self, token: str) -> AgentRecord:
         claims = self.signer.verify(token, AGENT_TOKEN)
@@ -836,7 +839,7 @@ class Gateway:
         return {
             "type": "welcome",
             "v": VERSION,
-            "agent": {"id": agent.id, "name": agent.name},
+            "agent": {"id": agent.id, "name": agent.name, "role": await stored_role(self.storage.engine, agent.id)},
             "queues": self._queues_body(snapshot),
             "chats": chats,
         }
@@ -885,6 +888,7 @@ class Gateway:
             "role": conversation.role if conversation else None,
             "line": conversation.line if conversation else None,
             "claimed_at": iso(stint.claimed_at) if stint and stint.claimed_at else None,
+            "sla_due": countdown.chat_due(entry, transcript),  # until a person answered (handoff/countdown.py)
             "handoff": {
                 "queue": entry.queue if entry else None,
                 "reason": entry.reason if entry else None,

@@ -17,6 +17,10 @@ from bot.processes import BotStack, seed_shop, start_bot_stack
 REDIS_URL = os.environ.get("KARA_TEST_REDIS", "redis://127.0.0.1:6379/0")
 # One Rasa API token for every assistant and gateway the tests start (both read it from here).
 os.environ.setdefault("KARA_RASA_TOKEN", secrets.token_urlsafe(24))
+# Every gateway the tests start (in this process or a child) has people on duty
+# around the clock unless its test gives its own ops file: the out-of-hours
+# answer is on by default, and a handoff must be queued whenever the tests run.
+os.environ.setdefault("KARA_OPS_FILE", str(Path(__file__).resolve().parent / "ops-always.yml"))
 
 
 #: shop databases of assistants that several tests share (appended by the fixtures that start them)

@@ -167,6 +167,11 @@
   }
 
   function handle(frame) {
+    dispatch(frame);
+    if (global.KaraSla) global.KaraSla.onFrame(frame); // console-sla.js: SLA countdown, alerts, Reports link
+  }
+
+  function dispatch(frame) {
     switch (frame.type) {
       case "welcome": return onWelcome(frame);
       case "queues": return onQueues(frame.queues);
@@ -370,6 +375,7 @@
   global.KaraConsole = {
     chats: function () { return Object.keys(chats); },
     activeChat: function () { return activeId; },
+    pane: function (id) { return chats[id] || null; }, // console-sla.js marks the chat's tab and header
   };
 
   if (session && session.token) startApp();

@@ -10,9 +10,11 @@ demand (never claimed: no wait; for the SLA it left before it was due). The
 assistant is not paused: the shopper can keep talking to it.
 
 Never for the emergency queue or the provider emergency line (always staffed
-or paged), never while an agent is online (they may serve it), and only when
-the gateway is set to (``KARA_GATEWAY_OUT_OF_HOURS_TICKET=1``; off by default
-until every test suite pins its own hours, see the README).
+or paged), never while an agent is online (they may serve it). On by
+default; ``KARA_GATEWAY_OUT_OF_HOURS_TICKET=0`` queues such chats anyway (a
+team that serves its queue at night without marking it in ``ops.yml``). The
+tests' gateways are staffed around the clock (``tests/ops-always.yml``)
+unless a test gives its own hours.
 """
 from __future__ import annotations
 

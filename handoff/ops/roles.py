@@ -5,7 +5,9 @@ The role is stored in ``agents.role`` (migration 0002) and read at request
 time, not carried in the login token: taking the role away (or deactivating
 the account) takes effect on the next request, not when a 12-hour token
 expires. Synchronous (the :mod:`handoff.ops.db` engine); the gateway calls
-:func:`role_of` from a thread.
+:func:`role_of` from a thread. :func:`stored_role` is the same read on the
+gateway's async engine, for the login answer and the agent's ``welcome``
+(the console shows supervisors their Reports link; the routes still check).
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from typing import Optional, cast
 
 from sqlalchemy import Table, select, update
 from sqlalchemy.engine import Engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from handoff import models
 
@@ -39,6 +42,13 @@ def role_of(engine: Engine, agent_id: int) -> Optional[str]:
             select(agents_t.c.role).where(agents_t.c.id == agent_id, agents_t.c.active.is_(True))
         ).first()
     return None if row is None else str(row[0])
+
+
+async def stored_role(engine: AsyncEngine, agent_id: int) -> str:
+    """The role in ``agents.role`` (``agent`` for an unknown agent: no more rights)."""
+    async with engine.connect() as connection:
+        row = (await connection.execute(select(agents_t.c.role).where(agents_t.c.id == agent_id))).first()
+    return AGENT if row is None or row[0] not in ROLES else str(row[0])
 
 
 def give_role(db_url: str, username: str, role: str) -> str:

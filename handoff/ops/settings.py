@@ -2,7 +2,10 @@
 
 ``ops.yml`` at the repository root (``KARA_OPS_FILE`` overrides the path)
 holds the team hours and their timezone, the days nobody is on duty, each
-queue's first-response target and open hours, and the retention period. A
+queue's first-response target and open hours, when a claimed chat whose
+agent has gone quiet is flagged and returned to the queue
+(``agent_silence``, optional: defaults :data:`SILENCE_FLAG_S` and
+:data:`SILENCE_REQUEUE_S`), and the retention period. A
 broken file raises :class:`OpsError` when it is read, with the key at fault,
 so a gateway or a cron job stops at start instead of computing with a guess.
 """
@@ -23,6 +26,9 @@ from handoff.contract import QUEUES
 DEFAULT_OPS_FILE = Path(__file__).resolve().parents[2] / "ops.yml"
 DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 ALWAYS = "always"
+#: ``agent_silence`` defaults: flag after 3 minutes, back to the queue after 10
+SILENCE_FLAG_S = 180
+SILENCE_REQUEUE_S = 600
 
 
 class OpsError(ValueError):
@@ -52,6 +58,10 @@ class Ops:
     team: Schedule
     queues: Mapping[str, QueueSettings]
     transcript_days: int
+    #: a claimed chat whose agent owes the shopper an answer this long is flagged
+    silence_flag_s: int = SILENCE_FLAG_S
+    #: ... and returned to the front of its queue after this long; None: never
+    silence_requeue_s: Optional[int] = SILENCE_REQUEUE_S
 
     def queue(self, name: str) -> QueueSettings:
         """A queue's settings; an unknown queue (a newer assistant's) is ``general``."""
@@ -115,7 +125,24 @@ def parse(raw: Mapping[str, Any]) -> Ops:
         raise OpsError(f"queues: unknown {', '.join(sorted(unknown))} (queues are {', '.join(QUEUES)})")
     retention = raw.get("retention") or {}
     days_kept = _positive_int(retention.get("transcript_days"), "retention.transcript_days")
-    return Ops(team, queues, days_kept)
+    return Ops(team, queues, days_kept, *_silence(raw.get("agent_silence")))
+
+
+def _silence(raw: Any) -> Tuple[int, Optional[int]]:
+    """``agent_silence: {flag_after_s, requeue_after_s}``; requeue ``off`` (or
+    false / null) never returns a chat to the queue by itself."""
+    if raw is None:
+        return SILENCE_FLAG_S, SILENCE_REQUEUE_S
+    if not isinstance(raw, Mapping):
+        raise OpsError("agent_silence: give flag_after_s and requeue_after_s")
+    flag = _positive_int(raw.get("flag_after_s", SILENCE_FLAG_S), "agent_silence.flag_after_s")
+    value = raw.get("requeue_after_s", SILENCE_REQUEUE_S)
+    if value in (None, False, "off"):
+        return flag, None
+    requeue = _positive_int(value, "agent_silence.requeue_after_s")
+    if requeue < flag:
+        raise OpsError(f"agent_silence.requeue_after_s: {requeue} is before flag_after_s {flag}")
+    return flag, requeue
 
 
 @lru_cache(maxsize=8)

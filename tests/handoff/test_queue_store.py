@@ -186,6 +186,13 @@ async def test_handle_time_average_and_paging_once(store) -> None:
     assert await store.mark_paged(6)
 
 
+async def test_an_escalation_is_marked_once(store) -> None:
+    assert await store.mark_escalated("breach:c1:1000")
+    assert not await store.mark_escalated("breach:c1:1000")
+    assert await store.mark_escalated("breach:c1:2000")  # a new clock of the same chat
+    assert await store.mark_escalated("silent:7:1000")
+
+
 async def test_memory_and_redis_agree_on_random_histories(redis_url) -> None:
     """Random sequences of operations give the same answers on both stores."""
     import random

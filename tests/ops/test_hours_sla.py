@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from handoff.ops import hours, sla
-from handoff.ops.settings import Ops, OpsError, load_ops, parse
+from handoff.ops.settings import DEFAULT_OPS_FILE, Ops, OpsError, load_ops, parse
 
 from .seed import TEST_OPS
 
@@ -112,7 +112,7 @@ def test_verdicts_of_a_waiting_chat(ops: Ops) -> None:
 
 
 def test_the_shipped_settings() -> None:
-    ops = load_ops()
+    ops = load_ops(str(DEFAULT_OPS_FILE))  # not $KARA_OPS_FILE: the tests' own (tests/conftest.py)
     targets = {name: q.first_response_s for name, q in ops.queues.items()}
     assert min(targets, key=targets.__getitem__) == "emergency"
     assert ops.queue("emergency").schedule.always
@@ -131,6 +131,10 @@ def test_the_shipped_settings() -> None:
         ({"queues": {"general": {"first_response_s": 300}}}, "queues.emergency: missing"),
         ({"retention": {"transcript_days": 0}}, "retention.transcript_days: 0 is not a whole number above 0"),
         ({"closed_dates": ["2026-13-01"]}, "closed_dates"),
+        ({"agent_silence": {"flag_after_s": 0}}, "agent_silence.flag_after_s: 0 is not a whole number"),
+        ({"agent_silence": {"flag_after_s": 300, "requeue_after_s": 60}},
+         "agent_silence.requeue_after_s: 60 is before flag_after_s 300"),
+        ({"agent_silence": "soon"}, "agent_silence: give flag_after_s and requeue_after_s"),
     ],
 )
 def test_a_broken_file_is_refused_with_the_key(change: dict, message: str) -> None:
@@ -145,3 +149,13 @@ def test_an_unknown_queue_is_refused() -> None:
     raw["queues"]["pharmacy"] = {"first_response_s": 60}
     with pytest.raises(OpsError, match="queues: unknown pharmacy"):
         parse(raw)
+
+
+def test_agent_silence_defaults_and_off() -> None:
+    raw = copy.deepcopy(TEST_OPS)
+    assert (parse(raw).silence_flag_s, parse(raw).silence_requeue_s) == (180, 600)  # not given: the defaults
+    for off in ("off", False, None):  # YAML reads a bare `off` as false
+        raw["agent_silence"] = {"flag_after_s": 120, "requeue_after_s": off}
+        assert (parse(raw).silence_flag_s, parse(raw).silence_requeue_s) == (120, None)
+    shipped = load_ops(str(DEFAULT_OPS_FILE))
+    assert (shipped.silence_flag_s, shipped.silence_requeue_s) == (180, 600)

@@ -2,7 +2,9 @@
 whose ``ops.yml`` has the team off today and tomorrow: a shopper who asks for
 a person is told when people are back and offered the ticket, instead of a
 queue nobody serves; the request is stored for the reports; an emergency is
-queued as ever; with an agent online the chat is queued as inside hours."""
+queued as ever; with an agent online the chat is queued as inside hours.
+This is the default: the gateway is started without any setting for it;
+``KARA_GATEWAY_OUT_OF_HOURS_TICKET=0`` turns it off."""
 from __future__ import annotations
 
 import asyncio
@@ -24,18 +26,22 @@ pytestmark = pytest.mark.timeout(180)
 LAGOS = ZoneInfo("Africa/Lagos")
 
 
-@pytest.fixture
-def closed_gateway(tmp_path: Path) -> Iterator[GatewayProcess]:
+def closed_ops(tmp_path: Path) -> Path:
+    """The team on duty every day but today and tomorrow (whatever the hour the test runs)."""
     today = dt.datetime.now(LAGOS).date()
     days = {day: ["10:00", "19:00"] for day in ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday",
                                                   "sunday")}
     settings = {**TEST_OPS, "team_hours": days, "closed_dates": [str(today), str(today + dt.timedelta(days=1))]}
     ops_file = tmp_path / "ops.yml"
     ops_file.write_text(yaml.safe_dump(settings), encoding="utf-8")
+    return ops_file
+
+
+@pytest.fixture
+def closed_gateway(tmp_path: Path) -> Iterator[GatewayProcess]:
     url = f"sqlite:///{tmp_path / 'gateway.db'}"
     create_agent(url, "kemi", "Kemi Ade")
-    yield from running(url, tmp_path / "gateway.log", ops_file, rasa_url=CLOSED_RASA,
-                       env={"KARA_GATEWAY_OUT_OF_HOURS_TICKET": "1"})
+    yield from running(url, tmp_path / "gateway.log", closed_ops(tmp_path), rasa_url=CLOSED_RASA)  # the default
 
 
 def sockets(gateway: GatewayProcess) -> Any:
@@ -78,3 +84,18 @@ def test_asking_for_a_person_when_nobody_is_on_duty(closed_gateway: GatewayProce
     asyncio.run(scenario())
     assert stints(closed_gateway, tmp_path / "gateway.db") == [
         ("general", "out_of_hours", None), ("emergency", None, None), ("general", None, None)]
+
+
+def test_turned_off_the_chat_is_queued_out_of_hours(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'gateway.db'}"
+
+    async def scenario(gateway: GatewayProcess) -> None:
+        ada = await shopper(sockets(gateway))
+        await ada.send(type="message", text="/request_human", client_id="m1")
+        await ada.expect("state", state="waiting", queue="general")
+        await ada.expect("offline")  # nobody online: the ticket is offered, in the queue
+        await ada.close()
+
+    for gateway in running(url, tmp_path / "gateway.log", closed_ops(tmp_path), rasa_url=CLOSED_RASA,
+                           env={"KARA_GATEWAY_OUT_OF_HOURS_TICKET": "0"}):
+        asyncio.run(scenario(gateway))

@@ -1,0 +1,275 @@
+"""SLA escalation: chats nobody answers in time, agents who go quiet.
+
+:func:`watch` runs in every gateway process (started by ``Gateway.start``);
+every ``sla_check_s`` one process (``QueueStore.once``) looks at the live
+state and the transcript:
+
+* **breach**: a chat waiting, or claimed without a word from a person, past
+  its first-response deadline (:mod:`handoff.countdown`, ``ops.yml``) is
+  escalated once: an ``sla_alert`` (kind ``breach``) to every supervisor
+  online, one count in ``kara_sla_breaches_total``, and an emergency chat
+  pages the on-call person again (:mod:`handoff.paging`, recorded in
+  ``pages`` like the first page);
+* **silent agent**: a claimed chat whose agent owes the shopper an answer
+  (from the claim, or from the first shopper message after the agent's last
+  one) for ``agent_silence.flag_after_s`` is flagged once per silence:
+  ``sla_alert`` kind ``silent`` to the agent and the supervisors;
+* **requeue**: after ``agent_silence.requeue_after_s`` (unless ``off``) the
+  chat goes back to the front of its queue, as when an agent's connection is
+  lost (a ``requeued`` stint, a new one in the same queue, the shopper told,
+  the agent gets ``chat_ended`` with ``why: requeued``, the supervisors an
+  ``sla_alert`` kind ``requeued``; an emergency chat pages the on-call person
+  again, ``escalation: requeued``).
+
+"Once" holds across processes: each escalation sets a marker in the live
+state first (``QueueStore.mark_escalated``, a SET NX in Redis), so two
+processes that both see a breach escalate it once. A breach is keyed by the
+chat and the moment its clock started, so a requeued chat (same clock) is
+not escalated twice.
+"""
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import time
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Iterable, List, Optional, Set, cast
+
+from sqlalchemy import Table, func, or_, select
+
+from . import countdown, models, paging
+from .contract import Handoff
+from .frames import Frame, message_frame
+from .hub import Hub
+from .live_state import AGENT, WAITING, LiveState, QueueEntry
+from .ops.roles import SUPERVISOR
+from .ops.settings import Ops, load_ops
+from .storage import MessageRecord
+
+if TYPE_CHECKING:
+    from .service import Gateway
+
+logger = logging.getLogger(__name__)
+
+BREACH, SILENT, REQUEUED = "breach", "silent", "requeued"
+REQUEUED_TEXT = "Sorry for the wait: your agent has not answered. You are back at the front of the queue."
+
+messages_t = cast(Table, models.Message.__table__)
+handoffs_t = cast(Table, models.Handoff.__table__)
+agents_t = cast(Table, models.Agent.__table__)
+
+
+def _aware(at: Optional[dt.datetime]) -> Optional[dt.datetime]:
+    if at is None:
+        return None
+    return at.replace(tzinfo=dt.timezone.utc) if at.tzinfo is None else at
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A chat with an agent, and what the transcript says about its replies."""
+
+    live: LiveState
+    entry: QueueEntry
+    agent_id: int
+    claimed_at: Optional[dt.datetime] = None
+    last_agent: Optional[dt.datetime] = None  # the agent side's last message (any stint)
+    shopper_after: Optional[dt.datetime] = None  # the first shopper message after it
+
+    @property
+    def answered(self) -> bool:
+        since = dt.datetime.fromtimestamp(self.entry.enqueued_at, dt.timezone.utc)
+        return self.last_agent is not None and self.last_agent >= since
+
+    @property
+    def owed_since(self) -> Optional[dt.datetime]:
+        """Since when the agent owes the shopper an answer; None: they do not."""
+        if self.claimed_at is None:
+            return None
+        if self.last_agent is None or self.last_agent < self.claimed_at:
+            return self.claimed_at  # not a word since the claim
+        return self.shopper_after
+
+
+async def watch(gateway: "Gateway") -> None:
+    """The watcher's loop (see module docs); a failed round is logged and retried."""
+    every = float(getattr(gateway.config, "sla_check_s", 5.0))
+    watcher = Watcher(gateway)
+    while True:
+        await asyncio.sleep(every)
+        try:
+            if await gateway.live.once("sla-round", every * 0.8):  # one process per round
+                await watcher.round()
+        except Exception as exc:  # Redis or the database is away: next round
+            logger.warning("SLA round failed: %s", type(exc).__name__)
+
+
+class Watcher:
+    """One gateway's escalations (see module docs)."""
+
+    def __init__(self, gateway: "Gateway", ops: Optional[Ops] = None) -> None:
+        self.gateway = gateway
+        self._ops = ops
+
+    @property
+    def ops(self) -> Ops:
+        return self._ops or load_ops()
+
+    async def round(self, now: Optional[float] = None) -> None:
+        now = time.time() if now is None else now
+        ops = self.ops
+        for entries in (await self.gateway.live.snapshot()).values():
+            for entry in entries:
+                if self._overdue(entry, now, ops):
+                    await self._breach(entry, WAITING, None)
+        for chat in await self._claimed():
+            if not chat.answered and self._overdue(chat.entry, now, ops):
+                await self._breach(chat.entry, AGENT, chat)
+            owed = chat.owed_since
+            if owed is None:
+                continue
+            silent_s = now - owed.timestamp()
+            if silent_s >= ops.silence_flag_s:
+                await self._silent(chat, owed, silent_s)
+            if ops.silence_requeue_s is not None and silent_s >= ops.silence_requeue_s:
+                await self._requeue(chat, silent_s)
+
+    @staticmethod
+    def _overdue(entry: QueueEntry, now: float, ops: Ops) -> bool:
+        due = countdown.deadline(entry.queue, entry.enqueued_at, ops)
+        return due is not None and due.timestamp() < now
+
+    # -- reading -----------------------------------------------------------
+
+    async def _claimed(self) -> List[Claimed]:
+        """Every chat with an agent (any process), with its reply times from SQL."""
+        live = self.gateway.live
+        found: List[Claimed] = []
+        for agent_id in await live.owners():
+            for cid in await live.owned_by(agent_id):
+                state = await live.get(cid)
+                if state.state == AGENT and state.agent_id == agent_id and state.entry is not None:
+                    found.append(Claimed(state, state.entry, agent_id))
+        if not found:
+            return found
+        cids = [c.entry.conversation_id for c in found]
+        async with self.gateway.storage.engine.connect() as connection:
+            claimed = dict((await connection.execute(
+                select(handoffs_t.c.id, handoffs_t.c.claimed_at).where(
+                    handoffs_t.c.id.in_([c.entry.handoff_id for c in found]))
+            )).all())
+            last_agent = dict((await connection.execute(
+                select(messages_t.c.conversation_id, func.max(messages_t.c.created_at))
+                .where(messages_t.c.conversation_id.in_(cids), messages_t.c.sender == "agent")
+                .group_by(messages_t.c.conversation_id)
+            )).all())
+            later = messages_t.alias("later")
+            last = (select(func.max(later.c.created_at))
+                    .where(later.c.conversation_id == messages_t.c.conversation_id, later.c.sender == "agent")
+                    .scalar_subquery())
+            shopper_after = dict((await connection.execute(
+                select(messages_t.c.conversation_id, func.min(messages_t.c.created_at))
+                .where(messages_t.c.conversation_id.in_(cids), messages_t.c.sender == "shopper",
+                       or_(last.is_(None), messages_t.c.created_at > last))
+                .group_by(messages_t.c.conversation_id)
+            )).all())
+        return [replace(c, claimed_at=_aware(claimed.get(c.entry.handoff_id)),
+                        last_agent=_aware(last_agent.get(c.entry.conversation_id)),
+                        shopper_after=_aware(shopper_after.get(c.entry.conversation_id))) for c in found]
+
+    async def supervisors_online(self) -> Set[int]:
+        online = await self.gateway.live.online_agents()
+        if not online:
+            return set()
+        async with self.gateway.storage.engine.connect() as connection:
+            rows = await connection.execute(select(agents_t.c.id).where(
+                agents_t.c.id.in_(sorted(online)), agents_t.c.role == SUPERVISOR, agents_t.c.active.is_(True)))
+            return {int(row[0]) for row in rows}
+
+    # -- acting ------------------------------------------------------------
+
+    def _alert(self, kind: str, entry: QueueEntry, chat: Optional[Claimed], **extra: Any) -> Frame:
+        frame: Frame = {
+            "type": "sla_alert",
+            "kind": kind,
+            "conversation_id": entry.conversation_id,
+            "queue": entry.queue,
+            "reason": entry.reason,
+            "summary": entry.summary,
+            "state": WAITING if chat is None or kind == REQUEUED else AGENT,
+            "agent": {"id": chat.agent_id, "name": chat.live.agent_name} if chat is not None else None,
+            "sla_due": countdown.due_iso(entry.queue, entry.enqueued_at, self.ops),
+        }
+        frame.update(extra)
+        return frame
+
+    async def _tell(self, frame: Frame, also: Iterable[int] = ()) -> None:
+        """``frame`` to every supervisor online and to ``also`` (each once)."""
+        to = await self.supervisors_online() | set(also)
+        if to:
+            await self.gateway.hub.send(*(Hub.to_agent(agent_id, frame) for agent_id in sorted(to)))
+
+    async def _breach(self, entry: QueueEntry, state: str, chat: Optional[Claimed]) -> None:
+        key = f"{BREACH}:{entry.conversation_id}:{int(entry.enqueued_at * 1000)}"
+        if not await self.gateway.live.mark_escalated(key):
+            return
+        logger.warning("SLA breach: %s chat %s (%s) not answered in time", entry.queue, entry.conversation_id, state)
+        self.gateway.metrics.sla_breaches.labels(entry.queue).inc()
+        await self._tell(self._alert(BREACH, entry, chat, overdue_s=self._overdue_s(entry)))
+        if entry.queue == "emergency":
+            await self._page_again(entry)
+
+    def _overdue_s(self, entry: QueueEntry) -> int:
+        due = countdown.deadline(entry.queue, entry.enqueued_at, self.ops)
+        return 0 if due is None else max(0, int(time.time() - due.timestamp()))
+
+    async def _page_again(self, entry: QueueEntry, why: str = "sla_breach") -> None:
+        """Page the on-call person again (the first page: ``Gateway._page``)."""
+        config, cid = self.gateway.config, entry.conversation_id
+        page = {
+            "type": "page",
+            "conversation_id": cid,
+            "handoff_id": entry.handoff_id,
+            "queue": entry.queue,
+            "reason": entry.reason,
+            "summary": entry.summary,
+            "waited_s": int(time.time() - entry.enqueued_at),
+            "escalation": why,
+        }
+        status, detail = await paging.post_page(config.page_webhook, page)
+        await self.gateway.storage.add_page(cid, entry.handoff_id, config.page_webhook, status, detail)
+        if status != paging.SENT:
+            logger.error("emergency escalation page not delivered: %s (%s)", status, detail)
+
+    async def _silent(self, chat: Claimed, owed: dt.datetime, silent_s: float) -> None:
+        key = f"{SILENT}:{chat.entry.handoff_id}:{int(owed.timestamp() * 1000)}"
+        if await self.gateway.live.mark_escalated(key):
+            await self._tell(self._alert(SILENT, chat.entry, chat, silent_s=int(silent_s)), also=[chat.agent_id])
+
+    async def _requeue(self, chat: Claimed, silent_s: float) -> None:
+        """Back to the front of its queue, as when its agent's connection is lost."""
+        gateway, old = self.gateway, chat.entry
+        cid = old.conversation_id
+        if not await gateway.live.mark_escalated(f"{REQUEUED}:{old.handoff_id}"):
+            return
+        record = await gateway.storage.open_handoff(
+            cid, Handoff(queue=old.queue, reason=old.reason, summary=old.summary, context=old.context))
+        entry = replace(old, handoff_id=record.id, requeued=True)
+        if not await gateway.live.requeue(cid, chat.agent_id, entry, front=True):
+            await gateway.storage.end_handoff(record.id, "abandoned")  # the agent let go meanwhile
+            return
+        await gateway.storage.end_handoff(old.handoff_id, REQUEUED)
+        note, _ = await gateway.storage.add_message(MessageRecord(conversation_id=cid, sender="system",
+                                                                  text=REQUEUED_TEXT))
+        ended = {"type": "chat_ended", "conversation_id": cid, "why": REQUEUED}
+        await gateway.hub.send(
+            Hub.to_shopper(cid, message_frame(note)),
+            Hub.to_shopper(cid, {"type": "state", "state": WAITING, "queue": entry.queue}),
+            Hub.to_agents({"type": "handoff", "entry": entry.frame()}),
+            Hub.to_agent(chat.agent_id, ended),
+        )
+        await gateway.hub.queues_changed()
+        await self._tell(self._alert(REQUEUED, entry, chat, silent_s=int(silent_s)), also=[chat.agent_id])
+        if entry.queue == "emergency":  # an emergency left without an answer: the on-call person too
+            await self._page_again(entry, REQUEUED)
