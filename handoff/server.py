@@ -31,6 +31,7 @@ from . import protocol as p
 from .auth import TokenSigner
 from .bus import MemoryBus, RedisBus
 from .config import GatewayConfig
+from .desk import routes as desk_routes  # canned replies, audit log, agents admin, labels
 from .live_state import MemoryQueueStore
 from .live_state_redis import RedisQueueStore
 from .ops.http import OpsRoutes  # reports for supervisors, /metrics
@@ -445,7 +446,8 @@ async def start(config: GatewayConfig) -> RunningGateway:
     await gateway.start()
 
     routes = HttpRoutes(config.widget_dir, gateway.login, config.allowed_origins, config.trusted_proxies,
-                        [OpsRoutes(gateway).respond])
+                        [OpsRoutes(gateway).respond,
+                         *desk_routes(gateway)])
     sessions: "Set[asyncio.Task[Any]]" = set()
 
     def handler(socket: ServerConnection) -> Awaitable[None]:
