@@ -6,7 +6,10 @@ Route sets on the gateway's HTTP port (each documents its routes):
 * :mod:`handoff.desk.audit`: the supervisors' audit log (``/api/audit``);
 * :mod:`handoff.desk.agents`: agent administration (``/api/agents``) and the
   admin page (``/console/admin``);
-* :mod:`handoff.desk.labels`: labels on conversations (``/api/conversations/<id>/labels``).
+* :mod:`handoff.desk.labels`: labels on conversations (``/api/conversations/<id>/labels``);
+* :mod:`handoff.desk.search`: search across transcripts (``/api/search``), a
+  conversation's transcript and the shopper's past conversations, and the
+  history page (``/console/history``).
 
 :func:`routes` gives them all for one gateway; ``handoff/server.py`` lists
 them after the operations routes. Shared plumbing (who is asking, JSON) is
@@ -27,8 +30,9 @@ def routes(gateway: "Gateway") -> List[Any]:
     from .audit import AuditRoutes
     from .canned import CannedRoutes
     from .labels import LabelRoutes
+    from .search import SearchRoutes
     from .web import Desk
 
     desk = Desk(gateway)
     return [CannedRoutes(desk).respond, AuditRoutes(desk).respond, AgentRoutes(desk).respond,
-            LabelRoutes(desk).respond]
+            LabelRoutes(desk).respond, SearchRoutes(desk).respond]

@@ -54,7 +54,7 @@ _FIELDS = (agents_t.c.id, agents_t.c.username, agents_t.c.name, agents_t.c.role,
 
 def _agent(row: Any) -> Dict[str, Any]:
     return {"id": row.id, "username": row.username, "name": row.name, "role": row.role, "active": bool(row.active),
-            "capacity": row.capacity, "created_at": audit._iso(row.created_at)}
+            "capacity": row.capacity, "created_at": audit.iso(row.created_at)}
 
 
 def listing(connection: Connection) -> List[Dict[str, Any]]:

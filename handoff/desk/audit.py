@@ -32,7 +32,7 @@ DEFAULT_LIMIT, MAX_LIMIT = 100, 500
 audit_t = cast(Table, models.AuditEntry.__table__)
 
 
-def _iso(value: dt.datetime) -> str:
+def iso(value: dt.datetime) -> str:
     if value.tzinfo is None:  # SQLite gives naive datetimes; all are UTC
         value = value.replace(tzinfo=dt.timezone.utc)
     return value.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
@@ -50,12 +50,12 @@ def entries(connection: Connection, limit: int = DEFAULT_LIMIT, before: Optional
     query = select(audit_t).order_by(audit_t.c.id.desc()).limit(limit)
     if before is not None:
         query = query.where(audit_t.c.id < before)
-    return [{"id": row.id, "at": _iso(row.at), "actor": {"id": row.actor_id, "name": row.actor_name},
+    return [{"id": row.id, "at": iso(row.at), "actor": {"id": row.actor_id, "name": row.actor_name},
              "action": row.action, "target": row.target, "detail": row.detail or {}}
             for row in connection.execute(query)]
 
 
-def _whole(query: Dict[str, List[str]], name: str, default: Optional[int], low: int, high: int) -> Optional[int]:
+def whole_number(query: Dict[str, List[str]], name: str, default: Optional[int], low: int, high: int) -> Optional[int]:
     values = query.get(name)
     if not values:
         return default
@@ -85,8 +85,8 @@ class AuditRoutes:
             return who
         query = parse_qs(raw_query, keep_blank_values=True)
         try:
-            limit = _whole(query, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT) or DEFAULT_LIMIT
-            before = _whole(query, "before", None, 1, 2**62)
+            limit = whole_number(query, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT) or DEFAULT_LIMIT
+            before = whole_number(query, "before", None, 1, 2**62)
         except BadInput as exc:
             return bad(exc)
         found = await self.desk.run(lambda c: entries(c, limit, before))

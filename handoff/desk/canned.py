@@ -83,7 +83,7 @@ def render(text: str, values: Optional[Dict[str, str]] = None) -> str:
 
 
 def _iso(value: dt.datetime) -> str:
-    return audit._iso(value)
+    return audit.iso(value)
 
 
 def _reply(row: Any, values: Dict[str, str]) -> Dict[str, Any]:

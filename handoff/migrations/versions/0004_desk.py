@@ -1,5 +1,9 @@
 """The agent desk: canned replies (seeded from handoff/desk/canned_defaults.yml),
-the supervisors' audit log, conversation labels, and each agent's capacity.
+the supervisors' audit log, conversation labels, each agent's capacity, and the
+full-text index of message texts (handoff/desk/search.py): SQLite's FTS5 table
+``messages_fts`` kept by triggers, or PostgreSQL's GIN index on
+``to_tsvector('simple', translate(text, '-', ' '))``. Neither is in the models (see
+``search.not_compared``).
 
 Revision ID: 0004
 Revises: 0002 (the integrator sets 0003 when both branches meet; nothing here needs 0003)
@@ -62,13 +66,49 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("conversation_id", "label", name="pk_conversation_labels"),
     )
     op.create_index("ix_conversation_labels_label", "conversation_labels", ["label"])
+    _search_index_up()
     now = dt.datetime.now(dt.timezone.utc)
     defaults = yaml.safe_load(DEFAULTS.read_text(encoding="utf-8")) or []
     op.bulk_insert(canned, [{"shortcut": d["shortcut"], "title": d["title"], "text": d["text"],
                              "created_at": now, "updated_at": now} for d in defaults])
 
 
+# SQLite: an external-content FTS5 table on messages.text; every insert, update
+# (retention blanks texts) and delete of a message reaches it through a trigger.
+_SQLITE_UP = (
+    "CREATE VIRTUAL TABLE messages_fts USING fts5(text, content='messages', content_rowid='seq', "
+    "tokenize='unicode61 remove_diacritics 2')",
+    "CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN "
+    "INSERT INTO messages_fts(rowid, text) VALUES (new.seq, new.text); END",
+    "CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN "
+    "INSERT INTO messages_fts(messages_fts, rowid, text) VALUES ('delete', old.seq, old.text); END",
+    "CREATE TRIGGER messages_fts_update AFTER UPDATE OF text ON messages BEGIN "
+    "INSERT INTO messages_fts(messages_fts, rowid, text) VALUES ('delete', old.seq, old.text); "
+    "INSERT INTO messages_fts(rowid, text) VALUES (new.seq, new.text); END",
+    "INSERT INTO messages_fts(messages_fts) VALUES ('rebuild')",
+)
+_SQLITE_DOWN = ("DROP TRIGGER messages_fts_update", "DROP TRIGGER messages_fts_delete",
+                "DROP TRIGGER messages_fts_insert", "DROP TABLE messages_fts")
+# the expression is handoff/desk/search.py's PG_VECTOR (a query must use it word for word)
+_PG_UP = ("CREATE INDEX ix_messages_text_search ON messages USING gin "
+          "(to_tsvector('simple', translate(text, '-', ' ')))",)
+_PG_DOWN = ("DROP INDEX ix_messages_text_search",)
+
+
+def _search_index_up() -> None:
+    dialect = op.get_bind().dialect.name
+    for statement in _SQLITE_UP if dialect == "sqlite" else _PG_UP if dialect == "postgresql" else ():
+        op.execute(statement)
+
+
+def _search_index_down() -> None:
+    dialect = op.get_bind().dialect.name
+    for statement in _SQLITE_DOWN if dialect == "sqlite" else _PG_DOWN if dialect == "postgresql" else ():
+        op.execute(statement)
+
+
 def downgrade() -> None:
+    _search_index_down()
     op.drop_index("ix_conversation_labels_label", table_name="conversation_labels")
     op.drop_table("conversation_labels")
     op.drop_index("ix_audit_log_at", table_name="audit_log")
