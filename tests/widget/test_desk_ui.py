@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any, Dict, Iterator, List
+from typing import Any, Dict, Iterator, List, Optional
 
 import pytest
 import yaml
@@ -16,22 +16,45 @@ from playwright.sync_api import expect
 from websockets.sync.client import ClientConnection, connect
 
 from actions.policy import load_policy
+from handoff.auth import SHOPPER, TokenSigner
+from handoff.ops import db
 from tests.handoff.helpers import GatewayProcess
 from tests.ops.conftest import migrate
 from tests.ops.gateways import PASSWORD, create_agent, running
-from tests.ops.seed import TEST_OPS
+from tests.ops.seed import TEST_OPS, History, at
 
 from .conftest import watch
 from .pages import Console
 
 pytestmark = pytest.mark.timeout(180)
 MARKUP = '<img src=x onerror="alert(1)">Bola'
+SECRET = "ops-test-secret"  # tests/ops/gateways.py serve()
+
+
+def past_conversations(url: str) -> None:
+    """cold: an earlier chat of the shopper of cnow (the same verified order); cnow's
+    first handoff (by the assistant) carried that order."""
+    engine = db.engine(url)
+    order = {"order_number": "KH-204518", "order_verified": True}
+    try:
+        with engine.begin() as connection:
+            s = History(connection)
+            s.conversation("cold", at(3, 9))
+            s.message("cold", "shopper", "My blender arrived broken", at(3, 9, 1))
+            s.message("cold", "agent", "Sorry! We will replace it.", at(3, 9, 5))
+            s.stint("cold", "general", "requested_human", at(3, 9, 2), closed=600, outcome="closed", context=order)
+            s.conversation("cnow", at(20, 9))
+            s.message("cnow", "shopper", "hello again", at(20, 9, 1))
+            s.stint("cnow", "general", "requested_human", at(20, 9, 2), closed=60, outcome="handed_back", context=order)
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture
 def desk_gateway(tmp_path: Path) -> Iterator[GatewayProcess]:
     url = f"sqlite:///{tmp_path / 'gateway.db'}"
     migrate(url)
+    past_conversations(url)
     create_agent(url, "sade", "Sade Bello", role="supervisor")
     create_agent(url, "tunde", "Tunde Ola")
     ops_file = tmp_path / "ops.yml"
@@ -39,10 +62,13 @@ def desk_gateway(tmp_path: Path) -> Iterator[GatewayProcess]:
     yield from running(url, tmp_path / "gateway.log", ops_file)
 
 
-def waiting_shopper(gateway: GatewayProcess) -> ClientConnection:
-    """A shopper whose chat waits for a person."""
+def waiting_shopper(gateway: GatewayProcess, conversation: Optional[str] = None) -> ClientConnection:
+    """A shopper whose chat waits for a person (a new one, or ``conversation`` resumed)."""
     ws = connect(gateway.ws_url + "/ws/shopper", open_timeout=10)
-    ws.send(json.dumps({"type": "hello", "v": 1}))
+    hello: Dict[str, Any] = {"type": "hello", "v": 1}
+    if conversation:
+        hello["token"] = TokenSigner(SECRET).issue(SHOPPER, conversation, 600)
+    ws.send(json.dumps(hello))
     frames = [json.loads(ws.recv(10))]
     ws.send(json.dumps({"type": "message", "text": "/request_human"}))
     while not (frames[-1].get("type") == "state" and frames[-1].get("state") == "waiting"):
@@ -207,3 +233,41 @@ def test_the_admin_page_for_supervisors(desk_gateway: GatewayProcess, new_contex
     expect(other.locator("#admin")).to_be_hidden()
     csp = other.request.get(desk_gateway.url + "/console/admin").headers["content-security-policy"]
     assert re.search(r"script-src 'self'", csp)
+
+
+def test_past_conversations_and_search_across_transcripts(desk_gateway: GatewayProcess, new_context) -> None:
+    shopper = waiting_shopper(desk_gateway, "cnow")
+    context = new_context()
+    page = context.new_page()
+    errors: List[str] = []
+    watch(page, errors)
+    console = Console(page).login(desk_gateway.url, "tunde", PASSWORD)
+    panel = console.claim(console.card("cnow"))
+    past = panel.get_by_role("list", name="Past conversations of this shopper")
+    expect(past.get_by_role("listitem")).to_have_count(1)
+    expect(past.get_by_role("listitem")).to_contain_text("verified order KH-204518")
+
+    with context.expect_page() as opened:
+        past.get_by_role("link").click()
+    history = opened.value
+    watch(history, errors)
+    # signed in already: the console's session came along with the new tab
+    expect(history.get_by_role("heading", name=re.compile("^Conversation of 2026-11-03"))).to_be_visible()
+    transcript = history.get_by_role("list", name="Transcript")
+    expect(transcript.get_by_role("listitem")).to_have_count(2)
+    expect(transcript.get_by_role("listitem").first).to_contain_text("My blender arrived broken")
+
+    history.get_by_label("Search transcripts").fill("BLEND")
+    history.get_by_role("button", name="Search").click()
+    results = history.locator("#results > li")
+    expect(results).to_have_count(1)
+    expect(results.first).to_contain_text("Shopper: My blender arrived broken")
+    history.get_by_label("Search transcripts").fill("hello again")
+    history.get_by_role("button", name="Search").click()
+    expect(results).to_have_count(1)
+    expect(results.first).to_have_attribute("data-conversation", "cnow")
+    history.get_by_label("Search transcripts").fill("nothing like this")
+    history.get_by_role("button", name="Search").click()
+    expect(history.get_by_text("Nothing found for those words.")).to_be_visible()
+    assert errors == []
+    shopper.close()
