@@ -52,7 +52,7 @@ SEARCH, PREFIX, PAGE, PAGE_FILE = "/api/search", "/api/conversations/", "/consol
 FTS_TABLE, PG_INDEX = "messages_fts", "ix_messages_text_search"
 #: the expression PostgreSQL's index is on (migration 0004): a query must use it word for word
 PG_VECTOR = "to_tsvector('simple', translate(text, '-', ' '))"
-WORD = re.compile(r"\w+", re.UNICODE)
+WORD = re.compile(r"[^\W_]+")  # letters and digits: both indexes split words at "_" and "-"
 MAX_QUERY, MAX_WORDS, DEFAULT_LIMIT, MAX_LIMIT = 200, 8, 20, 100
 SCAN = 500  # matching messages read per search (newest first) to find the conversations
 EXCERPT = 160
