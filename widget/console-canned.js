@@ -73,7 +73,7 @@
     this.input.setAttribute("aria-autocomplete", "list");
     this.input.setAttribute("aria-controls", this.id);
     this.input.setAttribute("aria-expanded", "false");
-    this.input.setAttribute("placeholder", this.input.getAttribute("placeholder").replace("…", "… (/ for canned replies)"));
+    this.input.setAttribute("placeholder", (this.input.getAttribute("placeholder") || "").replace("… (", "… (/ for canned replies, "));
     this.input.addEventListener("input", function () { self.update(); });
     this.input.addEventListener("click", function () { self.update(); });
     this.input.addEventListener("blur", function () { setTimeout(function () { self.close(); }, 150); });

@@ -84,7 +84,8 @@ def agent_text(ws: ClientConnection) -> str:
             return str(frame["text"])
 
 
-def test_slash_offers_canned_replies_in_the_composer(desk_gateway: GatewayProcess, new_context) -> None:
+def test_slash_offers_canned_replies_in_the_composer(desk_gateway: GatewayProcess, new_context,
+                                                    screenshots_dir: Path) -> None:
     facts = load_policy().template_vars()
     shopper = waiting_shopper(desk_gateway)
     page = new_context().new_page()
@@ -98,6 +99,7 @@ def test_slash_offers_canned_replies_in_the_composer(desk_gateway: GatewayProces
     box.press_sequentially("/")
     expect(menu).to_be_visible()
     expect(menu.get_by_role("option")).to_have_count(7)  # the seeded defaults (handoff/desk/canned_defaults.yml)
+    page.screenshot(path=str(screenshots_dir / "console-canned.png"))
     box.press_sequentially("ref")
     expect(menu.get_by_role("option")).to_have_count(1)
     expect(menu.get_by_role("option").first).to_contain_text("/refund")
@@ -154,7 +156,7 @@ def sign_in_admin(page, base_url: str, username: str) -> None:
     form.get_by_role("button", name="Sign in").click()
 
 
-def test_the_admin_page_for_supervisors(desk_gateway: GatewayProcess, new_context) -> None:
+def test_the_admin_page_for_supervisors(desk_gateway: GatewayProcess, new_context, screenshots_dir: Path) -> None:
     facts = load_policy().template_vars()
     page = new_context(viewport={"width": 1280, "height": 1400}).new_page()
     errors: List[str] = []
@@ -224,6 +226,7 @@ def test_the_admin_page_for_supervisors(desk_gateway: GatewayProcess, new_contex
     expect(audit.locator("td:nth-child(2)").first).to_have_text("Sade Bello")
     expect(audit.nth(4).locator("td").nth(4)).to_have_text("capacity: 3 → 5")
     expect(audit.nth(3).locator("td").nth(3)).to_have_text("bola")
+    page.screenshot(path=str(screenshots_dir / "admin.png"), full_page=True)
     assert errors == [] and outside == []
 
     # a plain agent is refused
