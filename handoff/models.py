@@ -43,6 +43,8 @@ class Agent(Base):
     created_at: Mapped[dt.datetime] = mapped_column(_STAMP, nullable=False)
     #: agent | supervisor (handoff/ops/roles.py; migration 0002)
     role: Mapped[str] = mapped_column(String(16), nullable=False, default="agent", server_default="agent")
+    #: how many chats at once (the admin page, handoff/desk/agents.py; migration 0004)
+    capacity: Mapped[int] = mapped_column(Integer, nullable=False, default=3, server_default="3")
 
 
 class Conversation(Base):
@@ -152,3 +154,47 @@ class TicketReply(Base):
 def table_of(model: type[Base]) -> Table:
     """A model's Core table (for the hot path and bulk statements)."""
     return cast(Table, model.__table__)
+
+
+# ---- the agent desk (handoff/desk/; migration 0004) ---------------------------------------------
+
+class CannedReply(Base):
+    """A reply agents insert with ``/shortcut``; ``text`` may name policy facts as
+    ``{slot}`` (actions/policy.py), rendered at each request (handoff/desk/canned.py)."""
+
+    __tablename__ = "canned_replies"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    shortcut: Mapped[str] = mapped_column(String(32), nullable=False, unique=True)
+    title: Mapped[str] = mapped_column(String(128), nullable=False)
+    text: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[dt.datetime] = mapped_column(_STAMP, nullable=False)
+    updated_at: Mapped[dt.datetime] = mapped_column(_STAMP, nullable=False)
+    updated_by: Mapped[Optional[int]] = mapped_column(Integer, ForeignKey("agents.id"), nullable=True)
+
+
+class AuditEntry(Base):
+    """One supervisor action: who, what, when (handoff/desk/audit.py)."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[dt.datetime] = mapped_column(_STAMP, nullable=False, index=True)
+    actor_id: Mapped[int] = mapped_column(Integer, ForeignKey("agents.id"), nullable=False)
+    actor_name: Mapped[str] = mapped_column(String(128), nullable=False)  # the name when it was done
+    action: Mapped[str] = mapped_column(String(32), nullable=False)  # canned.create, agent.update, ...
+    target: Mapped[str] = mapped_column(String(128), nullable=False)
+    detail: Mapped[Dict[str, Any]] = mapped_column(JSON, nullable=False, default=dict)
+
+
+class ConversationLabel(Base):
+    """A label an agent put on a conversation (handoff/desk/labels.py)."""
+
+    __tablename__ = "conversation_labels"
+
+    conversation_id: Mapped[str] = mapped_column(String(32), ForeignKey("conversations.id"), primary_key=True)
+    label: Mapped[str] = mapped_column(String(32), primary_key=True)
+    added_by: Mapped[Optional[int]] = mapped_column(Integer, ForeignKey("agents.id"), nullable=True)
+    added_at: Mapped[dt.datetime] = mapped_column(_STAMP, nullable=False)
+
+    __table_args__ = (Index("ix_conversation_labels_label", "label"),)

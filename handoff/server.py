@@ -31,10 +31,10 @@ from . import protocol as p
 from .auth import TokenSigner
 from .bus import MemoryBus, RedisBus
 from .config import GatewayConfig
+from .desk import routes as desk_routes  # tickets, ratings, canned replies, audit, agents, labels, search
 from .live_state import MemoryQueueStore
 from .live_state_redis import RedisQueueStore
 from .ops.http import OpsRoutes  # reports for supervisors, /metrics
-from .desk.tickets_http import DeskRoutes  # the ticket inbox, ratings (agent desk)
 from .rasa_pool import RasaPool
 from .ratelimit import TokenBucket
 from .service import Gateway, random_secret
@@ -446,7 +446,7 @@ async def start(config: GatewayConfig) -> RunningGateway:
     await gateway.start()
 
     routes = HttpRoutes(config.widget_dir, gateway.login, config.allowed_origins, config.trusted_proxies,
-                        [OpsRoutes(gateway).respond, DeskRoutes(gateway).respond])
+                        [OpsRoutes(gateway).respond, *desk_routes(gateway)])
     sessions: "Set[asyncio.Task[Any]]" = set()
 
     def handler(socket: ServerConnection) -> Awaitable[None]:

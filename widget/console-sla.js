@@ -118,13 +118,16 @@
         badge(pane.panel.querySelector(".c-pane-head"), due, "chat");
       });
     }
-    var link = $("reports-link");
-    if (link) {
-      var s = global.KaraSession && global.KaraSession.load();
-      link.hidden = !(s && s.agent && s.agent.role === "supervisor");
-      var href = "/console/reports" + global.location.search; // keeps ?gateway=
+    // Supervisors' pages: shown to supervisors only (each page checks the role itself).
+    var session = global.KaraSession && global.KaraSession.load();
+    var supervisor = !!(session && session.agent && session.agent.role === "supervisor");
+    [["reports-link", "/console/reports"], ["admin-link", "/console/admin"]].forEach(function (page) {
+      var link = $(page[0]);
+      if (!link) return;
+      link.hidden = !supervisor;
+      var href = page[1] + global.location.search; // keeps ?gateway=
       if (link.getAttribute("href") !== href) link.setAttribute("href", href);
-    }
+    });
   }
 
   // ---- alerts ------------------------------------------------------------------

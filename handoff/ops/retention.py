@@ -151,6 +151,11 @@ def apply(
                     found = connection.execute(update(table).where(*where).values(**blank)).rowcount
                 outcome.rows[name] += int(found or 0)
         outcome.conversation_ids += batch
+    if not dry_run and outcome.conversation_ids:
+        from ..desk.search import forget_blanked  # the search index keeps no blanked word
+
+        with engine.begin() as connection:
+            forget_blanked(connection)
     if erase_trackers is not None:
         outcome.trackers = "erased"
     return outcome
