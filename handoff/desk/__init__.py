@@ -38,5 +38,5 @@ def routes(gateway: "Gateway") -> List[Any]:
     from .web import Desk
 
     desk = Desk(gateway)
-    return [DeskRoutes(gateway).respond, CannedRoutes(desk).respond, AuditRoutes(desk).respond, AgentRoutes(desk).respond,
-            LabelRoutes(desk).respond, SearchRoutes(desk).respond]
+    return [DeskRoutes(gateway).respond, CannedRoutes(desk).respond, AuditRoutes(desk).respond,
+            AgentRoutes(desk).respond, LabelRoutes(desk).respond, SearchRoutes(desk).respond]
