@@ -7,9 +7,8 @@ dataclasses below, or rejected with a :class:`ProtocolError` whose
 :meth:`~ProtocolError.frame` is the ``error`` frame to send back. Parsing
 never raises anything else, whatever the input.
 
-Server frames are plain dicts built by the small helpers at the end
-(:func:`error_frame`, :func:`dumps`), so the server never sends something
-this module does not know about.
+What the gateway sends back is built in :mod:`handoff.frames` (every server
+frame, ``error`` included).
 """
 from __future__ import annotations
 
@@ -81,7 +80,10 @@ class ProtocolError(Exception):
         self.retry_after_ms = retry_after_ms
 
     def frame(self) -> Dict[str, Any]:
-        return error_frame(
+        """The ``error`` frame to send back (built by :mod:`handoff.frames`)."""
+        from .frames import error  # (frames imports this module's constants)
+
+        return error(
             self.code,
             self.message,
             field=self.field,
@@ -319,39 +321,3 @@ def parse_frame(raw: Union[str, bytes], frames: Mapping[str, _Spec]) -> Any:
         except _Bad as bad:
             raise ProtocolError(bad.code, f"'{name}' {bad.message}.", field=name, ref=ref) from None
     return cls(**values)
-
-
-# --------------------------------------------------------------------------
-# Server frames
-
-
-def error_frame(
-    code: str,
-    message: str,
-    *,
-    field: Optional[str] = None,
-    ref: Optional[str] = None,
-    retry_after_ms: Optional[int] = None,
-) -> Dict[str, Any]:
-    frame: Dict[str, Any] = {"type": "error", "code": code, "message": message}
-    if field is not None:
-        frame["field"] = field
-    if ref is not None:
-        frame["ref"] = ref
-    if retry_after_ms is not None:
-        frame["retry_after_ms"] = retry_after_ms
-    return frame
-
-
-def internal_error_frame(ref: Optional[str] = None) -> Dict[str, Any]:
-    """Our failure, not the client's: nothing about it is told but that."""
-    return error_frame(Code.INTERNAL, "Something went wrong on our side; please try again.", ref=ref)
-
-
-#: One encoder for every frame: ``json.dumps`` with options builds a new one per call.
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str)
-
-
-def dumps(frame: Mapping[str, Any]) -> str:
-    """Serialise a server frame (compact, UTF-8 kept as is)."""
-    return _ENCODER.encode(frame)

@@ -2,11 +2,13 @@
 
 :func:`start` builds the gateway (storage, live state, bus, Rasa client) from
 a :class:`~handoff.config.GatewayConfig` and listens; :func:`run` is what
-``python -m handoff serve`` calls. Each socket runs :func:`shopper_session`
-or :func:`agent_session`: read a frame, rate-limit it, parse it
-(:mod:`handoff.protocol`), call the :class:`~handoff.service.Gateway`, answer
-errors with an ``error`` frame and keep reading. Only an ``unauthorized``
-error closes the socket (code 4401).
+``python -m handoff serve`` calls. Each socket runs one loop, :func:`session`,
+with its endpoint's :class:`Endpoint` (:data:`SHOPPER` or :data:`AGENT`: its
+frame table, hello, other frames, leaving): read a frame, rate-limit it,
+parse it (:mod:`handoff.protocol`), queue a chat message on the socket's
+:class:`~handoff.ordering.Pipeline` or hand any other frame to the
+:class:`~handoff.service.Gateway`, answer errors with an ``error`` frame and
+keep reading. Only an ``unauthorized`` error closes the socket (code 4401).
 
 Per connection the gateway keeps a token bucket and two references, and no
 task or timer of its own (``websockets`` keeps its reader and its keepalive:
@@ -21,18 +23,20 @@ import asyncio
 import logging
 import signal
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, List, Optional, Set, Tuple
+from typing import Any, Awaitable, Callable, Mapping, Optional, Set, Tuple
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 
+from . import frames
 from . import protocol as p
 from .auth import TokenSigner
 from .bus import MemoryBus, RedisBus
 from .config import GatewayConfig
 from .live_state import MemoryQueueStore
 from .live_state_redis import RedisQueueStore
+from .ordering import Pipeline, Take, send
 from .ops.http import OpsRoutes  # reports for supervisors, /metrics
 from .rasa_pool import RasaPool
 from .ratelimit import TokenBucket
@@ -50,136 +54,6 @@ SHUTDOWN_GRACE_S = 5.0
 #: how long websockets waits for a client's side of a close handshake
 CLOSE_TIMEOUT_S = 2.0
 _NO_HEADERS = Headers()
-
-
-#: (how many messages a call took, the rest of their work, whether the next
-#: call may start before that work is done); see :class:`Pipeline`
-Taken = Tuple[int, Awaitable[None], bool]
-_Step = Tuple[Awaitable[None], List[Tuple[Any, Optional[str]]]]
-
-
-class Pipeline:
-    """A socket's chat messages, stored and relayed in order without holding up reading.
-
-    The reader checks each ``message`` frame, queues it here and reads on.
-    While anything is queued, one consumer task (per socket, none while idle)
-    works the queue: it hands every waiting message to :attr:`take` (the
-    gateway's ``shopper_messages`` / ``agent_messages``), which takes those
-    that belong together (with an agent, the whole burst: one group commit,
-    one bus round trip; with the bot, one at a time) and returns the rest of
-    their work. Works are awaited in order, so messages are delivered in the
-    order they were sent; a relayed burst's work (commit, then publish) may
-    still be running while the next burst is taken and submitted for the next
-    commit (at most one ahead), while a message for the bot is stored and
-    acknowledged before the next is looked at (the assistant's answer is a
-    turn of its own, :mod:`handoff.turns`). At most :attr:`LIMIT` wait in the queue (the
-    reader then waits for the consumer to take them); any other frame first
-    waits for the queue to be worked off (:meth:`drain`), so it is handled
-    after the messages sent before it.
-    """
-
-    # Every socket has one, idle or not: slots only (no closure, no list until
-    # a message comes; ``take`` is the gateway's function, shared by all).
-    __slots__ = ("socket", "gateway", "take", "subject", "items", "task", "room")
-    LIMIT = 256
-
-    def __init__(
-        self,
-        socket: ServerConnection,
-        gateway: Gateway,
-        take: Callable[[Gateway, Any, List[Any]], Awaitable[Taken]],
-    ) -> None:
-        self.socket = socket
-        self.gateway = gateway
-        #: ``Gateway.shopper_messages`` or ``Gateway.agent_messages``: (gateway, subject, messages) -> Taken
-        self.take = take
-        #: the conversation or the agent, once the socket said hello
-        self.subject: Any = None
-        self.items: Optional[List[Tuple[Any, Optional[str]]]] = None
-        self.task: "Optional[asyncio.Task[None]]" = None
-        self.room: "Optional[asyncio.Future[None]]" = None
-
-    async def add(self, message: Any, ref: Optional[str]) -> None:
-        if self.items is None:
-            self.items = []
-        self.items.append((message, ref))
-        if self.task is None:
-            self.task = asyncio.ensure_future(self._work())
-        elif len(self.items) >= self.LIMIT:
-            self.room = asyncio.get_running_loop().create_future()
-            await self.room
-
-    async def _work(self) -> None:
-        ahead: Optional[_Step] = None  # a relayed burst whose work is still to be awaited
-        try:
-            while True:
-                if not self.items:
-                    if ahead is None:
-                        break
-                    step, ahead = ahead, None
-                    await self._finish(step)
-                    continue
-                batch, self.items = self.items, None
-                self._wake()
-                while batch:
-                    try:
-                        taken, work, chained = await self.take(
-                            self.gateway, self.subject, [message for message, _ in batch]
-                        )
-                    except Exception as exc:  # refers to the first message
-                        if ahead is not None:
-                            step, ahead = ahead, None
-                            await self._finish(step)
-                        await self._failed(exc, batch[:1])
-                        batch = batch[1:]
-                        continue
-                    step = (work, batch[:taken])
-                    batch = batch[taken:]
-                    if ahead is not None:
-                        previous, ahead = ahead, None
-                        await self._finish(previous)
-                    if chained:
-                        ahead = step
-                    else:
-                        await self._finish(step)
-        finally:
-            self.task = None
-            self._wake()
-
-    def _wake(self) -> None:
-        room, self.room = self.room, None
-        if room is not None and not room.done():
-            room.set_result(None)
-
-    async def _finish(self, step: _Step) -> None:
-        work, items = step
-        try:
-            await work
-        except Exception as exc:
-            await self._failed(exc, items)
-
-    async def _failed(self, exc: Exception, items: List[Tuple[Any, Optional[str]]]) -> None:
-        """Answer a failure: a refusal refers to the first message, anything
-        else (storage down...) to all of ``items``."""
-        if isinstance(exc, p.ProtocolError):
-            if exc.ref is None:
-                exc.ref = items[0][1]
-            await _send(self.socket, exc.frame())
-            return
-        logger.error("relaying a message failed", exc_info=exc)
-        for _, ref in items:
-            await _send(self.socket, p.internal_error_frame(ref))
-
-    async def drain(self) -> None:
-        while self.task is not None:
-            await self.task
-
-
-async def _send(socket: ServerConnection, frame: Any) -> None:
-    try:
-        await socket.send(p.dumps(frame))
-    except ConnectionClosed:
-        pass
 
 
 class _HelloTimeout(Exception):
@@ -205,7 +79,7 @@ def _hello_deadline(gateway: Gateway) -> Optional[float]:
 
 async def _close_without_hello(gateway: Gateway, socket: ServerConnection) -> None:
     seconds = f"{gateway.config.hello_timeout_s:g}"
-    await _send(socket, p.error_frame(p.Code.NOT_READY, f"No hello within {seconds} s; closing."))
+    await send(socket, frames.error(p.Code.NOT_READY, f"No hello within {seconds} s; closing."))
     await socket.close(p.CLOSE_HELLO_TIMEOUT, "hello timeout")
 
 
@@ -217,13 +91,115 @@ def _limited(bucket: TokenBucket) -> None:
         )
 
 
-async def shopper_session(
-    gateway: Gateway, socket: ServerConnection, address: str, sessions: "Set[asyncio.Task[Any]]"
+async def _shopper_hello(
+    gateway: Gateway, socket: ServerConnection, frame: Any, ref: Optional[str], address: str
+) -> Tuple[ConversationRecord, Optional[Awaitable[None]]]:
+    gateway.hub.hold(socket)  # the welcome comes first
+    try:
+        conversation, out, new = await gateway.shopper_hello(socket, frame.token, frame.role, frame.line, address)
+        out[0] = frames.with_ref(out[0], ref)  # the welcome answers the hello
+        for one in out:
+            await send(socket, one)
+        del out  # the welcome and history need not live as long as the socket
+    finally:
+        gateway.hub.release(socket)
+    opening = gateway.start_emergency(conversation) if new and conversation.line == "emergency" else None
+    return conversation, opening
+
+
+async def _shopper_frame(
+    gateway: Gateway, socket: ServerConnection, conversation: ConversationRecord, frame: Any, ref: Optional[str]
 ) -> None:
+    if isinstance(frame, p.ShopperTyping):
+        await gateway.shopper_typing(conversation, frame.on)
+    elif isinstance(frame, p.Rating):
+        await send(socket, frames.with_ref(await gateway.rate(conversation, frame.score, frame.comment), ref))
+    elif isinstance(frame, p.Ticket):
+        await send(socket, frames.with_ref(await gateway.leave_ticket(conversation, frame.email, frame.text), ref))
+
+
+async def _shopper_left(gateway: Gateway, conversation: ConversationRecord, socket: ServerConnection) -> None:
+    await gateway.shopper_left(conversation, socket)
+
+
+async def _agent_hello(
+    gateway: Gateway, socket: ServerConnection, frame: Any, ref: Optional[str], address: str
+) -> Tuple[AgentRecord, Optional[Awaitable[None]]]:
+    agent = await gateway.agent_from_token(frame.token)
+    gateway.hub.hold(socket)  # the welcome comes first
+    try:
+        welcome = await gateway.agent_connected(agent, socket)
+        await send(socket, frames.with_ref(welcome, ref))
+        del welcome  # its queues and transcripts need not live as long as the socket
+    finally:
+        gateway.hub.release(socket)
+    return agent, None
+
+
+async def _agent_frame(
+    gateway: Gateway, socket: ServerConnection, agent: AgentRecord, frame: Any, ref: Optional[str]
+) -> None:
+    if isinstance(frame, p.Claim):
+        await gateway.claim(agent, frame.conversation_id, ref)
+    elif isinstance(frame, p.AgentTyping):
+        await gateway.agent_typing(agent, frame.conversation_id, frame.on)
+    elif isinstance(frame, p.Transfer):
+        await gateway.transfer(agent, frame.conversation_id, frame.queue)
+    elif isinstance(frame, p.Handback):
+        await gateway.handback(agent, frame.conversation_id)
+    elif isinstance(frame, p.Close):
+        await gateway.close_chat(agent, frame.conversation_id)
+
+
+async def _agent_left(gateway: Gateway, agent: AgentRecord, socket: ServerConnection) -> None:
+    await gateway.agent_disconnected(agent, socket)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """What differs between ``/ws/shopper`` and ``/ws/agent``; :func:`session` is the rest.
+
+    One instance per endpoint, shared by its sockets (nothing per socket)."""
+
+    name: str
+    #: the client frames it parses (handoff.protocol)
+    frames: Mapping[str, Any]
+    #: its hello frame, and its chat message frame (queued on the socket's Pipeline, handoff.ordering)
+    hello_frame: "type[Any]"
+    message: "type[Any]"
+    #: the Gateway's function that takes queued messages (Pipeline.take)
+    take: Take
+    #: the answer to a frame before hello
+    not_ready: str
+    #: (gateway, socket, hello, ref, address) -> the subject (conversation, agent), and
+    #: what to do once the welcome is out
+    hello: Callable[..., Awaitable[Tuple[Any, Optional[Awaitable[None]]]]]
+    #: (gateway, socket, subject, frame, ref): any other frame, once there is a subject
+    handle: Callable[..., Awaitable[None]]
+    #: (gateway, subject, socket): the socket closed, after hello
+    left: Callable[..., Awaitable[None]]
+
+
+SHOPPER = Endpoint(
+    "shopper", p.SHOPPER_FRAMES, p.ShopperHello, p.ShopperMessage, Gateway.shopper_messages, "Send hello first.",
+    _shopper_hello, _shopper_frame, _shopper_left,
+)
+AGENT = Endpoint(
+    "agent", p.AGENT_FRAMES, p.AgentHello, p.AgentMessage, Gateway.agent_messages, "Send hello with your token first.",
+    _agent_hello, _agent_frame, _agent_left,
+)
+
+
+async def session(
+    endpoint: Endpoint, gateway: Gateway, socket: ServerConnection, address: str, sessions: "Set[asyncio.Task[Any]]"
+) -> None:
+    """One socket, from its hello to its close: read a frame, rate-limit it,
+    parse it, hand chat messages to its pipeline and anything else to the
+    endpoint (after the messages before it), answer refusals and failures
+    with ``error`` frames and keep reading."""
     _track(sessions)
     bucket = TokenBucket(gateway.config.rate_per_s, gateway.config.rate_burst)
-    pipeline = Pipeline(socket, gateway, Gateway.shopper_messages)
-    conversation: Optional[ConversationRecord] = None
+    pipeline = Pipeline(socket, gateway, endpoint.take)
     deadline = _hello_deadline(gateway)
     raw: Any = None
     frame: Any = None
@@ -231,143 +207,83 @@ async def shopper_session(
         while True:
             raw = frame = None  # an idle socket keeps neither its last frame nor its text
             # (not ``async for``: no generator per socket)
-            raw = await _recv(socket, deadline if conversation is None else None)
+            raw = await _recv(socket, deadline if pipeline.subject is None else None)
             ref: Optional[str] = None
             try:
                 _limited(bucket)
-                frame = p.parse_frame(raw, p.SHOPPER_FRAMES)
+                frame = p.parse_frame(raw, endpoint.frames)
                 ref = frame.ref
-                if conversation is not None and isinstance(frame, p.ShopperMessage):
+                if pipeline.subject is not None and isinstance(frame, endpoint.message):
                     await pipeline.add(frame, ref)
                     continue
                 await pipeline.drain()
-                if isinstance(frame, p.ShopperHello):
-                    if conversation is not None:
-                        raise p.ProtocolError(p.Code.BAD_STATE, "hello was already sent.")
-                    if frame.v != p.VERSION:
-                        raise p.ProtocolError(
-                            p.Code.UNSUPPORTED_VERSION, f"This gateway speaks version {p.VERSION}.", field="v"
-                        )
-                    gateway.hub.hold(socket)  # the welcome comes first
-                    try:
-                        conversation, frames, new = await gateway.shopper_hello(
-                            socket, frame.token, frame.role, frame.line, address
-                        )
-                        pipeline.subject = conversation
-                        frames[0] = _with_ref(frames[0], ref)  # the welcome answers the hello
-                        for out in frames:
-                            await _send(socket, out)
-                        del frames, out  # the welcome and history need not live as long as the socket
-                    finally:
-                        gateway.hub.release(socket)
-                    if new and conversation.line == "emergency":
-                        await gateway.start_emergency(conversation)
-                elif conversation is None:
-                    raise p.ProtocolError(p.Code.NOT_READY, "Send hello first.")
-                elif isinstance(frame, p.ShopperTyping):
-                    await gateway.shopper_typing(conversation, frame.on)
-                elif isinstance(frame, p.Rating):
-                    await _send(socket, _with_ref(await gateway.rate(conversation, frame.score, frame.comment), ref))
-                elif isinstance(frame, p.Ticket):
-                    saved = await gateway.leave_ticket(conversation, frame.email, frame.text)
-                    await _send(socket, _with_ref(saved, ref))
+                await _handle(endpoint, gateway, socket, pipeline, frame, ref, address)
             except p.ProtocolError as error:
-                gateway.metrics.refused("shopper", error.code)  # handoff/metrics.py
-                if error.ref is None:
-                    error.ref = ref
-                await _send(socket, error.frame())
-                if error.code == p.Code.UNAUTHORIZED:
-                    await socket.close(p.CLOSE_UNAUTHORIZED, "unauthorized")
+                if await _refused(endpoint, gateway, socket, error, ref):
                     return
             except ConnectionClosed:
                 raise
             except Exception:
-                logger.exception("shopper frame failed")
-                await _send(socket, p.internal_error_frame(ref))
+                logger.exception("%s frame failed", endpoint.name)
+                await send(socket, frames.internal_error(ref))
     except _HelloTimeout:
         await _close_without_hello(gateway, socket)
     except ConnectionClosed:
         pass
     finally:
         await pipeline.drain()
-        if conversation is not None:
-            await gateway.shopper_left(conversation, socket)
+        if pipeline.subject is not None:
+            await endpoint.left(gateway, pipeline.subject, socket)
+
+
+async def _handle(
+    endpoint: Endpoint,
+    gateway: Gateway,
+    socket: ServerConnection,
+    pipeline: Pipeline,
+    frame: Any,
+    ref: Optional[str],
+    address: str,
+) -> None:
+    """A frame that is not a chat message (those go to the pipeline)."""
+    if isinstance(frame, endpoint.hello_frame):
+        if pipeline.subject is not None:
+            raise p.ProtocolError(p.Code.BAD_STATE, "hello was already sent.")
+        if frame.v != p.VERSION:
+            raise p.ProtocolError(p.Code.UNSUPPORTED_VERSION, f"This gateway speaks version {p.VERSION}.", field="v")
+        pipeline.subject, then = await endpoint.hello(gateway, socket, frame, ref, address)
+        if then is not None:
+            await then
+    elif pipeline.subject is None:
+        raise p.ProtocolError(p.Code.NOT_READY, endpoint.not_ready)
+    else:
+        await endpoint.handle(gateway, socket, pipeline.subject, frame, ref)
+
+
+async def _refused(
+    endpoint: Endpoint, gateway: Gateway, socket: ServerConnection, error: p.ProtocolError, ref: Optional[str]
+) -> bool:
+    """Answer a refusal; True when the socket is closed for it (``unauthorized``)."""
+    gateway.metrics.refused(endpoint.name, error.code)  # handoff/metrics.py
+    if error.ref is None:
+        error.ref = ref
+    await send(socket, error.frame())
+    if error.code == p.Code.UNAUTHORIZED:
+        await socket.close(p.CLOSE_UNAUTHORIZED, "unauthorized")
+        return True
+    return False
+
+
+async def shopper_session(
+    gateway: Gateway, socket: ServerConnection, address: str, sessions: "Set[asyncio.Task[Any]]"
+) -> None:
+    await session(SHOPPER, gateway, socket, address, sessions)
 
 
 async def agent_session(
     gateway: Gateway, socket: ServerConnection, address: str, sessions: "Set[asyncio.Task[Any]]"
 ) -> None:
-    _track(sessions)
-    bucket = TokenBucket(gateway.config.rate_per_s, gateway.config.rate_burst)
-    pipeline = Pipeline(socket, gateway, Gateway.agent_messages)
-    agent: Optional[AgentRecord] = None
-    deadline = _hello_deadline(gateway)
-    raw: Any = None
-    frame: Any = None
-    try:
-        while True:
-            raw = frame = None  # an idle socket keeps neither its last frame nor its text
-            # (not ``async for``: no generator per socket)
-            raw = await _recv(socket, deadline if agent is None else None)
-            ref: Optional[str] = None
-            try:
-                _limited(bucket)
-                frame = p.parse_frame(raw, p.AGENT_FRAMES)
-                ref = frame.ref
-                if agent is not None and isinstance(frame, p.AgentMessage):
-                    await pipeline.add(frame, ref)
-                    continue
-                await pipeline.drain()
-                if isinstance(frame, p.AgentHello):
-                    if agent is not None:
-                        raise p.ProtocolError(p.Code.BAD_STATE, "hello was already sent.")
-                    if frame.v != p.VERSION:
-                        raise p.ProtocolError(
-                            p.Code.UNSUPPORTED_VERSION, f"This gateway speaks version {p.VERSION}.", field="v"
-                        )
-                    found = await gateway.agent_from_token(frame.token)
-                    gateway.hub.hold(socket)  # the welcome comes first
-                    try:
-                        welcome = await gateway.agent_connected(found, socket)
-                        agent = found
-                        pipeline.subject = agent
-                        await _send(socket, _with_ref(welcome, ref))
-                        del welcome  # its queues and transcripts need not live as long as the socket
-                    finally:
-                        gateway.hub.release(socket)
-                elif agent is None:
-                    raise p.ProtocolError(p.Code.NOT_READY, "Send hello with your token first.")
-                elif isinstance(frame, p.Claim):
-                    await gateway.claim(agent, frame.conversation_id, ref)
-                elif isinstance(frame, p.AgentTyping):
-                    await gateway.agent_typing(agent, frame.conversation_id, frame.on)
-                elif isinstance(frame, p.Transfer):
-                    await gateway.transfer(agent, frame.conversation_id, frame.queue)
-                elif isinstance(frame, p.Handback):
-                    await gateway.handback(agent, frame.conversation_id)
-                elif isinstance(frame, p.Close):
-                    await gateway.close_chat(agent, frame.conversation_id)
-            except p.ProtocolError as error:
-                gateway.metrics.refused("agent", error.code)  # handoff/metrics.py
-                if error.ref is None:
-                    error.ref = ref
-                await _send(socket, error.frame())
-                if error.code == p.Code.UNAUTHORIZED:
-                    await socket.close(p.CLOSE_UNAUTHORIZED, "unauthorized")
-                    return
-            except ConnectionClosed:
-                raise
-            except Exception:
-                logger.exception("agent frame failed")
-                await _send(socket, p.internal_error_frame(ref))
-    except _HelloTimeout:
-        await _close_without_hello(gateway, socket)
-    except ConnectionClosed:
-        pass
-    finally:
-        await pipeline.drain()
-        if agent is not None:
-            await gateway.agent_disconnected(agent, socket)
+    await session(AGENT, gateway, socket, address, sessions)
 
 
 def _track(sessions: "Set[asyncio.Task[Any]]") -> None:
@@ -377,12 +293,6 @@ def _track(sessions: "Set[asyncio.Task[Any]]") -> None:
     assert task is not None  # a session runs in websockets' task for its connection
     sessions.add(task)
     task.add_done_callback(sessions.discard)
-
-
-def _with_ref(frame: Any, ref: Optional[str]) -> Any:
-    if ref is not None:
-        frame = dict(frame, ref=ref)
-    return frame
 
 
 @dataclass
@@ -457,8 +367,7 @@ async def start(config: GatewayConfig) -> RunningGateway:
         path = request.path.split("?", 1)[0]
         # The handshake's headers (~2 KiB a socket) are not read again.
         request.headers = response.headers = _NO_HEADERS
-        session = agent_session if path == "/ws/agent" else shopper_session
-        return session(gateway, socket, address, sessions)
+        return session(AGENT if path == "/ws/agent" else SHOPPER, gateway, socket, address, sessions)
 
     ping = config.ping_interval if config.ping_interval > 0 else None
     server = await serve(
