@@ -4,20 +4,19 @@
 frame; each method is one line into the part that does that job, named as
 ``PROTOCOL.md`` names it:
 
-======================  ==============================================================
-part                    job
-======================  ==============================================================
-:mod:`handoff.shopper`  shopper endpoint: hello/resume, typing, rating, ticket, leaving
-:mod:`handoff.ordering` messages of both endpoints: accept, store, acknowledge, relay, bot turns in order
-:mod:`handoff.bot`      "The bot part": asking Rasa, its answers, when it does not answer
-:mod:`handoff.handoffs` a chat starts waiting: queue, announce, page the on-call person
-:mod:`handoff.agents`   agent endpoint: login, presence and grace, claim, transfer, hand back, close
-:mod:`handoff.waits`    wait estimates; ``queue`` / ``queues`` whenever they change
-:mod:`handoff.recovery` Redis restarted empty, the bus was away: live state rebuilt, missed frames replayed
-:mod:`handoff.lifecycle` start, close, heartbeat, the sweep for agents whose process died
-:mod:`handoff.core`     what they share: stores, hub, background jobs and timers
-:mod:`handoff.frames`   every server frame
-======================  ==============================================================
+* :mod:`handoff.shopper`: shopper endpoint: hello/resume, typing, rating, ticket, leaving;
+* :mod:`handoff.ordering`: the messages of both endpoints: accept, store,
+  acknowledge, relay, and the bot turns, in order;
+* :mod:`handoff.bot`: "The bot part": asking Rasa, its answers, when it does not answer;
+* :mod:`handoff.handoffs`: a chat starts waiting: queue, announce, page the on-call person;
+* :mod:`handoff.agents`: agent endpoint: login, presence and grace period, claim,
+  transfer, hand back, close;
+* :mod:`handoff.waits`: wait estimates; ``queue`` / ``queues`` whenever they change;
+* :mod:`handoff.recovery`: Redis restarted empty, or the bus was away: the live
+  state rebuilt from SQL, missed frames replayed;
+* :mod:`handoff.lifecycle`: start, close, heartbeat, the sweep for agents whose process died;
+* :mod:`handoff.core`: what they share (stores, hub, background jobs and timers);
+  :mod:`handoff.frames`: every server frame.
 
 Every method changes live state with one atomic
 :class:`~handoff.live_state.QueueStore` operation (which decides races: claim,
