@@ -8,7 +8,10 @@ and the modules it delegates to) call these builders and never write a frame
 dict themselves.
 
 A frame is a plain JSON object (:data:`Frame`); :func:`dumps` serialises it,
-:func:`message_json` is the relay's hot path for the ``message`` frame.
+:func:`message_json` is the relay's hot path for the ``message`` frame. This
+module imports nothing of :mod:`handoff.protocol` (which re-exports
+:data:`VERSION`, :func:`dumps` and the ``error`` builders under their earlier
+names), so both import in either order.
 """
 from __future__ import annotations
 
@@ -21,8 +24,13 @@ from typing import Any, Dict, List, Mapping, Optional
 
 from .contract import QUEUES
 from .live_state import QueueEntry
-from .protocol import VERSION, Code
 from .storage import MessageRecord
+
+#: Protocol version spoken by this gateway (``hello.v``, ``welcome.v``; also
+#: :data:`handoff.protocol.VERSION`, which client frames are checked against).
+VERSION = 1
+#: the code of an ``error`` that is our fault (:attr:`handoff.protocol.Code.INTERNAL`)
+INTERNAL_ERROR = "internal_error"
 
 #: a server frame (and the JSON objects inside one: a chat, a queue entry)
 Frame = Dict[str, Any]
@@ -72,7 +80,7 @@ def error(
 
 def internal_error(ref: Optional[str] = None) -> Frame:
     """Our failure, not the client's: nothing about it is told but that."""
-    return error(Code.INTERNAL, "Something went wrong on our side; please try again.", ref=ref)
+    return error(INTERNAL_ERROR, "Something went wrong on our side; please try again.", ref=ref)
 
 
 def message_frame(message: MessageRecord, conversation_id: bool = False) -> Frame:

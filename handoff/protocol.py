@@ -19,8 +19,11 @@ from typing import Any, Callable, Dict, Mapping, Optional, Tuple, Type, Union
 
 from .contract import QUEUES
 
-#: Protocol version spoken by this gateway (``hello.v``).
-VERSION = 1
+# Server frames are built in handoff.frames; these names are re-exported here for earlier callers.
+from .frames import INTERNAL_ERROR, error, internal_error
+from .frames import VERSION as VERSION
+from .frames import dumps as dumps
+
 #: Largest accepted text frame, in bytes of UTF-8.
 MAX_FRAME_BYTES = 4096
 #: Largest accepted chat message text, in characters.
@@ -57,7 +60,7 @@ class Code:
     NOT_OWNER = "not_owner"
     BAD_STATE = "bad_state"
     UNAVAILABLE = "unavailable"
-    INTERNAL = "internal_error"
+    INTERNAL = INTERNAL_ERROR
 
 
 class ProtocolError(Exception):
@@ -81,8 +84,6 @@ class ProtocolError(Exception):
 
     def frame(self) -> Dict[str, Any]:
         """The ``error`` frame to send back (built by :mod:`handoff.frames`)."""
-        from .frames import error  # (frames imports this module's constants)
-
         return error(
             self.code,
             self.message,
@@ -321,3 +322,8 @@ def parse_frame(raw: Union[str, bytes], frames: Mapping[str, _Spec]) -> Any:
         except _Bad as bad:
             raise ProtocolError(bad.code, f"'{name}' {bad.message}.", field=name, ref=ref) from None
     return cls(**values)
+
+
+#: earlier names of :func:`handoff.frames.error` and :func:`handoff.frames.internal_error`
+error_frame = error
+internal_error_frame = internal_error
