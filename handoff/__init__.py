@@ -3,16 +3,22 @@
 Where things are:
 
 * ``PROTOCOL.md``: the websocket protocol (every frame, field and error);
-  ``protocol.py``: its limits, error codes and frame parser; ``frames.py``:
-  the ``message`` frames built from stored messages.
+  ``protocol.py``: its limits, error codes and client frame parser;
+  ``frames.py``: every frame the gateway sends.
 * ``live_state.py``: the queue and live state contract (``QueueStore``) and
   the in-memory store; ``live_state_redis.py``: the Redis store (Lua, atomic).
 * ``storage.py``: SQL storage (SQLAlchemy); ``models.py``: the schema;
   ``migrations/``: Alembic.
-* ``service.py``: what happens to a conversation (bot, handoff, claim,
-  transfer, hand-back, close, grace period, paging); ``turns.py``: the
-  assistant's answers, one at a time per conversation.
-* ``server.py``: the websocket endpoints; ``web.py``: login and static files
+* ``service.py``: the ``Gateway`` facade (one method per frame) over its
+  parts, named as PROTOCOL.md names them: ``shopper.py`` (hello/resume,
+  typing, rating, ticket), ``ordering.py`` (messages: accept, store,
+  acknowledge, relay, bot turns, in order), ``bot.py`` (asking the
+  assistant), ``handoffs.py`` (queueing, paging), ``agents.py`` (login,
+  claim, transfer, hand back, close, grace period), ``waits.py`` (wait
+  estimates), ``recovery.py`` (live state rebuilt, missed frames replayed),
+  ``lifecycle.py`` (start, close, heartbeat); ``core.py``: what they share.
+* ``server.py``: the websocket server (start, stop); ``session.py``: one socket's loop,
+  both endpoints; ``web.py``: login and static files
   on the same port; ``hub.py`` + ``bus.py``: relaying frames between sockets
   and processes; ``throttle.py``: login and new-chat limits.
 * ``auth.py`` (passwords, tokens), ``rasa_client.py``, ``paging.py``,

@@ -1,6 +1,6 @@
 """SLA escalation: chats nobody answers in time, agents who go quiet.
 
-:func:`watch` runs in every gateway process (started by ``Gateway.start``);
+:func:`watch` runs in every gateway process (started by ``Lifecycle.start``, handoff/lifecycle.py);
 every ``sla_check_s`` one process (``QueueStore.once``) looks at the live
 state and the transcript:
 
@@ -34,21 +34,20 @@ import datetime as dt
 import logging
 import time
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Iterable, List, Optional, Set, cast
+from typing import TYPE_CHECKING, Iterable, List, Optional, Set, cast
 
 from sqlalchemy import Table, func, or_, select
 
-from . import countdown, models, paging
-from .contract import Handoff
-from .frames import Frame, message_frame
+from . import countdown, frames, models, paging
+from .frames import Frame
 from .hub import Hub
 from .live_state import AGENT, WAITING, LiveState, QueueEntry
 from .ops.roles import SUPERVISOR
 from .ops.settings import Ops, load_ops
-from .storage import MessageRecord
 
 if TYPE_CHECKING:
-    from .service import Gateway
+    from .core import GatewayCore
+    from .handoffs import Handoffs
 
 logger = logging.getLogger(__name__)
 
@@ -92,10 +91,10 @@ class Claimed:
         return self.shopper_after
 
 
-async def watch(gateway: "Gateway") -> None:
+async def watch(gateway: "GatewayCore", handoffs: "Handoffs") -> None:
     """The watcher's loop (see module docs); a failed round is logged and retried."""
     every = float(getattr(gateway.config, "sla_check_s", 5.0))
-    watcher = Watcher(gateway)
+    watcher = Watcher(gateway, handoffs)
     while True:
         await asyncio.sleep(every)
         try:
@@ -108,8 +107,9 @@ async def watch(gateway: "Gateway") -> None:
 class Watcher:
     """One gateway's escalations (see module docs)."""
 
-    def __init__(self, gateway: "Gateway", ops: Optional[Ops] = None) -> None:
+    def __init__(self, gateway: "GatewayCore", handoffs: "Handoffs", ops: Optional[Ops] = None) -> None:
         self.gateway = gateway
+        self.handoffs = handoffs  # requeues a quiet agent's chat as a lost agent's is
         self._ops = ops
 
     @property
@@ -189,20 +189,11 @@ class Watcher:
 
     # -- acting ------------------------------------------------------------
 
-    def _alert(self, kind: str, entry: QueueEntry, chat: Optional[Claimed], **extra: Any) -> Frame:
-        frame: Frame = {
-            "type": "sla_alert",
-            "kind": kind,
-            "conversation_id": entry.conversation_id,
-            "queue": entry.queue,
-            "reason": entry.reason,
-            "summary": entry.summary,
-            "state": WAITING if chat is None or kind == REQUEUED else AGENT,
-            "agent": {"id": chat.agent_id, "name": chat.live.agent_name} if chat is not None else None,
-            "sla_due": countdown.due_iso(entry.queue, entry.enqueued_at, self.ops),
-        }
-        frame.update(extra)
-        return frame
+    def _alert(self, kind: str, entry: QueueEntry, chat: Optional[Claimed], **extra: int) -> Frame:
+        return frames.sla_alert(
+            kind, entry, WAITING if chat is None or kind == REQUEUED else AGENT,
+            (chat.agent_id, chat.live.agent_name) if chat is not None else None,
+            countdown.due_iso(entry.queue, entry.enqueued_at, self.ops), **extra)
 
     async def _tell(self, frame: Frame, also: Iterable[int] = ()) -> None:
         """``frame`` to every supervisor online and to ``also`` (each once)."""
@@ -225,19 +216,9 @@ class Watcher:
         return 0 if due is None else max(0, int(time.time() - due.timestamp()))
 
     async def _page_again(self, entry: QueueEntry, why: str = "sla_breach") -> None:
-        """Page the on-call person again (the first page: ``Gateway._page``)."""
+        """Page the on-call person again (the first page: ``Handoffs.page``, handoff/handoffs.py)."""
         config, cid = self.gateway.config, entry.conversation_id
-        page = {
-            "type": "page",
-            "conversation_id": cid,
-            "handoff_id": entry.handoff_id,
-            "queue": entry.queue,
-            "reason": entry.reason,
-            "summary": entry.summary,
-            "waited_s": int(time.time() - entry.enqueued_at),
-            "escalation": why,
-        }
-        status, detail = await paging.post_page(config.page_webhook, page)
+        status, detail = await paging.post_page(config.page_webhook, frames.page(entry, escalation=why))
         await self.gateway.storage.add_page(cid, entry.handoff_id, config.page_webhook, status, detail)
         if status != paging.SENT:
             logger.error("emergency escalation page not delivered: %s (%s)", status, detail)
@@ -249,27 +230,13 @@ class Watcher:
 
     async def _requeue(self, chat: Claimed, silent_s: float) -> None:
         """Back to the front of its queue, as when its agent's connection is lost."""
-        gateway, old = self.gateway, chat.entry
-        cid = old.conversation_id
-        if not await gateway.live.mark_escalated(f"{REQUEUED}:{old.handoff_id}"):
+        old, cid = chat.entry, chat.entry.conversation_id
+        if not await self.gateway.live.mark_escalated(f"{REQUEUED}:{old.handoff_id}"):
             return
-        record = await gateway.storage.open_handoff(
-            cid, Handoff(queue=old.queue, reason=old.reason, summary=old.summary, context=old.context))
-        entry = replace(old, handoff_id=record.id, requeued=True)
-        if not await gateway.live.requeue(cid, chat.agent_id, entry, front=True):
-            await gateway.storage.end_handoff(record.id, "abandoned")  # the agent let go meanwhile
-            return
-        await gateway.storage.end_handoff(old.handoff_id, REQUEUED)
-        note, _ = await gateway.storage.add_message(MessageRecord(conversation_id=cid, sender="system",
-                                                                  text=REQUEUED_TEXT))
-        ended = {"type": "chat_ended", "conversation_id": cid, "why": REQUEUED}
-        await gateway.hub.send(
-            Hub.to_shopper(cid, message_frame(note)),
-            Hub.to_shopper(cid, {"type": "state", "state": WAITING, "queue": entry.queue}),
-            Hub.to_agents({"type": "handoff", "entry": entry.frame()}),
-            Hub.to_agent(chat.agent_id, ended),
-        )
-        await gateway.hub.queues_changed()
+        entry = await self.handoffs.requeue(cid, chat.agent_id, old, REQUEUED, REQUEUED_TEXT)
+        if entry is None:
+            return  # the agent let go meanwhile
+        await self.gateway.hub.send(Hub.to_agent(chat.agent_id, frames.chat_ended(cid, REQUEUED)))
         await self._tell(self._alert(REQUEUED, entry, chat, silent_s=int(silent_s)), also=[chat.agent_id])
         if entry.queue == "emergency":  # an emergency left without an answer: the on-call person too
             await self._page_again(entry, REQUEUED)

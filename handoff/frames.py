@@ -1,19 +1,52 @@
-"""Server frames built from stored records (the ``message`` frame and friends).
+"""Every frame the gateway sends, one builder per frame type of ``PROTOCOL.md``.
 
 :mod:`handoff.protocol` parses what clients send; this module shapes what the
-gateway sends that comes from storage, so both stay in one place each.
+gateway sends (to shoppers, to agents, and the emergency page to the webhook),
+so a frame type's fields are written down once, here, in the order
+``PROTOCOL.md`` lists them. The parts of the gateway (:mod:`handoff.service`
+and the modules it delegates to) call these builders and never write a frame
+dict themselves.
+
+A frame is a plain JSON object (:data:`Frame`); :func:`dumps` serialises it,
+:func:`message_json` is the relay's hot path for the ``message`` frame. This
+module imports nothing of :mod:`handoff.protocol` (which re-exports
+:data:`VERSION`, :func:`dumps` and the ``error`` builders under their earlier
+names), so both import in either order.
 """
 from __future__ import annotations
 
 import datetime as dt
+import json
 import json.encoder
+import time
 from functools import lru_cache
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
-from .protocol import dumps
+from .contract import QUEUES
+from .live_state import QueueEntry
 from .storage import MessageRecord
 
+#: Protocol version spoken by this gateway (``hello.v``, ``welcome.v``; also
+#: :data:`handoff.protocol.VERSION`, which client frames are checked against).
+VERSION = 1
+#: the code of an ``error`` that is our fault (:attr:`handoff.protocol.Code.INTERNAL`)
+INTERNAL_ERROR = "internal_error"
+
+#: a server frame (and the JSON objects inside one: a chat, a queue entry)
 Frame = Dict[str, Any]
+
+#: One encoder for every frame: ``json.dumps`` with options builds a new one per call.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def dumps(frame: Mapping[str, Any]) -> str:
+    """Serialise a server frame (compact, UTF-8 kept as is)."""
+    return _ENCODER.encode(frame)
+
+
+def with_ref(frame: Frame, ref: Optional[str]) -> Frame:
+    """``frame`` answering a client frame that carried ``ref``."""
+    return dict(frame, ref=ref) if ref is not None else frame
 
 
 @lru_cache(maxsize=256)
@@ -23,8 +56,35 @@ def iso(ts: dt.datetime) -> str:
     return ts.astimezone(dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+# -- both endpoints ------------------------------------------------------
+
+
+def error(
+    code: str,
+    message: str,
+    *,
+    field: Optional[str] = None,
+    ref: Optional[str] = None,
+    retry_after_ms: Optional[int] = None,
+) -> Frame:
+    """``error`` (PROTOCOL.md "Errors")."""
+    frame: Frame = {"type": "error", "code": code, "message": message}
+    if field is not None:
+        frame["field"] = field
+    if ref is not None:
+        frame["ref"] = ref
+    if retry_after_ms is not None:
+        frame["retry_after_ms"] = retry_after_ms
+    return frame
+
+
+def internal_error(ref: Optional[str] = None) -> Frame:
+    """Our failure, not the client's: nothing about it is told but that."""
+    return error(INTERNAL_ERROR, "Something went wrong on our side; please try again.", ref=ref)
+
+
 def message_frame(message: MessageRecord, conversation_id: bool = False) -> Frame:
-    """A stored message as the protocol's ``message`` frame."""
+    """A stored message as the ``message`` frame (``conversation_id``: for agents)."""
     frame: Frame = {
         "type": "message",
         "id": message.id,
@@ -45,7 +105,17 @@ def message_frame(message: MessageRecord, conversation_id: bool = False) -> Fram
     return frame
 
 
-_json_str = json.encoder.encode_basestring  # a str as JSON, UTF-8 kept as is (like protocol.dumps)
+def agent_copy(frame: Frame, conversation_id: str) -> Frame:
+    """A ``message`` frame as the agent gets it (with ``conversation_id``)."""
+    return dict(frame, conversation_id=conversation_id)
+
+
+def messages(records: List[MessageRecord], conversation_id: bool = False) -> List[Frame]:
+    """A history or transcript: ``message`` frames, oldest first."""
+    return [message_frame(m, conversation_id) for m in records]
+
+
+_json_str = json.encoder.encode_basestring  # a str as JSON, UTF-8 kept as is (like dumps)
 
 
 def message_json(message: MessageRecord) -> str:
@@ -66,7 +136,213 @@ def message_json(message: MessageRecord) -> str:
     return text + "}"
 
 
+def for_agent(text: str, conversation_id: str) -> str:
+    """A :func:`message_json` text with ``conversation_id`` (the agent's copy),
+    equal to ``dumps(message_frame(m, True))`` without a second serialisation."""
+    return text[:-1] + ',"conversation_id":"' + conversation_id + '"}'  # a conversation id is hex
+
+
+# -- shopper endpoint ----------------------------------------------------
+
+
+def shopper_welcome(
+    conversation_id: str,
+    token: str,
+    role: str,
+    line: str,
+    state: str,
+    history: List[Frame],
+    *,
+    queue: Optional[str] = None,
+    agent_name: Optional[str] = None,
+) -> Frame:
+    """``welcome`` to a shopper: ``queue`` when waiting, ``agent`` when with an agent."""
+    frame: Frame = {
+        "type": "welcome",
+        "v": VERSION,
+        "conversation_id": conversation_id,
+        "token": token,
+        "role": role,
+        "line": line,
+        "state": state,
+        "history": history,
+    }
+    if queue is not None:
+        frame["queue"] = queue
+    elif agent_name is not None:
+        frame["agent"] = {"name": agent_name}
+    return frame
+
+
+def state(value: str, *, queue: Optional[str] = None, agent_name: Optional[str] = None) -> Frame:
+    """``state``: ``queue`` when waiting, ``agent`` when with an agent."""
+    frame: Frame = {"type": "state", "state": value}
+    if queue is not None:
+        frame["queue"] = queue
+    elif agent_name is not None:
+        frame["agent"] = {"name": agent_name}
+    return frame
+
+
+def bot_typing(on: bool) -> Frame:
+    return {"type": "typing", "who": "bot", "on": on}
+
+
+def agent_typing(on: bool, name: str) -> Frame:
+    """The agent's ``typing``, to the shopper."""
+    return {"type": "typing", "who": "agent", "on": on, "name": name}
+
+
+def queue(name: str, position: int, estimated_wait_s: int) -> Frame:
+    return {"type": "queue", "queue": name, "position": position, "estimated_wait_s": estimated_wait_s}
+
+
+def agent_joined(name: str) -> Frame:
+    return {"type": "agent_joined", "agent": {"name": name}}
+
+
+def rating_request() -> Frame:
+    return {"type": "rating_request"}
+
+
+def rating_saved(score: int) -> Frame:
+    return {"type": "rating_saved", "score": score}
+
+
+def offline() -> Frame:
+    return {"type": "offline"}
+
+
+def ticket_saved(ticket_id: int) -> Frame:
+    return {"type": "ticket_saved", "ticket_id": ticket_id}
+
+
+def paged() -> Frame:
+    return {"type": "paged"}
+
+
+# -- agent endpoint ------------------------------------------------------
+
+
+def queues_body(snapshot: Mapping[str, List[QueueEntry]]) -> Dict[str, List[Frame]]:
+    """Every queue's entries, as ``queues`` and the agent's ``welcome`` show them."""
+    now = time.time()
+    return {name: [entry.frame(now) for entry in snapshot.get(name, [])] for name in QUEUES}
+
+
+def queues(snapshot: Mapping[str, List[QueueEntry]]) -> Frame:
+    return {"type": "queues", "queues": queues_body(snapshot)}
+
+
+def agent_welcome(
+    agent_id: int, name: str, role: str, snapshot: Mapping[str, List[QueueEntry]], chats: List[Frame]
+) -> Frame:
+    return {
+        "type": "welcome",
+        "v": VERSION,
+        "agent": {"id": agent_id, "name": name, "role": role},
+        "queues": queues_body(snapshot),
+        "chats": chats,
+    }
+
+
+def handoff(entry: QueueEntry) -> Frame:
+    """A chat starts waiting (new, transferred or requeued)."""
+    return {"type": "handoff", "entry": entry.frame()}
+
+
+def chat(
+    conversation_id: str,
+    role: Optional[str],
+    line: Optional[str],
+    claimed_at: Optional[dt.datetime],
+    entry: Optional[QueueEntry],
+    transcript: List[MessageRecord],
+    sla_due: Optional[str],
+) -> Frame:
+    """A chat as ``claimed`` and the agent's ``welcome.chats`` show it
+    (``sla_due``: until a person answered, :mod:`handoff.countdown`)."""
+    return {
+        "conversation_id": conversation_id,
+        "role": role,
+        "line": line,
+        "claimed_at": iso(claimed_at) if claimed_at else None,
+        "sla_due": sla_due,
+        "handoff": {
+            "queue": entry.queue if entry else None,
+            "reason": entry.reason if entry else None,
+            "summary": entry.summary if entry else "",
+            "context": entry.context if entry else {},
+        },
+        "transcript": messages(transcript),
+    }
+
+
+def claimed(chat_frame: Frame, ref: Optional[str]) -> Frame:
+    return with_ref({"type": "claimed", "chat": chat_frame}, ref)
+
+
+def shopper_typing(conversation_id: str, on: bool) -> Frame:
+    """The shopper's ``typing``, to the agent."""
+    return {"type": "typing", "conversation_id": conversation_id, "who": "shopper", "on": on}
+
+
+def chat_ended(conversation_id: str, why: str) -> Frame:
+    return {"type": "chat_ended", "conversation_id": conversation_id, "why": why}
+
+
+def sla_alert(
+    kind: str,
+    entry: QueueEntry,
+    state: str,
+    agent: Optional[Tuple[int, Optional[str]]],
+    sla_due: Optional[str],
+    **extra: int,
+) -> Frame:
+    """``sla_alert`` to supervisors (and the chat's agent): ``breach``,
+    ``silent`` or ``requeued`` (handoff/escalation.py); ``extra``:
+    ``overdue_s`` or ``silent_s``."""
+    return {
+        "type": "sla_alert",
+        "kind": kind,
+        "conversation_id": entry.conversation_id,
+        "queue": entry.queue,
+        "reason": entry.reason,
+        "summary": entry.summary,
+        "state": state,
+        "agent": {"id": agent[0], "name": agent[1]} if agent is not None else None,
+        "sla_due": sla_due,
+        **extra,
+    }
+
+
+# -- outside the websockets ------------------------------------------------
+
+
+def login_answer(token: str, agent_id: int, name: str, role: str) -> Frame:
+    """The body of ``POST /api/login``'s 200 (``role``: the console's Reports link)."""
+    return {"token": token, "agent": {"id": agent_id, "name": name, "role": role}}
+
+
+def page(entry: QueueEntry, escalation: Optional[str] = None) -> Frame:
+    """The emergency page posted to ``--page-webhook`` (no transcript, no contact
+    details); ``escalation`` says why a page is sent again (handoff/escalation.py)."""
+    frame: Frame = {
+        "type": "page",
+        "conversation_id": entry.conversation_id,
+        "handoff_id": entry.handoff_id,
+        "queue": entry.queue,
+        "reason": entry.reason,
+        "summary": entry.summary,
+        "waited_s": int(time.time() - entry.enqueued_at),
+    }
+    if escalation is not None:
+        frame["escalation"] = escalation
+    return frame
+
+
 def bot_message(conversation_id: str, reply: Dict[str, Any]) -> Optional[MessageRecord]:
+    """A Rasa reply as the bot message to store, None if it shows nothing."""
     text = reply.get("text")
     extra: Dict[str, Any] = {}
     buttons = reply.get("buttons")

@@ -17,17 +17,16 @@ message ``id`` (a message may arrive both live and in a resumed history).
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Set, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Set, Tuple
 
 from websockets.asyncio.server import ServerConnection, broadcast
 from websockets.protocol import State
 
 from .bus import Bus
-from .protocol import dumps
+from .frames import Frame, dumps
 
 logger = logging.getLogger(__name__)
 
-Frame = Mapping[str, Any]
 QUEUES_TOPIC = "queues"
 AGENTS_TOPIC = "agents"
 #: between the frames of a payload that carries several (see :meth:`Hub.publish`)
@@ -118,6 +117,14 @@ class Hub:
         (:data:`SEPARATOR`): compact JSON never holds a raw newline, and one
         bus event for a burst of frames costs far less than one each."""
         await self.bus.publish(*events)
+
+    @staticmethod
+    def shopper_topic(conversation_id: str) -> str:
+        return f"c:{conversation_id}"
+
+    @staticmethod
+    def agent_topic(agent_id: int) -> str:
+        return f"a:{agent_id}"
 
     @staticmethod
     def to_shopper(conversation_id: str, frame: Frame) -> Tuple[str, Frame]:

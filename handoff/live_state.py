@@ -191,7 +191,7 @@ class QueueStore(Protocol):
     async def populated(self) -> bool:
         """Whether the live state is known to hold every open handoff. False
         on a new or restarted (emptied) Redis: the gateway then rebuilds it
-        from SQL (:meth:`handoff.service.Gateway.restore_live_state`)."""
+        from SQL (:meth:`handoff.recovery.Recovery.restore_live_state`)."""
 
     async def mark_populated(self) -> None:
         """Record that the live state was built (see :meth:`populated`)."""

@@ -7,9 +7,8 @@ dataclasses below, or rejected with a :class:`ProtocolError` whose
 :meth:`~ProtocolError.frame` is the ``error`` frame to send back. Parsing
 never raises anything else, whatever the input.
 
-Server frames are plain dicts built by the small helpers at the end
-(:func:`error_frame`, :func:`dumps`), so the server never sends something
-this module does not know about.
+What the gateway sends back is built in :mod:`handoff.frames` (every server
+frame, ``error`` included).
 """
 from __future__ import annotations
 
@@ -20,8 +19,11 @@ from typing import Any, Callable, Dict, Mapping, Optional, Tuple, Type, Union
 
 from .contract import QUEUES
 
-#: Protocol version spoken by this gateway (``hello.v``).
-VERSION = 1
+# Server frames are built in handoff.frames; these names are re-exported here for earlier callers.
+from .frames import INTERNAL_ERROR, error, internal_error
+from .frames import VERSION as VERSION
+from .frames import dumps as dumps
+
 #: Largest accepted text frame, in bytes of UTF-8.
 MAX_FRAME_BYTES = 4096
 #: Largest accepted chat message text, in characters.
@@ -58,7 +60,7 @@ class Code:
     NOT_OWNER = "not_owner"
     BAD_STATE = "bad_state"
     UNAVAILABLE = "unavailable"
-    INTERNAL = "internal_error"
+    INTERNAL = INTERNAL_ERROR
 
 
 class ProtocolError(Exception):
@@ -81,7 +83,8 @@ class ProtocolError(Exception):
         self.retry_after_ms = retry_after_ms
 
     def frame(self) -> Dict[str, Any]:
-        return error_frame(
+        """The ``error`` frame to send back (built by :mod:`handoff.frames`)."""
+        return error(
             self.code,
             self.message,
             field=self.field,
@@ -321,37 +324,6 @@ def parse_frame(raw: Union[str, bytes], frames: Mapping[str, _Spec]) -> Any:
     return cls(**values)
 
 
-# --------------------------------------------------------------------------
-# Server frames
-
-
-def error_frame(
-    code: str,
-    message: str,
-    *,
-    field: Optional[str] = None,
-    ref: Optional[str] = None,
-    retry_after_ms: Optional[int] = None,
-) -> Dict[str, Any]:
-    frame: Dict[str, Any] = {"type": "error", "code": code, "message": message}
-    if field is not None:
-        frame["field"] = field
-    if ref is not None:
-        frame["ref"] = ref
-    if retry_after_ms is not None:
-        frame["retry_after_ms"] = retry_after_ms
-    return frame
-
-
-def internal_error_frame(ref: Optional[str] = None) -> Dict[str, Any]:
-    """Our failure, not the client's: nothing about it is told but that."""
-    return error_frame(Code.INTERNAL, "Something went wrong on our side; please try again.", ref=ref)
-
-
-#: One encoder for every frame: ``json.dumps`` with options builds a new one per call.
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str)
-
-
-def dumps(frame: Mapping[str, Any]) -> str:
-    """Serialise a server frame (compact, UTF-8 kept as is)."""
-    return _ENCODER.encode(frame)
+#: earlier names of :func:`handoff.frames.error` and :func:`handoff.frames.internal_error`
+error_frame = error
+internal_error_frame = internal_error

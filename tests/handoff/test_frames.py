@@ -7,8 +7,7 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from handoff.frames import message_frame, message_json
-from handoff.protocol import dumps
+from handoff.frames import dumps, message_frame, message_json
 from handoff.storage import MessageRecord
 
 texts = st.text(max_size=300)  # any Unicode: quotes, backslashes, control characters, surrogates' neighbours

@@ -1,10 +1,10 @@
-"""handoff.turns: one bot turn at a time per conversation, in order, bounded."""
+"""handoff.ordering.TurnQueue: one bot turn at a time per conversation, in order, bounded."""
 from __future__ import annotations
 
 import asyncio
 from typing import Any, Awaitable, List, Set
 
-from handoff.turns import TurnQueue
+from handoff.ordering import TurnQueue
 
 
 class Spawner:

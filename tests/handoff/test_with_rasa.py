@@ -42,7 +42,7 @@ async def test_bot_handoff_and_hand_back(make_gateway, rasa_url) -> None:
     assert next_steps["text"] and "handoff" not in next_steps  # the payload is for the gateway, not shown
     await s.expect("state", state="waiting", queue="general")
     assert (await s.expect("queue"))["position"] == 1
-    async def paused() -> bool:  # the pause runs alongside the queueing (service.py): wait for it
+    async def paused() -> bool:  # the pause runs alongside the queueing (handoff/handoffs.py): wait for it
         return (await tracker(rasa_url, cid))["paused"] is True
 
     assert await wait_for(paused)

@@ -1,0 +1,226 @@
+"""The agent desk: login, connect and disconnect, claim, transfer, hand back, close.
+
+PROTOCOL.md "Agent endpoint". Every change of a chat's owner is one atomic
+live-state operation (:class:`~handoff.live_state.QueueStore`: of agents
+claiming the same chat at once exactly one wins), stored as a handoff stint
+in SQL, then published through the hub so both sides see it whichever
+process they are on.
+
+When an agent's last socket on a process closes, their chats stay theirs for
+the grace period; then :meth:`AgentDesk.grace_over` puts each back at the front
+of its queue (once, whichever process's timer or heartbeat sweep,
+:mod:`handoff.lifecycle`, gets there first).
+"""
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import replace
+from typing import Any, Optional
+
+from . import countdown, frames
+from .auth import AGENT as AGENT_TOKEN
+from .auth import verify_password
+from .bot import BotTurns
+from .contract import Handoff
+from .core import HISTORY_LIMIT, GatewayCore
+from .frames import Frame
+from .handoffs import Handoffs
+from .hub import Hub
+from .live_state import AGENT, BOT, CLOSED, LiveState
+from .ops.roles import stored_role
+from .protocol import Code, ProtocolError
+from .storage import AgentRecord, utcnow
+from .throttle import Limit, Throttle
+
+REQUEUED_TEXT = "Your agent was disconnected. You are back at the front of the queue."
+
+
+class AgentDesk:
+    """What agents do, one method per agent frame (and login)."""
+
+    def __init__(self, core: GatewayCore, handoffs: Handoffs, bot: BotTurns, throttle: Throttle) -> None:
+        self.core = core
+        self.handoffs = handoffs
+        self.bot = bot
+        self.throttle = throttle
+        config = core.config
+        self.login_per_username = Limit("login-user", config.login_per_username, config.login_window_s)
+        self.login_per_address = Limit("login-addr", config.login_per_address, config.login_window_s)
+
+    async def login(self, username: str, password: str, address: str = "") -> Optional[Frame]:
+        """The token of an agent whose password is right, else None. Every
+        attempt counts against the username and the client address
+        (:mod:`handoff.throttle`), a successful one is given back; over
+        either limit, :class:`~handoff.throttle.Throttled` without checking."""
+        core = self.core
+        user_key = username.strip().lower()[:64]
+        await self.throttle.take_all((self.login_per_username, user_key), (self.login_per_address, address))
+        agent = await core.storage.agent_by_username(username)
+        loop = asyncio.get_running_loop()
+        ok = await loop.run_in_executor(None, verify_password, agent.password_hash if agent else None, password)
+        if not ok or agent is None or not agent.active:
+            return None
+        await self.throttle.give_back(self.login_per_username, user_key)
+        await self.throttle.give_back(self.login_per_address, address)
+        token = core.signer.issue(AGENT_TOKEN, str(agent.id), core.config.agent_token_ttl_s)
+        return frames.login_answer(token, agent.id, agent.name, await stored_role(core.storage.engine, agent.id))
+
+    async def agent_from_token(self, token: str) -> AgentRecord:
+        claims = self.core.signer.verify(token, AGENT_TOKEN)
+        agent = None
+        if claims is not None and claims.subject.isdigit():
+            agent = await self.core.storage.agent(int(claims.subject))
+        if agent is None or not agent.active:
+            raise ProtocolError(Code.UNAUTHORIZED, "Log in again: this token is not valid.")
+        return agent
+
+    # -- presence ----------------------------------------------------------
+
+    async def connected(self, agent: AgentRecord, socket: Any) -> Frame:
+        """An agent's socket said hello: their ``welcome``."""
+        core = self.core
+        core.agents[agent.id] = agent
+        await core.hub.add_agent(agent.id, socket)
+        await core.live.agent_online(agent.id, core.process_id, core.config.presence_ttl_s)
+        chats = [await self.chat(cid) for cid in await core.live.owned_by(agent.id)]
+        snapshot = await core.live.snapshot()
+        await core.hub.queues_changed()  # estimated waits depend on who is online
+        role = await stored_role(core.storage.engine, agent.id)
+        return frames.agent_welcome(agent.id, agent.name, role, snapshot, chats)
+
+    async def disconnected(self, agent: AgentRecord, socket: Any) -> None:
+        core = self.core
+        if await core.hub.remove_agent(agent.id, socket):
+            return  # another socket of this agent is still here
+        core.agents.pop(agent.id, None)
+        await core.live.agent_offline(agent.id, core.process_id)
+        await core.hub.queues_changed()
+        if await core.live.owned_by(agent.id):
+            core.tasks.later(core.config.grace_seconds, lambda: self.grace_over(agent))
+
+    async def grace_over(self, agent: AgentRecord) -> None:
+        """The agent has been away for the grace period: requeue their chats
+        (once, whichever process's timer or sweep gets here first)."""
+        core = self.core
+        if agent.id in await core.live.online_agents():
+            return
+        if not await core.live.once(f"requeue:{agent.id}", max(1.0, core.config.grace_seconds)):
+            return
+        for cid in await core.live.owned_by(agent.id):
+            live = await core.live.get(cid)
+            if live.state != AGENT or live.agent_id != agent.id or live.entry is None:
+                continue
+            await self.handoffs.requeue(cid, agent.id, live.entry, "requeued", REQUEUED_TEXT)
+
+    # -- chats -------------------------------------------------------------
+
+    async def chat(self, cid: str) -> Frame:
+        """A chat as the agent who owns it sees it (whole transcript)."""
+        storage = self.core.storage
+        live = await self.core.live.get(cid)
+        transcript = await storage.history(cid, HISTORY_LIMIT)
+        conversation = await storage.conversation(cid)
+        stint = await storage.handoff(live.handoff_id) if live.handoff_id is not None else None
+        return frames.chat(
+            cid,
+            conversation.role if conversation else None,
+            conversation.line if conversation else None,
+            stint.claimed_at if stint else None,
+            live.entry,
+            transcript,
+            countdown.chat_due(live.entry, transcript),
+        )
+
+    async def owned(self, agent: AgentRecord, cid: str) -> LiveState:
+        """The chat's live state, if ``agent`` owns it; else refused."""
+        live = await self.core.live.get(cid)
+        if live.state != AGENT or live.agent_id is None:
+            raise ProtocolError(Code.NOT_FOUND, "That conversation is not with an agent.")
+        if live.agent_id != agent.id:
+            raise ProtocolError(Code.NOT_OWNER, "Another agent has this conversation.")
+        return live
+
+    async def claim(self, agent: AgentRecord, cid: str, ref: Optional[str]) -> None:
+        core = self.core
+        entry = await core.live.claim(cid, agent.id, agent.name)
+        if entry is None:
+            live = await core.live.get(cid)
+            if live.state == AGENT:
+                raise ProtocolError(Code.ALREADY_CLAIMED, "Another agent claimed this chat first.")
+            raise ProtocolError(Code.NOT_FOUND, "That conversation is not waiting for an agent.")
+        await core.storage.claim_handoff(entry.handoff_id, agent.id)
+        note = await core.system(cid, f"{agent.name} joined the chat.")
+        chat = await self.chat(cid)
+        await core.hub.send(
+            Hub.to_shopper(cid, note),
+            Hub.to_shopper(cid, frames.agent_joined(agent.name)),
+            Hub.to_shopper(cid, frames.state(AGENT, agent_name=agent.name)),
+            Hub.to_agent(agent.id, frames.claimed(chat, ref)),
+        )
+        await core.hub.queues_changed()
+
+    async def typing(self, agent: AgentRecord, cid: str, on: bool) -> None:
+        await self.owned(agent, cid)
+        await self.core.hub.send(Hub.to_shopper(cid, frames.agent_typing(on, agent.name)))
+
+    async def _handle_time(self, handoff_id: Optional[int]) -> None:
+        """Count a finished chat's claim-to-end time in the average (handoff.waits)."""
+        record = await self.core.storage.handoff(handoff_id) if handoff_id is not None else None
+        if record is not None and record.claimed_at is not None:
+            await self.core.live.record_handle_time((utcnow() - record.claimed_at).total_seconds())
+
+    async def transfer(self, agent: AgentRecord, cid: str, queue: str) -> None:
+        core = self.core
+        live = await self.owned(agent, cid)
+        old = live.entry
+        if old is None:
+            raise ProtocolError(Code.NOT_FOUND, "That conversation has no handoff to transfer.")
+        context = dict(old.context, transferred_from=old.queue, transferred_by=agent.name)
+        record = await core.storage.open_handoff(
+            cid, Handoff(queue=queue, reason=old.reason, summary=old.summary, context=context)
+        )
+        entry = replace(
+            old, queue=queue, handoff_id=record.id, context=context, enqueued_at=time.time(), requeued=False
+        )
+        if not await core.live.requeue(cid, agent.id, entry, front=False):
+            await core.storage.end_handoff(record.id, "abandoned")
+            raise ProtocolError(Code.NOT_OWNER, "Another agent has this conversation.")
+        await core.storage.end_handoff(old.handoff_id, "transferred")
+        await core.hub.send(Hub.to_agent(agent.id, frames.chat_ended(cid, "transferred")))
+        await self.handoffs.announce(entry, f"{agent.name} transferred your chat to the {queue} queue.")
+
+    async def handback(self, agent: AgentRecord, cid: str) -> None:
+        core = self.core
+        live = await self.owned(agent, cid)
+        if not await core.live.release(cid, agent.id, BOT):
+            raise ProtocolError(Code.NOT_OWNER, "Another agent has this conversation.")
+        await core.storage.end_handoff(live.handoff_id, "handed_back")  # type: ignore[arg-type]
+        await self._handle_time(live.handoff_id)
+        note = await core.system(cid, f"{agent.name} handed you back to the assistant.")
+        await core.hub.send(
+            Hub.to_shopper(cid, note),
+            Hub.to_shopper(cid, frames.state(BOT)),
+            Hub.to_agent(agent.id, frames.chat_ended(cid, "handed_back")),
+        )
+        conversation = await core.conversation(cid)
+        await core.resume_rasa(cid)
+        try:
+            await self.bot.ask(conversation, "/greet")
+        except ProtocolError:
+            pass  # the shopper was told the assistant is unavailable
+
+    async def close_chat(self, agent: AgentRecord, cid: str) -> None:
+        core = self.core
+        live = await self.owned(agent, cid)
+        if not await core.live.release(cid, agent.id, CLOSED, rating_handoff=live.handoff_id):
+            raise ProtocolError(Code.NOT_OWNER, "Another agent has this conversation.")
+        await core.storage.end_handoff(live.handoff_id, "closed")  # type: ignore[arg-type]
+        await self._handle_time(live.handoff_id)
+        note = await core.system(cid, f"{agent.name} closed the chat. How did we do?")
+        await core.hub.send(
+            Hub.to_shopper(cid, note),
+            Hub.to_shopper(cid, frames.state(CLOSED)),
+            Hub.to_shopper(cid, frames.rating_request()),
+            Hub.to_agent(agent.id, frames.chat_ended(cid, "closed")),
+        )
