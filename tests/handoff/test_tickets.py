@@ -63,7 +63,7 @@ async def leave_ticket(gw: Any, email: str, text: str) -> Tuple[str, int, str]:
 
 async def test_an_agent_answers_a_ticket_by_email(make_gateway, db_url: str, smtp: SmtpServer) -> None:
     gw = await make_gateway(db_url=db_url)
-    cid, first, said = await leave_ticket(gw, "ada@example.com", "My order KH-204518 came damaged, please help")
+    _, first, said = await leave_ticket(gw, "ada@example.com", "My order KH-204518 came damaged, please help")
     _, second, _ = await leave_ticket(gw, "bola@example.com", "Where is my refund?")
     window = load_policy().window("general_response").text()  # "24-48 hours" in policy.yml
     assert said == f"Thank you. Your message was saved as ticket #{first}; we will reply by email within {window}."
@@ -100,7 +100,6 @@ async def test_an_agent_answers_a_ticket_by_email(make_gateway, db_url: str, smt
     assert [t["id"] for t in listed["tickets"]] == [first] and len(smtp.arrived) == 1
     _, one = await call(gw, f"/api/tickets/{first}", token)
     assert [(r["agent"], r["text"], r["sent"]) for r in one["replies"]] == [("Amaka Eze", reply, True)]
-    del cid
 
 
 async def test_a_reply_the_mail_server_refuses_is_kept(make_gateway, db_url: str, smtp: SmtpServer) -> None:
