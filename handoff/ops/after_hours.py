@@ -22,7 +22,7 @@ import datetime as dt
 from typing import TYPE_CHECKING, Optional
 
 from ..contract import Handoff
-from ..frames import message_frame
+from .. import frames
 from ..hub import Hub
 from ..storage import ConversationRecord, MessageRecord
 from .hours import out_of_hours_text
@@ -48,5 +48,5 @@ async def answered(gateway: "Gateway", conversation: ConversationRecord, handoff
     stint = await gateway.storage.open_handoff(cid, handoff)
     await gateway.storage.end_handoff(stint.id, OUTCOME, at=stint.enqueued_at)
     note, _ = await gateway.storage.add_message(MessageRecord(conversation_id=cid, sender="system", text=text))
-    await gateway.hub.send(Hub.to_shopper(cid, message_frame(note)), Hub.to_shopper(cid, {"type": "offline"}))
+    await gateway.hub.send(Hub.to_shopper(cid, frames.message_frame(note)), Hub.to_shopper(cid, frames.offline()))
     return True
