@@ -239,7 +239,9 @@ def build(connection: Connection, ops: Ops, p: Period, now: Optional[dt.datetime
     """The :class:`Report` of ``p`` (see module docs); ``now`` judges chats still waiting."""
     now = now or dt.datetime.now(dt.timezone.utc)
     c, m, h, t = conversations_t, messages_t, handoffs_t, tickets_t
-    names = {row.id: f"{row.name} ({row.username})" for row in connection.execute(select(agents_t))}
+    # only the columns the report needs: it also runs on databases migrated before later columns
+    agents = select(agents_t.c.id, agents_t.c.name, agents_t.c.username)
+    names = {row.id: f"{row.name} ({row.username})" for row in connection.execute(agents)}
 
     def agent(agent_id: Optional[int]) -> str:
         return names.get(agent_id, f"agent #{agent_id}") if agent_id is not None else "-"
