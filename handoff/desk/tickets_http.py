@@ -39,6 +39,9 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 from urllib.parse import parse_qs
 
 from ..auth import SHOPPER as SHOPPER_TOKEN
+from ..http_answers import Answer, bearer
+from ..http_answers import error as _error
+from ..http_answers import json_answer as _json
 from ..mail import Mailer, MailError
 from ..protocol import ProtocolError
 from ..storage import AgentRecord
@@ -50,31 +53,11 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-Answer = Tuple[http.HTTPStatus, List[Tuple[str, str]], bytes]
 
 TICKETS, RATINGS = "/api/tickets", "/api/ratings"
 ONE_TICKET = re.compile(r"^/api/tickets/(\d{1,12})(?:/(reply|close))?$")
 MAX_REPLY_CHARS = 4000
 TRANSCRIPT_MESSAGES = 200
-NO_STORE = ("Cache-Control", "no-store")
-
-
-def _json(status: http.HTTPStatus, body: Any, *extra: Tuple[str, str]) -> Answer:
-    headers = [("Content-Type", "application/json"), NO_STORE, *extra]
-    return status, headers, json.dumps(body, ensure_ascii=False).encode("utf-8")
-
-
-def _error(status: http.HTTPStatus, message: str, *extra: Tuple[str, str]) -> Answer:
-    return _json(status, {"error": message}, *extra)
-
-
-def bearer(headers: Any) -> Optional[str]:
-    """The token of an ``Authorization: Bearer TOKEN`` header, else None."""
-    value = headers.get("Authorization") if headers is not None else None
-    if not isinstance(value, str):
-        return None
-    scheme, _, token = value.strip().partition(" ")
-    return token.strip() or None if scheme.lower() == "bearer" else None
 
 
 def iso(value: Optional[dt.datetime]) -> Optional[str]:

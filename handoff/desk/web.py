@@ -18,22 +18,25 @@ import http
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple, TypeVar, Union, cast
+from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, TypeVar, Union, cast
 
 from sqlalchemy import Table, select
 from sqlalchemy.engine import Connection, Engine
 
 from .. import models
 from ..ops import db
-from ..ops.http import PAGE_POLICY, bearer
+# the answers' shapes, for the desk's route modules too (handoff/http_answers.py)
+from ..http_answers import Answer as Answer
+from ..http_answers import bearer
+from ..http_answers import error as error
+from ..http_answers import json_answer as json_answer
+from ..http_answers import page as page_answer
 from ..ops.roles import SUPERVISOR
 from ..protocol import ProtocolError
 
 if TYPE_CHECKING:
     from ..service import Gateway
 
-Answer = Tuple[http.HTTPStatus, List[Tuple[str, str]], bytes]
-NO_STORE = ("Cache-Control", "no-store")
 T = TypeVar("T")
 
 agents_t = cast(Table, models.Agent.__table__)
@@ -45,15 +48,6 @@ class BadInput(ValueError):
     def __init__(self, message: str, status: http.HTTPStatus = http.HTTPStatus.BAD_REQUEST) -> None:
         super().__init__(message)
         self.status = status
-
-
-def json_answer(status: http.HTTPStatus, body: Any, *extra: Tuple[str, str]) -> Answer:
-    headers = [("Content-Type", "application/json"), NO_STORE, *extra]
-    return status, headers, json.dumps(body, ensure_ascii=False).encode("utf-8")
-
-
-def error(status: http.HTTPStatus, message: str, *extra: Tuple[str, str]) -> Answer:
-    return json_answer(status, {"error": message}, *extra)
 
 
 def method_not_allowed(*allowed: str) -> Answer:
@@ -146,14 +140,7 @@ class Desk:
 
     def page(self, name: str) -> Answer:
         """A page of ``widget/`` with the strict policy of the reports page (scripts of the gateway only)."""
-        try:
-            body = (self.widget_dir / name).read_bytes()
-        except OSError:
-            return http.HTTPStatus.NOT_FOUND, [("Content-Type", "text/plain; charset=utf-8")], b"Not found.\n"
-        headers = [("Content-Type", "text/html; charset=utf-8"), ("Cache-Control", "no-cache"),
-                   ("Content-Security-Policy", PAGE_POLICY), ("X-Content-Type-Options", "nosniff"),
-                   ("Referrer-Policy", "no-referrer")]
-        return http.HTTPStatus.OK, headers, body
+        return page_answer(self.widget_dir / name)
 
 
 def bad(exc: BadInput) -> Answer:

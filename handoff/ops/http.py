@@ -29,12 +29,15 @@ import asyncio
 import datetime as dt
 import hmac
 import http
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 from urllib.parse import parse_qs
 
 from ..auth import AGENT as AGENT_TOKEN
+from ..http_answers import NO_STORE, Answer, bearer
+from ..http_answers import error as _error
+from ..http_answers import json_answer as _json
+from ..http_answers import page as page_answer
 from . import db, missed, reports
 from .roles import SUPERVISOR, role_of
 from .settings import Ops, load_ops
@@ -43,7 +46,6 @@ from .sqlstats import Stats
 if TYPE_CHECKING:
     from ..service import Gateway
 
-Answer = Tuple[http.HTTPStatus, List[Tuple[str, str]], bytes]
 
 REPORTS, REPORTS_CSV, MISSED = "/api/reports", "/api/reports.csv", "/api/missed"
 PAGE, METRICS = "/console/reports", "/metrics"
@@ -51,28 +53,6 @@ MISSED_GROUPS = 20  # the largest groups shown by default, as the ``missed`` com
 PAGE_FILE = "reports.html"
 #: the longest range one request may ask for (a year and a day: a leap year)
 MAX_DAYS = 366
-#: the page loads only the gateway's own scripts and styles, and talks only to it
-PAGE_POLICY = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
-               "form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
-NO_STORE = ("Cache-Control", "no-store")
-
-
-def _json(status: http.HTTPStatus, body: Any, *extra: Tuple[str, str]) -> Answer:
-    headers = [("Content-Type", "application/json"), NO_STORE, *extra]
-    return status, headers, json.dumps(body, ensure_ascii=False).encode("utf-8")
-
-
-def _error(status: http.HTTPStatus, message: str, *extra: Tuple[str, str]) -> Answer:
-    return _json(status, {"error": message}, *extra)
-
-
-def bearer(headers: Any) -> Optional[str]:
-    """The token of an ``Authorization: Bearer TOKEN`` header, else None."""
-    value = headers.get("Authorization") if headers is not None else None
-    if not isinstance(value, str):
-        return None
-    scheme, _, token = value.strip().partition(" ")
-    return token.strip() or None if scheme.lower() == "bearer" else None
 
 
 def _day(query: Dict[str, List[str]], name: str) -> dt.date:
@@ -239,14 +219,7 @@ class OpsRoutes:
             return reports.build(connection, self.ops, period)
 
     def _page(self) -> Answer:
-        try:
-            body = self.page.read_bytes()
-        except OSError:
-            return http.HTTPStatus.NOT_FOUND, [("Content-Type", "text/plain; charset=utf-8")], b"Not found.\n"
-        headers = [("Content-Type", "text/html; charset=utf-8"), ("Cache-Control", "no-cache"),
-                   ("Content-Security-Policy", PAGE_POLICY), ("X-Content-Type-Options", "nosniff"),
-                   ("Referrer-Policy", "no-referrer")]
-        return http.HTTPStatus.OK, headers, body
+        return page_answer(self.page)
 
     async def _metrics(self, headers: Any) -> Answer:
         token = bearer(headers) or ""

@@ -240,8 +240,8 @@ def build(connection: Connection, ops: Ops, p: Period, now: Optional[dt.datetime
     now = now or dt.datetime.now(dt.timezone.utc)
     c, m, h, t = conversations_t, messages_t, handoffs_t, tickets_t
     # only the columns the report needs: it also runs on databases migrated before later columns
-    agents = select(agents_t.c.id, agents_t.c.name, agents_t.c.username)
-    names = {row.id: f"{row.name} ({row.username})" for row in connection.execute(agents)}
+    who = select(agents_t.c.id, agents_t.c.name, agents_t.c.username)
+    names = {row.id: f"{row.name} ({row.username})" for row in connection.execute(who)}
 
     def agent(agent_id: Optional[int]) -> str:
         return names.get(agent_id, f"agent #{agent_id}") if agent_id is not None else "-"
