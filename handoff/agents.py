@@ -30,7 +30,7 @@ from .hub import Hub
 from .live_state import AGENT, BOT, CLOSED, LiveState
 from .ops.roles import stored_role
 from .protocol import Code, ProtocolError
-from .storage import AgentRecord, utcnow
+from .storage import NOTE, AgentRecord, MessageRecord, utcnow
 from .throttle import Limit, Throttle
 
 REQUEUED_TEXT = "Your agent was disconnected. You are back at the front of the queue."
@@ -119,7 +119,7 @@ class AgentDesk:
         """A chat as the agent who owns it sees it (whole transcript)."""
         storage = self.core.storage
         live = await self.core.live.get(cid)
-        transcript = await storage.history(cid, HISTORY_LIMIT)
+        transcript = await storage.history(cid, HISTORY_LIMIT, notes=True)  # agents see private notes
         conversation = await storage.conversation(cid)
         stint = await storage.handoff(live.handoff_id) if live.handoff_id is not None else None
         return frames.chat(
@@ -170,12 +170,27 @@ class AgentDesk:
         if record is not None and record.claimed_at is not None:
             await self.core.live.record_handle_time((utcnow() - record.claimed_at).total_seconds())
 
-    async def transfer(self, agent: AgentRecord, cid: str, queue: str) -> None:
+    async def add_note(self, agent: AgentRecord, cid: str, text: str) -> None:
+        """A private note by the chat's owner: stored (sender ``note``) and
+        echoed to the owner's sockets only; no shopper topic ever gets one."""
+        await self.owned(agent, cid)
+        await self._store_note(agent, cid, text)
+
+    async def _store_note(self, agent: AgentRecord, cid: str, text: str) -> None:
+        record, _ = await self.core.storage.add_message(
+            MessageRecord(conversation_id=cid, sender=NOTE, text=text, agent_id=agent.id, agent_name=agent.name)
+        )
+        await self.core.hub.send(Hub.to_agent(agent.id, frames.message_frame(record, conversation_id=True)))
+
+    async def transfer(self, agent: AgentRecord, cid: str, queue: str, note: Optional[str] = None) -> None:
+        """To another queue; ``note`` is kept as a private note the next agent reads on claim."""
         core = self.core
         live = await self.owned(agent, cid)
         old = live.entry
         if old is None:
             raise ProtocolError(Code.NOT_FOUND, "That conversation has no handoff to transfer.")
+        if note is not None and note.strip():
+            await self._store_note(agent, cid, note)
         context = dict(old.context, transferred_from=old.queue, transferred_by=agent.name)
         record = await core.storage.open_handoff(
             cid, Handoff(queue=queue, reason=old.reason, summary=old.summary, context=context)

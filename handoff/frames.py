@@ -83,6 +83,10 @@ def internal_error(ref: Optional[str] = None) -> Frame:
     return error(INTERNAL_ERROR, "Something went wrong on our side; please try again.", ref=ref)
 
 
+#: senders whose message frame names the agent (a private note is an agent's too)
+_NAMED = ("agent", "note")
+
+
 def message_frame(message: MessageRecord, conversation_id: bool = False) -> Frame:
     """A stored message as the ``message`` frame (``conversation_id``: for agents)."""
     frame: Frame = {
@@ -96,7 +100,7 @@ def message_frame(message: MessageRecord, conversation_id: bool = False) -> Fram
         for key in ("buttons", "image", "custom"):
             if key in message.extra:
                 frame[key] = message.extra[key]
-    if message.agent_name and message.sender == "agent":
+    if message.agent_name and message.sender in _NAMED:
         frame["agent_name"] = message.agent_name
     if message.client_id:
         frame["client_id"] = message.client_id
@@ -129,7 +133,7 @@ def message_json(message: MessageRecord) -> str:
         f'{{"type":"message","id":{_json_str(message.id)},"sender":{_json_str(message.sender)},'
         f'"text":{_json_str(message.text)},"ts":"{iso(message.created_at)}"'
     )
-    if message.agent_name and message.sender == "agent":
+    if message.agent_name and message.sender in _NAMED:
         text += ',"agent_name":' + _json_str(message.agent_name)
     if message.client_id:
         text += ',"client_id":' + _json_str(message.client_id)

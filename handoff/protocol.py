@@ -164,6 +164,16 @@ class AgentTyping:
 class Transfer:
     conversation_id: str
     queue: str
+    note: Optional[str] = None
+    ref: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class Note:
+    """A private note: agents only (protocol revision 1.1)."""
+
+    conversation_id: str
+    text: str
     ref: Optional[str] = None
 
 
@@ -180,7 +190,7 @@ class Close:
 
 
 ShopperFrame = Union[ShopperHello, ShopperMessage, ShopperTyping, Rating, Ticket]
-AgentFrame = Union[AgentHello, Claim, AgentMessage, AgentTyping, Transfer, Handback, Close]
+AgentFrame = Union[AgentHello, Claim, AgentMessage, AgentTyping, Transfer, Handback, Close, Note]
 ClientFrame = Union[ShopperFrame, AgentFrame]
 
 # --------------------------------------------------------------------------
@@ -278,7 +288,10 @@ AGENT_FRAMES: Mapping[str, _Spec] = {
     "claim": (Claim, {"conversation_id": (_id, True)}),
     "message": (AgentMessage, {"conversation_id": (_id, True), "text": (_text, True)}),
     "typing": (AgentTyping, {"conversation_id": (_id, True), "on": (_boolean, True)}),
-    "transfer": (Transfer, {"conversation_id": (_id, True), "queue": (_one_of(QUEUES), True)}),
+    "transfer": (
+        Transfer, {"conversation_id": (_id, True), "queue": (_one_of(QUEUES), True), "note": (_text, False)}
+    ),
+    "note": (Note, {"conversation_id": (_id, True), "text": (_text, True)}),
     "handback": (Handback, {"conversation_id": (_id, True)}),
     "close": (Close, {"conversation_id": (_id, True)}),
 }
