@@ -264,7 +264,7 @@
       onDismiss: function (id) { removeChat(id); },
     });
     chats[chat.conversation_id] = pane;
-    if (global.KaraDesk) global.KaraDesk.attach(pane, { base: httpBase, token: function () { return session && session.token; } });
+    if (global.KaraDesk) global.KaraDesk.attach(pane, { base: httpBase, token: function () { return session && session.token; }, send: function (f) { return conn.send(f); } });
     order.push(chat.conversation_id);
     ui.tabs.appendChild(pane.tab);
     ui.panels.appendChild(pane.panel);
