@@ -29,6 +29,7 @@ from .handoffs import Handoffs
 from .hub import Hub
 from .live_state import AGENT, BOT, CLOSED, LiveState
 from .ops.roles import stored_role
+from .presence import ShopperPresence
 from .protocol import Code, ProtocolError
 from .storage import NOTE, AgentRecord, MessageRecord, utcnow
 from .throttle import Limit, Throttle
@@ -44,6 +45,7 @@ class AgentDesk:
         self.handoffs = handoffs
         self.bot = bot
         self.throttle = throttle
+        self.presence = ShopperPresence(core)
         config = core.config
         self.login_per_username = Limit("login-user", config.login_per_username, config.login_window_s)
         self.login_per_address = Limit("login-addr", config.login_per_address, config.login_window_s)
@@ -130,6 +132,7 @@ class AgentDesk:
             live.entry,
             transcript,
             countdown.chat_due(live.entry, transcript),
+            await self.presence.present(cid),
         )
 
     async def owned(self, agent: AgentRecord, cid: str) -> LiveState:

@@ -263,15 +263,18 @@ def chat(
     entry: Optional[QueueEntry],
     transcript: List[MessageRecord],
     sla_due: Optional[str],
+    shopper_present: bool = True,
 ) -> Frame:
     """A chat as ``claimed`` and the agent's ``welcome.chats`` show it
-    (``sla_due``: until a person answered, :mod:`handoff.countdown`)."""
+    (``sla_due``: until a person answered, :mod:`handoff.countdown`;
+    ``shopper_present``: :mod:`handoff.presence`)."""
     return {
         "conversation_id": conversation_id,
         "role": role,
         "line": line,
         "claimed_at": iso(claimed_at) if claimed_at else None,
         "sla_due": sla_due,
+        "shopper_present": shopper_present,
         "handoff": {
             "queue": entry.queue if entry else None,
             "reason": entry.reason if entry else None,
@@ -289,6 +292,11 @@ def claimed(chat_frame: Frame, ref: Optional[str]) -> Frame:
 def shopper_typing(conversation_id: str, on: bool) -> Frame:
     """The shopper's ``typing``, to the agent."""
     return {"type": "typing", "conversation_id": conversation_id, "who": "shopper", "on": on}
+
+
+def presence(conversation_id: str, present: bool) -> Frame:
+    """The shopper of a waiting or claimed chat left (their last socket closed) or came back."""
+    return {"type": "presence", "conversation_id": conversation_id, "shopper": "present" if present else "left"}
 
 
 def chat_ended(conversation_id: str, why: str) -> Frame:
