@@ -169,6 +169,7 @@
   function handle(frame) {
     dispatch(frame);
     if (global.KaraSla) global.KaraSla.onFrame(frame); // console-sla.js: SLA countdown, alerts, Reports link
+    if (global.KaraPresence) global.KaraPresence.onFrame(frame); // console-presence.js: "Shopper left"
   }
 
   function dispatch(frame) {

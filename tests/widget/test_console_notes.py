@@ -98,3 +98,32 @@ def test_private_notes_reach_agents_never_the_shopper(notes_gateway: GatewayProc
     assert any(f.get("type") == "welcome" and f.get("history") for f in frames)  # the resume was recorded
     assert not [f for f in received if NOTE in f or HANDOVER in f or '"note"' in f]
     assert errors == []
+
+
+def test_agents_see_the_shopper_leave_and_come_back(notes_gateway: GatewayProcess, new_context,
+                                                    screenshots_dir: Path) -> None:
+    page = new_context(viewport={"width": 1366, "height": 800}).new_page()
+    errors: List[str] = []
+    watch(page, errors)
+    console = Console(page).login(notes_gateway.url, "tunde", PASSWORD)
+    shoppers = new_context()
+    shopper_page = shoppers.new_page()
+    widget = Widget(shopper_page).goto(notes_gateway.url).open()
+    widget.send("/request_human")
+    card = console.queues.locator(".c-entry").first
+    expect(card).to_be_visible()
+    expect(card.get_by_text("Shopper left")).to_have_count(0)
+
+    shopper_page.close()  # the shopper's only tab goes
+    expect(card.get_by_text("Shopper left")).to_be_visible()
+    panel = console.claim(card)
+    head = panel.locator(".c-pane-head")
+    expect(head.get_by_text("Shopper left")).to_be_visible()
+    page.screenshot(path=str(screenshots_dir / "console-shopper-left.png"))
+
+    again = shoppers.new_page()  # same browser storage: the chat resumes
+    Widget(again).goto(notes_gateway.url).open().expect_message("system", "Tunde Ola joined the chat")
+    expect(head.get_by_text("Shopper left")).to_have_count(0)
+    again.close()
+    expect(head.get_by_text("Shopper left")).to_be_visible()
+    assert errors == []
