@@ -163,6 +163,13 @@ class AgentDesk:
         )
         await core.hub.queues_changed()
 
+    async def seen(self, agent: AgentRecord, cid: str, up_to: str) -> None:
+        """The owner read the chat up to ``up_to``: relayed to the shopper's
+        sockets, not stored (a read receipt is advisory; the console sends it
+        again when the shopper comes back, :mod:`handoff.presence`)."""
+        await self.owned(agent, cid)
+        await self.core.hub.send(Hub.to_shopper(cid, frames.seen(up_to)))
+
     async def typing(self, agent: AgentRecord, cid: str, on: bool) -> None:
         await self.owned(agent, cid)
         await self.core.hub.send(Hub.to_shopper(cid, frames.agent_typing(on, agent.name)))

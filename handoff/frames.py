@@ -197,6 +197,11 @@ def agent_typing(on: bool, name: str) -> Frame:
     return {"type": "typing", "who": "agent", "on": on, "name": name}
 
 
+def seen(up_to: str) -> Frame:
+    """The agent has read the shopper's messages up to the message ``up_to``."""
+    return {"type": "seen", "up_to": up_to}
+
+
 def queue(name: str, position: int, estimated_wait_s: int) -> Frame:
     return {"type": "queue", "queue": name, "position": position, "estimated_wait_s": estimated_wait_s}
 

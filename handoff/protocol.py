@@ -189,8 +189,17 @@ class Close:
     ref: Optional[str] = None
 
 
+@dataclass(frozen=True)
+class Seen:
+    """The owning agent has read the chat up to message ``up_to`` (revision 1.1)."""
+
+    conversation_id: str
+    up_to: str
+    ref: Optional[str] = None
+
+
 ShopperFrame = Union[ShopperHello, ShopperMessage, ShopperTyping, Rating, Ticket]
-AgentFrame = Union[AgentHello, Claim, AgentMessage, AgentTyping, Transfer, Handback, Close, Note]
+AgentFrame = Union[AgentHello, Claim, AgentMessage, AgentTyping, Transfer, Handback, Close, Note, Seen]
 ClientFrame = Union[ShopperFrame, AgentFrame]
 
 # --------------------------------------------------------------------------
@@ -292,6 +301,7 @@ AGENT_FRAMES: Mapping[str, _Spec] = {
         Transfer, {"conversation_id": (_id, True), "queue": (_one_of(QUEUES), True), "note": (_text, False)}
     ),
     "note": (Note, {"conversation_id": (_id, True), "text": (_text, True)}),
+    "seen": (Seen, {"conversation_id": (_id, True), "up_to": (_id, True)}),
     "handback": (Handback, {"conversation_id": (_id, True)}),
     "close": (Close, {"conversation_id": (_id, True)}),
 }

@@ -161,6 +161,9 @@ class Gateway:
     async def add_note(self, agent: AgentRecord, cid: str, text: str) -> None:
         await self._desk.add_note(agent, cid, text)
 
+    async def seen(self, agent: AgentRecord, cid: str, up_to: str) -> None:
+        await self._desk.seen(agent, cid, up_to)
+
     async def handback(self, agent: AgentRecord, cid: str) -> None:
         await self._desk.handback(agent, cid)
 

@@ -127,6 +127,8 @@ async def _agent_frame(
         await gateway.transfer(agent, frame.conversation_id, frame.queue, frame.note)
     elif isinstance(frame, p.Note):
         await gateway.add_note(agent, frame.conversation_id, frame.text)
+    elif isinstance(frame, p.Seen):
+        await gateway.seen(agent, frame.conversation_id, frame.up_to)
     elif isinstance(frame, p.Handback):
         await gateway.handback(agent, frame.conversation_id)
     elif isinstance(frame, p.Close):

@@ -38,7 +38,10 @@
   function onFrame(frame) {
     if (frame.type === "presence" && frame.conversation_id) {
       if (frame.shopper === "left") left[frame.conversation_id] = true;
-      else delete left[frame.conversation_id];
+      else {
+        delete left[frame.conversation_id];
+        document.dispatchEvent(new CustomEvent("kara:shopper-back", { detail: frame.conversation_id }));
+      }
     } else if (frame.type === "welcome") {
       (frame.chats || []).forEach(fromChat);
     } else if (frame.type === "claimed") {

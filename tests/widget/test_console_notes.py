@@ -127,3 +127,50 @@ def test_agents_see_the_shopper_leave_and_come_back(notes_gateway: GatewayProces
     again.close()
     expect(head.get_by_text("Shopper left")).to_be_visible()
     assert errors == []
+
+
+def test_widget_shows_seen_when_the_agent_has_the_chat_in_front(notes_gateway: GatewayProcess, new_context,
+                                                                screenshots_dir: Path) -> None:
+    page = new_context(viewport={"width": 1366, "height": 800}).new_page()
+    errors: List[str] = []
+    watch(page, errors)
+    console = Console(page).login(notes_gateway.url, "tunde", PASSWORD)
+    shoppers = new_context()
+    shopper_page = shoppers.new_page()
+    widget = Widget(shopper_page).goto(notes_gateway.url).open()
+    widget.send("/request_human")
+    console.claim(console.queues.locator(".c-entry").first)
+    widget.expect_message("system", "Tunde Ola joined the chat")
+    widget.send("My parcel never came")
+    console.expect_in_transcript("shopper", "My parcel never came")
+    seen = shopper_page.locator(".kw-from-shopper .kw-seen")
+    expect(seen).to_have_count(1)
+    expect(shopper_page.locator(".kw-from-shopper").filter(has_text="My parcel never came").locator(".kw-seen")) \
+        .to_have_text("Seen")
+    widget.send("Order KH-204518")
+    console.expect_in_transcript("shopper", "KH-204518")
+    last = shopper_page.locator(".kw-from-shopper").filter(has_text="KH-204518")
+    expect(last.locator(".kw-seen")).to_be_visible()
+    expect(seen).to_have_count(1)  # only under the last message read
+    shopper_page.screenshot(path=str(screenshots_dir / "widget-seen.png"))
+
+    # the agent's page is hidden: the next message is not marked seen
+    page.evaluate("""() => {
+        Object.defineProperty(document, 'hidden', { configurable: true, get: () => true });
+        document.dispatchEvent(new Event('visibilitychange'));
+    }""")
+    widget.send("Hello?")
+    console.expect_in_transcript("shopper", "Hello?")
+    page.wait_for_timeout(500)
+    expect(shopper_page.locator(".kw-from-shopper").filter(has_text="Hello?").locator(".kw-seen")).to_have_count(0)
+    page.evaluate("""() => {
+        Object.defineProperty(document, 'hidden', { configurable: true, get: () => false });
+        document.dispatchEvent(new Event('visibilitychange'));
+    }""")
+    expect(shopper_page.locator(".kw-from-shopper").filter(has_text="Hello?").locator(".kw-seen")).to_be_visible()
+
+    shopper_page.reload()  # receipts are not stored: the console sends it again when the shopper is back
+    back = Widget(shopper_page).open()
+    back.expect_message("shopper", "Hello?")
+    expect(shopper_page.locator(".kw-from-shopper").filter(has_text="Hello?").locator(".kw-seen")).to_be_visible()
+    assert errors == []
