@@ -94,3 +94,31 @@ async def test_note_frame_is_checked(make_gateway) -> None:
     await a.send(type="note", conversation_id="nope", ref="r2")
     error = await a.expect("error", ref="r2")
     assert error["code"] == "missing_field" and error["field"] == "text"
+
+
+async def test_the_emailed_transcript_has_no_notes(make_gateway, monkeypatch) -> None:
+    from .smtp import SmtpServer
+    from .test_transcript_mail import post
+
+    server = SmtpServer()
+    try:
+        for name, value in (("HOST", "127.0.0.1"), ("PORT", str(server.port)), ("TLS", "none"),
+                            ("FROM", "support@example.com"), ("TIMEOUT_S", "5")):
+            monkeypatch.setenv("KARA_SMTP_" + name, value)
+        gw = await make_gateway()
+        await add_agent(gw.gateway.config.db_url, "ada", "Ada")
+        a = await agent(gw, "ada")
+        s = await handed_off(gw)
+        cid, token = s.received[0]["conversation_id"], s.received[0]["token"]
+        await a.send(type="claim", conversation_id=cid)
+        await a.expect("claimed")
+        await a.send(type="note", conversation_id=cid, text="Shopper sounds upset, go gently")
+        await a.expect("message", sender="note")
+        await a.send(type="message", conversation_id=cid, text="Hello, I am Ada")
+        await s.expect_message("Hello, I am Ada", sender="agent")
+        status, _, _ = await post(gw, {"token": token, "email": "ngozi@example.com"})
+        assert status == 200
+        (mail,) = server.wait(1)
+        assert "Hello, I am Ada" in mail.text and "go gently" not in mail.text
+    finally:
+        server.stop()
