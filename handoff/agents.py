@@ -29,8 +29,9 @@ from .handoffs import Handoffs
 from .hub import Hub
 from .live_state import AGENT, BOT, CLOSED, LiveState
 from .ops.roles import stored_role
+from .presence import ShopperPresence
 from .protocol import Code, ProtocolError
-from .storage import AgentRecord, utcnow
+from .storage import NOTE, AgentRecord, MessageRecord, utcnow
 from .throttle import Limit, Throttle
 
 REQUEUED_TEXT = "Your agent was disconnected. You are back at the front of the queue."
@@ -44,6 +45,7 @@ class AgentDesk:
         self.handoffs = handoffs
         self.bot = bot
         self.throttle = throttle
+        self.presence = ShopperPresence(core)
         config = core.config
         self.login_per_username = Limit("login-user", config.login_per_username, config.login_window_s)
         self.login_per_address = Limit("login-addr", config.login_per_address, config.login_window_s)
@@ -119,7 +121,7 @@ class AgentDesk:
         """A chat as the agent who owns it sees it (whole transcript)."""
         storage = self.core.storage
         live = await self.core.live.get(cid)
-        transcript = await storage.history(cid, HISTORY_LIMIT)
+        transcript = await storage.history(cid, HISTORY_LIMIT, notes=True)  # agents see private notes
         conversation = await storage.conversation(cid)
         stint = await storage.handoff(live.handoff_id) if live.handoff_id is not None else None
         return frames.chat(
@@ -130,6 +132,7 @@ class AgentDesk:
             live.entry,
             transcript,
             countdown.chat_due(live.entry, transcript),
+            await self.presence.present(cid),
         )
 
     async def owned(self, agent: AgentRecord, cid: str) -> LiveState:
@@ -160,6 +163,13 @@ class AgentDesk:
         )
         await core.hub.queues_changed()
 
+    async def seen(self, agent: AgentRecord, cid: str, up_to: str) -> None:
+        """The owner read the chat up to ``up_to``: relayed to the shopper's
+        sockets, not stored (a read receipt is advisory; the console sends it
+        again when the shopper comes back, :mod:`handoff.presence`)."""
+        await self.owned(agent, cid)
+        await self.core.hub.send(Hub.to_shopper(cid, frames.seen(up_to)))
+
     async def typing(self, agent: AgentRecord, cid: str, on: bool) -> None:
         await self.owned(agent, cid)
         await self.core.hub.send(Hub.to_shopper(cid, frames.agent_typing(on, agent.name)))
@@ -170,12 +180,27 @@ class AgentDesk:
         if record is not None and record.claimed_at is not None:
             await self.core.live.record_handle_time((utcnow() - record.claimed_at).total_seconds())
 
-    async def transfer(self, agent: AgentRecord, cid: str, queue: str) -> None:
+    async def add_note(self, agent: AgentRecord, cid: str, text: str) -> None:
+        """A private note by the chat's owner: stored (sender ``note``) and
+        echoed to the owner's sockets only; no shopper topic ever gets one."""
+        await self.owned(agent, cid)
+        await self._store_note(agent, cid, text)
+
+    async def _store_note(self, agent: AgentRecord, cid: str, text: str) -> None:
+        record, _ = await self.core.storage.add_message(
+            MessageRecord(conversation_id=cid, sender=NOTE, text=text, agent_id=agent.id, agent_name=agent.name)
+        )
+        await self.core.hub.send(Hub.to_agent(agent.id, frames.message_frame(record, conversation_id=True)))
+
+    async def transfer(self, agent: AgentRecord, cid: str, queue: str, note: Optional[str] = None) -> None:
+        """To another queue; ``note`` is kept as a private note the next agent reads on claim."""
         core = self.core
         live = await self.owned(agent, cid)
         old = live.entry
         if old is None:
             raise ProtocolError(Code.NOT_FOUND, "That conversation has no handoff to transfer.")
+        if note is not None and note.strip():
+            await self._store_note(agent, cid, note)
         context = dict(old.context, transferred_from=old.queue, transferred_by=agent.name)
         record = await core.storage.open_handoff(
             cid, Handoff(queue=queue, reason=old.reason, summary=old.summary, context=context)

@@ -83,6 +83,10 @@ def internal_error(ref: Optional[str] = None) -> Frame:
     return error(INTERNAL_ERROR, "Something went wrong on our side; please try again.", ref=ref)
 
 
+#: senders whose message frame names the agent (a private note is an agent's too)
+_NAMED = ("agent", "note")
+
+
 def message_frame(message: MessageRecord, conversation_id: bool = False) -> Frame:
     """A stored message as the ``message`` frame (``conversation_id``: for agents)."""
     frame: Frame = {
@@ -96,7 +100,7 @@ def message_frame(message: MessageRecord, conversation_id: bool = False) -> Fram
         for key in ("buttons", "image", "custom"):
             if key in message.extra:
                 frame[key] = message.extra[key]
-    if message.agent_name and message.sender == "agent":
+    if message.agent_name and message.sender in _NAMED:
         frame["agent_name"] = message.agent_name
     if message.client_id:
         frame["client_id"] = message.client_id
@@ -129,7 +133,7 @@ def message_json(message: MessageRecord) -> str:
         f'{{"type":"message","id":{_json_str(message.id)},"sender":{_json_str(message.sender)},'
         f'"text":{_json_str(message.text)},"ts":"{iso(message.created_at)}"'
     )
-    if message.agent_name and message.sender == "agent":
+    if message.agent_name and message.sender in _NAMED:
         text += ',"agent_name":' + _json_str(message.agent_name)
     if message.client_id:
         text += ',"client_id":' + _json_str(message.client_id)
@@ -191,6 +195,11 @@ def bot_typing(on: bool) -> Frame:
 def agent_typing(on: bool, name: str) -> Frame:
     """The agent's ``typing``, to the shopper."""
     return {"type": "typing", "who": "agent", "on": on, "name": name}
+
+
+def seen(up_to: str) -> Frame:
+    """The agent has read the shopper's messages up to the message ``up_to``."""
+    return {"type": "seen", "up_to": up_to}
 
 
 def queue(name: str, position: int, estimated_wait_s: int) -> Frame:
@@ -259,15 +268,18 @@ def chat(
     entry: Optional[QueueEntry],
     transcript: List[MessageRecord],
     sla_due: Optional[str],
+    shopper_present: bool = True,
 ) -> Frame:
     """A chat as ``claimed`` and the agent's ``welcome.chats`` show it
-    (``sla_due``: until a person answered, :mod:`handoff.countdown`)."""
+    (``sla_due``: until a person answered, :mod:`handoff.countdown`;
+    ``shopper_present``: :mod:`handoff.presence`)."""
     return {
         "conversation_id": conversation_id,
         "role": role,
         "line": line,
         "claimed_at": iso(claimed_at) if claimed_at else None,
         "sla_due": sla_due,
+        "shopper_present": shopper_present,
         "handoff": {
             "queue": entry.queue if entry else None,
             "reason": entry.reason if entry else None,
@@ -285,6 +297,11 @@ def claimed(chat_frame: Frame, ref: Optional[str]) -> Frame:
 def shopper_typing(conversation_id: str, on: bool) -> Frame:
     """The shopper's ``typing``, to the agent."""
     return {"type": "typing", "conversation_id": conversation_id, "who": "shopper", "on": on}
+
+
+def presence(conversation_id: str, present: bool) -> Frame:
+    """The shopper of a waiting or claimed chat left (their last socket closed) or came back."""
+    return {"type": "presence", "conversation_id": conversation_id, "shopper": "present" if present else "left"}
 
 
 def chat_ended(conversation_id: str, why: str) -> Frame:

@@ -164,6 +164,16 @@ class AgentTyping:
 class Transfer:
     conversation_id: str
     queue: str
+    note: Optional[str] = None
+    ref: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class Note:
+    """A private note: agents only (protocol revision 1.1)."""
+
+    conversation_id: str
+    text: str
     ref: Optional[str] = None
 
 
@@ -179,8 +189,17 @@ class Close:
     ref: Optional[str] = None
 
 
+@dataclass(frozen=True)
+class Seen:
+    """The owning agent has read the chat up to message ``up_to`` (revision 1.1)."""
+
+    conversation_id: str
+    up_to: str
+    ref: Optional[str] = None
+
+
 ShopperFrame = Union[ShopperHello, ShopperMessage, ShopperTyping, Rating, Ticket]
-AgentFrame = Union[AgentHello, Claim, AgentMessage, AgentTyping, Transfer, Handback, Close]
+AgentFrame = Union[AgentHello, Claim, AgentMessage, AgentTyping, Transfer, Handback, Close, Note, Seen]
 ClientFrame = Union[ShopperFrame, AgentFrame]
 
 # --------------------------------------------------------------------------
@@ -278,7 +297,11 @@ AGENT_FRAMES: Mapping[str, _Spec] = {
     "claim": (Claim, {"conversation_id": (_id, True)}),
     "message": (AgentMessage, {"conversation_id": (_id, True), "text": (_text, True)}),
     "typing": (AgentTyping, {"conversation_id": (_id, True), "on": (_boolean, True)}),
-    "transfer": (Transfer, {"conversation_id": (_id, True), "queue": (_one_of(QUEUES), True)}),
+    "transfer": (
+        Transfer, {"conversation_id": (_id, True), "queue": (_one_of(QUEUES), True), "note": (_text, False)}
+    ),
+    "note": (Note, {"conversation_id": (_id, True), "text": (_text, True)}),
+    "seen": (Seen, {"conversation_id": (_id, True), "up_to": (_id, True)}),
     "handback": (Handback, {"conversation_id": (_id, True)}),
     "close": (Close, {"conversation_id": (_id, True)}),
 }

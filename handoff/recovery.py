@@ -101,8 +101,8 @@ class Recovery:
         core, hub = self.core, self.core.hub
         since = dt.datetime.fromtimestamp(since_ts, dt.timezone.utc)
 
-        async def missed(cid: str) -> List[MessageRecord]:
-            return [m for m in await core.storage.history(cid, HISTORY_LIMIT) if m.created_at >= since]
+        async def missed(cid: str, notes: bool = False) -> List[MessageRecord]:  # notes: agents only
+            return [m for m in await core.storage.history(cid, HISTORY_LIMIT, notes=notes) if m.created_at >= since]
 
         for cid in hub.local_conversations():
             live = await core.live.get(cid)
@@ -115,7 +115,7 @@ class Recovery:
             hub.write_many(hub.shopper_sockets(cid), texts)
         for agent_id in hub.local_agents():
             for cid in await core.live.owned_by(agent_id):
-                texts = [frames.dumps(frames.message_frame(m, conversation_id=True)) for m in await missed(cid)]
+                texts = [frames.dumps(frames.message_frame(m, conversation_id=True)) for m in await missed(cid, True)]
                 if texts:
                     hub.write_many(hub.agent_sockets(agent_id), texts)
         self.waits.schedule_refresh()

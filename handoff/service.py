@@ -155,8 +155,14 @@ class Gateway:
     async def agent_typing(self, agent: AgentRecord, cid: str, on: bool) -> None:
         await self._desk.typing(agent, cid, on)
 
-    async def transfer(self, agent: AgentRecord, cid: str, queue: str) -> None:
-        await self._desk.transfer(agent, cid, queue)
+    async def transfer(self, agent: AgentRecord, cid: str, queue: str, note: Optional[str] = None) -> None:
+        await self._desk.transfer(agent, cid, queue, note)
+
+    async def add_note(self, agent: AgentRecord, cid: str, text: str) -> None:
+        await self._desk.add_note(agent, cid, text)
+
+    async def seen(self, agent: AgentRecord, cid: str, up_to: str) -> None:
+        await self._desk.seen(agent, cid, up_to)
 
     async def handback(self, agent: AgentRecord, cid: str) -> None:
         await self._desk.handback(agent, cid)

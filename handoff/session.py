@@ -124,7 +124,11 @@ async def _agent_frame(
     elif isinstance(frame, p.AgentTyping):
         await gateway.agent_typing(agent, frame.conversation_id, frame.on)
     elif isinstance(frame, p.Transfer):
-        await gateway.transfer(agent, frame.conversation_id, frame.queue)
+        await gateway.transfer(agent, frame.conversation_id, frame.queue, frame.note)
+    elif isinstance(frame, p.Note):
+        await gateway.add_note(agent, frame.conversation_id, frame.text)
+    elif isinstance(frame, p.Seen):
+        await gateway.seen(agent, frame.conversation_id, frame.up_to)
     elif isinstance(frame, p.Handback):
         await gateway.handback(agent, frame.conversation_id)
     elif isinstance(frame, p.Close):

@@ -25,6 +25,7 @@ from .frames import Frame
 from .handoffs import Handoffs, queue_entry
 from .hub import Hub
 from .live_state import AGENT, BOT, CLOSED, WAITING, LiveState
+from .presence import ShopperPresence
 from .protocol import Code, ProtocolError
 from .storage import ConversationRecord
 from .throttle import Limit, Throttle
@@ -42,6 +43,7 @@ class ShopperSide:
         self.bot = bot
         self.handoffs = handoffs
         self.throttle = throttle
+        self.presence = ShopperPresence(core)
         config = core.config
         self.new_chats = Limit("new-chats", config.new_chats_per_address, config.new_chats_window_s)
 
@@ -62,6 +64,7 @@ class ShopperSide:
         cid = conversation.id
         core.rasa.note_client(cid, getattr(socket, "remote_address", None))  # order-guessing lock-out
         await core.hub.add_shopper(cid, socket)  # subscribe before reading history: nothing falls between
+        await self.presence.joined(cid)
         live = await core.live.get(cid)
         history = [] if new else await core.storage.history(cid, HISTORY_LIMIT)
         after = await self._resumed_in(cid, live)
@@ -114,6 +117,7 @@ class ShopperSide:
 
     async def left(self, conversation: ConversationRecord, socket: Any) -> None:
         await self.core.hub.remove_shopper(conversation.id, socket)
+        await self.presence.left(conversation.id)  # the last socket anywhere: agents are told
         if not self.core.hub.shopper_sockets(conversation.id):
             self.waits.forget(conversation.id)
 

@@ -39,6 +39,10 @@ from .contract import Handoff
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
 
+#: the sender of a private note: written by an agent, shown to agents only, never to the shopper
+NOTE = "note"
+
+
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
@@ -64,7 +68,7 @@ class MessageRecord:
     """One transcript line. ``extra`` holds ``buttons`` / ``custom`` / ``image``."""
 
     conversation_id: str
-    sender: str  # shopper | bot | agent | system
+    sender: str  # shopper | bot | agent | system | note (agents only)
     text: str
     id: str = field(default_factory=new_id)
     created_at: dt.datetime = field(default_factory=utcnow)
@@ -463,12 +467,17 @@ class Storage:
 
         return insert
 
-    async def history(self, conversation_id: str, limit: int = 200) -> List[MessageRecord]:
-        """The last ``limit`` messages of a conversation, oldest first."""
+    async def history(self, conversation_id: str, limit: int = 200, *, notes: bool = False) -> List[MessageRecord]:
+        """The last ``limit`` messages of a conversation, oldest first. Private
+        notes (sender :data:`NOTE`) only with ``notes=True``: agents' views ask
+        for them; by default (the shopper, mail, exports) they are left out."""
         async with self._session() as session:
+            where = [models.Message.conversation_id == conversation_id]
+            if not notes:
+                where.append(models.Message.sender != NOTE)
             result = await session.execute(
                 select(models.Message)
-                .where(models.Message.conversation_id == conversation_id)
+                .where(*where)
                 .order_by(models.Message.seq.desc())
                 .limit(limit)
             )

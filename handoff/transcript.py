@@ -2,7 +2,8 @@
 
 ``python -m handoff transcript export CONVERSATION_ID [--db-url URL] [--output FILE]``
 prints (or writes) one JSON document: the conversation, every message (oldest
-first, times ISO 8601 UTC), every handoff stint (with its rating), every
+first, times ISO 8601 UTC; agents' private notes left out), every handoff stint (with its
+rating), every
 ticket (with the email left) and page.
 
 ``python -m handoff transcript delete CONVERSATION_ID [--db-url URL]`` deletes
@@ -27,7 +28,7 @@ from typing import Any, Dict, List, Optional
 from sqlalchemy import delete, func, select
 
 from . import models
-from .storage import make_engine
+from .storage import NOTE, make_engine
 
 
 class StillOpen(Exception):
@@ -77,6 +78,7 @@ def export(db_url: str, conversation_id: str) -> Optional[Dict[str, Any]]:
                 **(dict(m.extra) if isinstance(m.extra, dict) else {}),
             }
             for m in messages
+            if m.sender != NOTE  # agents' private notes are not the shopper's to receive
         ],
         "handoffs": [
             {

@@ -163,11 +163,12 @@
     }
     if (m.sender === "bot") return "Assistant";
     if (m.sender === "agent") return m.agent_name && m.agent_name !== this.agentName ? m.agent_name : "You";
+    if (m.sender === "note") return "Private note · " + (m.agent_name && m.agent_name !== this.agentName ? m.agent_name : "You");
     return "Notice";
   };
 
   ChatPane.prototype._append = function (list, m, extra) {
-    var sender = ["shopper", "bot", "agent", "system"].indexOf(m.sender) >= 0 ? m.sender : "system";
+    var sender = ["shopper", "bot", "agent", "system", "note"].indexOf(m.sender) >= 0 ? m.sender : "system";
     var li;
     if (sender === "system") {
       li = el("li", { class: "c-msg c-from-system" }, [T.appendText(el("span", {}), m.text)]);
@@ -209,11 +210,12 @@
       }
     }
     // Measured before the message is added (see scroll.js).
-    var follow = m.sender === "agent" || this._nearEnd();
+    var own = m.sender === "agent" || (m.sender === "note" && m.agent_name === this.agentName);
+    var follow = own || this._nearEnd();
     this._append(this.transcript, m);
     if (m.sender === "shopper") this.setTyping(false);
     this.follower.added(follow, m.sender !== "system");
-    var news = m.sender !== "agent";
+    var news = !own;
     if (news && !active) { this.unread += 1; this._renderBadge(); }
     return news;
   };

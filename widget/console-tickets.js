@@ -275,5 +275,8 @@
   refreshCount();
   setInterval(refreshCount, REFRESH_MS);
 
-  global.KaraDesk = { state: function () { return state; }, show: show };
+  // Added to console-desk.js's KaraDesk (replacing it would take attach() from every chat panel).
+  var desk = global.KaraDesk || (global.KaraDesk = {});
+  desk.state = function () { return state; };
+  desk.show = show;
 })(window);

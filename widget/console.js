@@ -169,6 +169,7 @@
   function handle(frame) {
     dispatch(frame);
     if (global.KaraSla) global.KaraSla.onFrame(frame); // console-sla.js: SLA countdown, alerts, Reports link
+    if (global.KaraPresence) global.KaraPresence.onFrame(frame); // console-presence.js: "Shopper left"
   }
 
   function dispatch(frame) {
@@ -264,7 +265,7 @@
       onDismiss: function (id) { removeChat(id); },
     });
     chats[chat.conversation_id] = pane;
-    if (global.KaraDesk) global.KaraDesk.attach(pane, { base: httpBase, token: function () { return session && session.token; } });
+    if (global.KaraDesk) global.KaraDesk.attach(pane, { base: httpBase, token: function () { return session && session.token; }, send: function (f) { return conn.send(f); } });
     order.push(chat.conversation_id);
     ui.tabs.appendChild(pane.tab);
     ui.panels.appendChild(pane.panel);

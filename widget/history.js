@@ -21,7 +21,7 @@
     resultsPanel: $("results-panel"), results: $("results"), conversation: $("conversation"),
     title: $("conversation-h"), meta: $("conversation-meta"), transcript: $("transcript"),
   };
-  var SENDER = { shopper: "Shopper", bot: "Assistant", agent: "Agent", system: "Notice" };
+  var SENDER = { shopper: "Shopper", bot: "Assistant", agent: "Agent", system: "Notice", note: "Private note" }; // notes: agents only (this page is for agents)
 
   function showLogin(message) {
     ui.appView.hidden = true;

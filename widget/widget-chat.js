@@ -185,6 +185,7 @@
         this.emit("paged", { ts: this.session.paged_at });
         return this.view.announce("The on-call person has been paged.");
       case "error": return this.onError(frame);
+      case "seen": return this.view.markSeen(frame.up_to); // the agent read up to there
       default: return undefined; // a newer gateway's frame: ignore
     }
   };

@@ -336,6 +336,17 @@
     if (li) this._setDelivery(li, delivery, detail);
   };
 
+  /** "Seen" under the shopper's message `id` (and nowhere else): the agent has read up to it. */
+  View.prototype.markSeen = function (id) {
+    var items = this.list.querySelectorAll("li.kw-from-shopper[data-id]");
+    for (var i = 0; i < items.length; i++) {
+      var old = items[i].querySelector(".kw-seen");
+      if (items[i].getAttribute("data-id") === String(id)) {
+        if (!old) items[i].appendChild(el("span", { class: "kw-seen", text: "Seen" }));
+      } else if (old) old.remove();
+    }
+  };
+
   View.prototype._setDelivery = function (li, delivery, detail) {
     var self = this;
     var meta = li.querySelector(".kw-meta");
