@@ -29,6 +29,11 @@ TEST_OPS: Dict[str, Any] = {
     },
     "retention": {"transcript_days": 30},
 }
+#: TEST_OPS with every queue staffed around the clock: for gateways whose tests queue
+#: chats, which the out-of-hours answer (on by default) would otherwise not queue at night
+STAFFED_OPS: Dict[str, Any] = {
+    **TEST_OPS, "queues": {name: {**queue, "hours": "always"} for name, queue in TEST_OPS["queues"].items()},
+}
 #: "now" for the seeded history: the report's judge of chats still waiting
 NOW = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.timezone.utc)
 ADA, BOLA = 1, 2

@@ -17,7 +17,7 @@ from playwright.sync_api import expect
 from tests.handoff.helpers import GatewayProcess
 from tests.ops.conftest import migrate
 from tests.ops.gateways import PASSWORD, create_agent, running
-from tests.ops.seed import TEST_OPS
+from tests.ops.seed import STAFFED_OPS
 
 from .conftest import watch
 from .pages import Console, Widget
@@ -34,7 +34,7 @@ def notes_gateway(tmp_path: Path) -> Iterator[GatewayProcess]:
     create_agent(url, "tunde", "Tunde Ola")
     create_agent(url, "sade", "Sade Bello")
     ops_file = tmp_path / "ops.yml"
-    ops_file.write_text(yaml.safe_dump(TEST_OPS), encoding="utf-8")
+    ops_file.write_text(yaml.safe_dump(STAFFED_OPS), encoding="utf-8")  # queues at any hour the tests run
     yield from running(url, tmp_path / "gateway.log", ops_file)
 
 

@@ -21,7 +21,7 @@ from handoff.ops import db
 from tests.handoff.helpers import GatewayProcess
 from tests.ops.conftest import migrate
 from tests.ops.gateways import PASSWORD, create_agent, running
-from tests.ops.seed import TEST_OPS, History, at
+from tests.ops.seed import STAFFED_OPS, History, at
 
 from .conftest import watch
 from .pages import Console
@@ -58,7 +58,7 @@ def desk_gateway(tmp_path: Path) -> Iterator[GatewayProcess]:
     create_agent(url, "sade", "Sade Bello", role="supervisor")
     create_agent(url, "tunde", "Tunde Ola")
     ops_file = tmp_path / "ops.yml"
-    ops_file.write_text(yaml.safe_dump(TEST_OPS), encoding="utf-8")
+    ops_file.write_text(yaml.safe_dump(STAFFED_OPS), encoding="utf-8")  # queues at any hour the tests run
     yield from running(url, tmp_path / "gateway.log", ops_file)
 
 
