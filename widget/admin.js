@@ -3,8 +3,8 @@
  * disable / enable, role, chats at once), canned replies (add, edit, delete)
  * and the audit log of every such change.
  *
- * Signs in like the reports page (POST /api/login, or the console's session of
- * this tab: widget/session.js) and talks to /api/agents, /api/canned and
+ * Signs in with widget/page-signin.js (POST /api/login, or the console's
+ * session of this tab) and talks to /api/agents, /api/canned and
  * /api/audit with the bearer token (handoff/desk/). The gateway decides who may:
  * 401 -> sign in again, 403 -> "for supervisors"; a 400 shows the gateway's
  * message. Every text from the server goes in as a text node (KaraText.el).
@@ -13,100 +13,30 @@
   "use strict";
 
   var T = global.KaraText;
+  var S = global.KaraPageSignIn; // widget/page-signin.js: sign-in, session, authorised fetch
   var el = T.el;
-  var session = null;
 
   function $(id) { return document.getElementById(id); }
   var ui = {
-    loginView: $("login-view"), loginForm: $("login-form"), username: $("username"), password: $("password"),
-    loginError: $("login-error"), loginBtn: $("login-submit"), appView: $("app-view"), agentName: $("agent-name"),
-    signOut: $("sign-out"), error: $("admin-error"), note: $("admin-note"), admin: $("admin"),
+    error: $("admin-error"), note: $("admin-note"), admin: $("admin"),
     agents: document.querySelector("#agents tbody"), newAgent: $("new-agent"),
     canned: $("canned"), facts: $("facts"), newCanned: $("new-canned"),
     audit: document.querySelector("#audit tbody"), auditNone: $("audit-none"),
   };
 
-  // ---- session (as widget/reports.js) -----------------------------------------
-
-  function showLogin(message) {
-    ui.appView.hidden = true;
-    ui.loginView.hidden = false;
-    ui.loginError.hidden = !message;
-    ui.loginError.textContent = message || "";
-    ui.username.focus();
-  }
-
-  function showApp() {
-    ui.loginView.hidden = true;
-    ui.appView.hidden = false;
-    ui.agentName.textContent = (session.agent && session.agent.name) || "";
-  }
-
-  ui.loginForm.addEventListener("submit", function (event) {
-    event.preventDefault();
-    var username = ui.username.value.trim();
-    var password = ui.password.value;
-    if (!username || !password) { showLogin("Enter your username and password."); return; }
-    ui.loginBtn.disabled = true;
-    fetch("/api/login", {
-      method: "POST", headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ username: username, password: password }),
-    })
-      .then(function (r) { return r.json().catch(function () { return {}; }).then(function (b) { return { status: r.status, body: b }; }); })
-      .then(function (res) {
-        if (res.status !== 200 || !res.body.token) {
-          throw new Error(res.status === 401 ? "Wrong username or password." : (res.body.error || "Sign-in failed."));
-        }
-        session = { token: res.body.token, agent: res.body.agent || { name: username } };
-        global.KaraSession.save(session);
-        ui.password.value = "";
-        showApp();
-        loadAll();
-      })
-      .catch(function (err) {
-        showLogin(err && err.message && err.message.indexOf("fetch") < 0 ? err.message : "Cannot reach the support gateway.");
-      })
-      .then(function () { ui.loginBtn.disabled = false; });
-  });
-
-  ui.signOut.addEventListener("click", function () {
-    session = null;
-    global.KaraSession.save(null);
-    ui.admin.hidden = true;
-    showLogin("You signed out.");
-  });
-
   // ---- the API -------------------------------------------------------------------
 
   /** GET (no body) or POST `body`; resolves the JSON answer, rejects with a sentence. */
   function api(path, body) {
-    var options = { headers: { Authorization: "Bearer " + session.token } };
-    if (body !== undefined) {
-      options.method = "POST";
-      options.headers["Content-Type"] = "application/json";
-      options.body = JSON.stringify(body);
-    }
-    return fetch(path, options).then(function (res) {
-      return res.json().catch(function () { return {}; }).then(function (b) {
-        if (res.status === 401) {
-          session = null;
-          global.KaraSession.save(null);
-          showLogin("Your session has expired. Please sign in again.");
-          throw new Error("");
-        }
-        if (res.status === 403) throw new Error("The admin page is for supervisors.");
-        if (!res.ok) throw new Error(b.error ? "Not saved: " + b.error + "." : "That failed (" + res.status + ").");
-        return b;
-      });
+    return S.api(path, {
+      body: body,
+      forbidden: "The admin page is for supervisors.",
+      failure: function (status, b) { return b.error ? "Not saved: " + b.error + "." : "That failed (" + status + ")."; },
     });
   }
 
   function failed(err) {
-    ui.note.textContent = "";
-    if (!err || !err.message) return;
-    ui.error.textContent = err.message;
-    ui.error.hidden = false;
-    if (err.message.indexOf("supervisors") >= 0) ui.admin.hidden = true;
+    if (S.showError(ui.note, ui.error, err) && err.message.indexOf("supervisors") >= 0) ui.admin.hidden = true;
   }
 
   function done(message) {
@@ -254,7 +184,5 @@
 
   // ---- start -------------------------------------------------------------------------
 
-  session = global.KaraSession.load();
-  if (!session || !session.token) showLogin("");
-  else { showApp(); loadAll(); }
+  S.start({ onSignedIn: loadAll, onSignedOut: function () { ui.admin.hidden = true; } });
 })(window);

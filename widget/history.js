@@ -3,94 +3,31 @@
  * transcripts (GET /api/search?q=) and read one conversation
  * (GET /api/conversations/<id>/transcript). `?q=words` searches at once,
  * `?c=<id>` opens a conversation (the console's "Past conversations" links).
- * Signs in like the reports page (or reuses the console's session of this
- * tab); every text from the server goes in as a text node.
+ * Signs in with widget/page-signin.js (or reuses the console's session of
+ * this tab); every text from the server goes in as a text node.
  */
 (function (global) {
   "use strict";
 
   var T = global.KaraText;
+  var S = global.KaraPageSignIn; // widget/page-signin.js: sign-in, session, authorised fetch
   var el = T.el;
-  var session = null;
 
   function $(id) { return document.getElementById(id); }
   var ui = {
-    loginView: $("login-view"), loginForm: $("login-form"), username: $("username"), password: $("password"),
-    loginError: $("login-error"), loginBtn: $("login-submit"), appView: $("app-view"), agentName: $("agent-name"),
-    signOut: $("sign-out"), form: $("search-form"), q: $("search-q"), note: $("search-note"), error: $("history-error"),
+    form: $("search-form"), q: $("search-q"), note: $("search-note"), error: $("history-error"),
     resultsPanel: $("results-panel"), results: $("results"), conversation: $("conversation"),
     title: $("conversation-h"), meta: $("conversation-meta"), transcript: $("transcript"),
   };
   var SENDER = { shopper: "Shopper", bot: "Assistant", agent: "Agent", system: "Notice", note: "Private note" }; // notes: agents only (this page is for agents)
 
-  function showLogin(message) {
-    ui.appView.hidden = true;
-    ui.loginView.hidden = false;
-    ui.loginError.hidden = !message;
-    ui.loginError.textContent = message || "";
-    ui.username.focus();
-  }
-
-  function showApp() {
-    ui.loginView.hidden = true;
-    ui.appView.hidden = false;
-    ui.agentName.textContent = (session.agent && session.agent.name) || "";
-  }
-
-  ui.loginForm.addEventListener("submit", function (event) {
-    event.preventDefault();
-    var username = ui.username.value.trim();
-    var password = ui.password.value;
-    if (!username || !password) { showLogin("Enter your username and password."); return; }
-    ui.loginBtn.disabled = true;
-    fetch("/api/login", {
-      method: "POST", headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ username: username, password: password }),
-    })
-      .then(function (r) { return r.json().catch(function () { return {}; }).then(function (b) { return { status: r.status, body: b }; }); })
-      .then(function (res) {
-        if (res.status !== 200 || !res.body.token) {
-          throw new Error(res.status === 401 ? "Wrong username or password." : (res.body.error || "Sign-in failed."));
-        }
-        session = { token: res.body.token, agent: res.body.agent || { name: username } };
-        global.KaraSession.save(session);
-        ui.password.value = "";
-        showApp();
-        fromAddress();
-      })
-      .catch(function (err) {
-        showLogin(err && err.message && err.message.indexOf("fetch") < 0 ? err.message : "Cannot reach the support gateway.");
-      })
-      .then(function () { ui.loginBtn.disabled = false; });
-  });
-
-  ui.signOut.addEventListener("click", function () {
-    session = null;
-    global.KaraSession.save(null);
-    showLogin("You signed out.");
-  });
-
   function api(path) {
-    return fetch(path, { headers: { Authorization: "Bearer " + session.token } }).then(function (res) {
-      return res.json().catch(function () { return {}; }).then(function (b) {
-        if (res.status === 401) {
-          session = null;
-          global.KaraSession.save(null);
-          showLogin("Your session has expired. Please sign in again.");
-          throw new Error("");
-        }
-        if (!res.ok) throw new Error(b.error ? "Cannot show that: " + b.error + "." : "That failed (" + res.status + ").");
-        return b;
-      });
+    return S.api(path, {
+      failure: function (status, b) { return b.error ? "Cannot show that: " + b.error + "." : "That failed (" + status + ")."; },
     });
   }
 
-  function failed(err) {
-    ui.note.textContent = "";
-    if (!err || !err.message) return;
-    ui.error.textContent = err.message;
-    ui.error.hidden = false;
-  }
+  function failed(err) { S.showError(ui.note, ui.error, err); }
 
   function when(iso) { return String(iso || "").replace("T", " ").replace(/:\d\d(\.\d+)?Z$/, " UTC"); }
 
@@ -160,7 +97,5 @@
     if (params.get("c")) open(params.get("c"));
   }
 
-  session = global.KaraSession.load();
-  if (!session || !session.token) showLogin("");
-  else { showApp(); fromAddress(); }
+  S.start({ onSignedIn: fromAddress });
 })(window);

@@ -1,8 +1,8 @@
 /*
  * Kara Support reports page (/console/reports), for supervisors.
  *
- * Signs in with POST /api/login (or reuses the console's session of this tab:
- * same sessionStorage key), asks GET /api/reports?from=&to= with the bearer
+ * Signs in with widget/page-signin.js (POST /api/login, or the console's
+ * session of this tab), asks GET /api/reports?from=&to= with the bearer
  * token and draws the figures with widget/charts.js. The gateway decides who
  * may read them: 401 -> sign in again, 403 -> "for supervisors". Every text
  * from the server goes in as a text node (KaraText.el / textContent).
@@ -12,15 +12,13 @@
 
   var T = global.KaraText;
   var C = global.KaraCharts;
+  var S = global.KaraPageSignIn; // widget/page-signin.js: sign-in, session, authorised fetch
   var el = T.el;
-  var session = null;
   var shown = null; // the {from, to} of the report on screen
 
   function $(id) { return document.getElementById(id); }
   var ui = {
-    loginView: $("login-view"), loginForm: $("login-form"), username: $("username"), password: $("password"),
-    loginError: $("login-error"), loginBtn: $("login-submit"), appView: $("app-view"), agentName: $("agent-name"),
-    signOut: $("sign-out"), rangeForm: $("range-form"), from: $("range-from"), to: $("range-to"),
+    rangeForm: $("range-form"), from: $("range-from"), to: $("range-to"),
     show: $("range-show"), csv: $("range-csv"), note: $("range-note"), error: $("report-error"),
     report: $("report"), title: $("report-title"), tiles: $("tiles"), charts: $("charts"),
     breaches: document.querySelector("#breaches tbody"), breachesTable: $("breaches"), breachesNone: $("breaches-none"),
@@ -43,89 +41,23 @@
   function pad(n) { return (n < 10 ? "0" : "") + n; }
   function day(d) { return d.getFullYear() + "-" + pad(d.getMonth() + 1) + "-" + pad(d.getDate()); }
 
-  // ---- session -------------------------------------------------------------
-
-  var loadSession = global.KaraSession.load; // widget/session.js: the console's session of this tab
-  var saveSession = global.KaraSession.save;
-
-  function showLogin(message) {
-    ui.appView.hidden = true;
-    ui.loginView.hidden = false;
-    ui.loginError.hidden = !message;
-    ui.loginError.textContent = message || "";
-    ui.username.focus();
-  }
-
-  function showApp() {
-    ui.loginView.hidden = true;
-    ui.appView.hidden = false;
-    ui.agentName.textContent = (session.agent && session.agent.name) || "";
-  }
-
-  ui.loginForm.addEventListener("submit", function (event) {
-    event.preventDefault();
-    var username = ui.username.value.trim();
-    var password = ui.password.value;
-    if (!username || !password) { showLogin("Enter your username and password."); return; }
-    ui.loginBtn.disabled = true;
-    fetch("/api/login", {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ username: username, password: password }),
-    })
-      .then(function (r) { return r.json().catch(function () { return {}; }).then(function (b) { return { status: r.status, body: b }; }); })
-      .then(function (res) {
-        if (res.status !== 200 || !res.body.token) {
-          throw new Error(res.status === 401 ? "Wrong username or password." : (res.body.error || "Sign-in failed."));
-        }
-        session = { token: res.body.token, agent: res.body.agent || { name: username } };
-        saveSession(session);
-        ui.password.value = "";
-        showApp();
-        load();
-      })
-      .catch(function (err) {
-        showLogin(err && err.message && err.message.indexOf("fetch") < 0 ? err.message : "Cannot reach the support gateway.");
-      })
-      .then(function () { ui.loginBtn.disabled = false; });
-  });
-
-  ui.signOut.addEventListener("click", function () {
-    session = null;
-    saveSession(null);
-    ui.report.hidden = true;
-    showLogin("You signed out.");
-  });
-
   // ---- the report ------------------------------------------------------------
 
   function range() { return { from: ui.from.value, to: ui.to.value }; }
 
   function ask(path, r) {
     var query = "?from=" + encodeURIComponent(r.from) + "&to=" + encodeURIComponent(r.to);
-    return fetch(path + query, { headers: { Authorization: "Bearer " + session.token } }).then(function (res) {
-      if (res.status === 401) {
-        session = null;
-        saveSession(null);
-        showLogin("Your session has expired. Please sign in again.");
-        throw new Error("");
-      }
-      if (res.status === 403) throw new Error("Reports are for supervisors. Ask a supervisor to share them.");
-      if (!res.ok) {
-        return res.json().catch(function () { return {}; }).then(function (b) {
-          throw new Error(b.error ? "Cannot show that range: " + b.error + "." : "The report failed (" + res.status + ").");
-        });
-      }
-      return res;
+    return S.api(path + query, {
+      raw: true,
+      forbidden: "Reports are for supervisors. Ask a supervisor to share them.",
+      failure: function (status, b) {
+        return b.error ? "Cannot show that range: " + b.error + "." : "The report failed (" + status + ").";
+      },
     });
   }
 
   function failed(err) {
-    ui.note.textContent = "";
-    if (!err || !err.message) return;
-    ui.report.hidden = true;
-    ui.error.textContent = err.message;
-    ui.error.hidden = false;
+    if (S.showError(ui.note, ui.error, err)) ui.report.hidden = true;
   }
 
   function load() {
@@ -289,10 +221,7 @@
     var today = new Date();
     ui.from.value = params.get("from") || day(new Date(today.getFullYear(), today.getMonth(), 1));
     ui.to.value = params.get("to") || day(today);
-    session = loadSession();
-    if (!session || !session.token) { showLogin(""); return; }
-    showApp();
-    load();
+    S.start({ onSignedIn: load, onSignedOut: function () { ui.report.hidden = true; } });
   })();
 
   global.KaraReports = { shown: function () { return shown; } };

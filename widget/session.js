@@ -1,6 +1,7 @@
 /*
  * Kara Support Chat: the signed-in agent of this tab, shared by the console
- * and the reports page (one sign-in serves both). Exposed as `window.KaraSession`.
+ * and its stand-alone pages (widget/page-signin.js): one sign-in serves all.
+ * Exposed as `window.KaraSession`.
  * sessionStorage: one tab = one signed-in agent; it dies with the tab.
  */
 (function (global) {
