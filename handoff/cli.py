@@ -175,41 +175,30 @@ def _delete(args: argparse.Namespace, db_url: str) -> int:
     return 0
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-    if (code := ops_cli.main(argv)) is not None:  # report | missed | retention (handoff/ops/cli.py)
-        return code
-    args = _parser().parse_args(argv)
-    if args.command == "serve":
-        logs.setup(getattr(__import__("logging"), str(args.log_level).upper(), 20))
-        overrides = {
-            k: v
-            for k, v in vars(args).items()
-            if k not in ("command", "log_level") and v is not None
-        }
-        for name in ("allowed_origins", "trusted_proxies"):
-            if name in overrides:
-                overrides[name] = tuple(overrides[name])
-        config = GatewayConfig.from_env(**overrides)
-        from .server import run
+def _serve(args: argparse.Namespace) -> int:
+    logs.setup(getattr(__import__("logging"), str(args.log_level).upper(), 20))
+    overrides = {
+        k: v
+        for k, v in vars(args).items()
+        if k not in ("command", "log_level") and v is not None
+    }
+    for name in ("allowed_origins", "trusted_proxies"):
+        if name in overrides:
+            overrides[name] = tuple(overrides[name])
+    config = GatewayConfig.from_env(**overrides)
+    from .server import run
 
-        asyncio.set_event_loop_policy(event_loop_policy(config.loop))
-        try:
-            asyncio.run(run(config))
-        except KeyboardInterrupt:
-            pass
-        return 0
+    asyncio.set_event_loop_policy(event_loop_policy(config.loop))
+    try:
+        asyncio.run(run(config))
+    except KeyboardInterrupt:
+        pass
+    return 0
 
+
+def _create_agent(args: argparse.Namespace, db_url: str) -> int:
     from .storage import Storage, migrate
 
-    db_url = args.db_url or GatewayConfig.from_env().db_url
-    if args.command == "transcript":
-        return _transcript(args, db_url)
-    if args.command == "migrate":
-        migrate(db_url)
-        print(f"database at head: {db_url.split('@')[-1]}")
-        return 0
-
-    # create-agent
     password = args.password
     if password is None:
         password = getpass.getpass("Password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\r\n")
@@ -238,3 +227,22 @@ def main(argv: Optional[List[str]] = None) -> int:
         outcome += give_role(db_url, username, args.role)
     print(f"agent {username} {outcome}")
     return 0
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    if (code := ops_cli.main(argv)) is not None:  # report | missed | retention (handoff/ops/cli.py)
+        return code
+    args = _parser().parse_args(argv)
+    if args.command == "serve":
+        return _serve(args)
+
+    from .storage import migrate
+
+    db_url = args.db_url or GatewayConfig.from_env().db_url
+    if args.command == "transcript":
+        return _transcript(args, db_url)
+    if args.command == "migrate":
+        migrate(db_url)
+        print(f"database at head: {db_url.split('@')[-1]}")
+        return 0
+    return _create_agent(args, db_url)  # create-agent

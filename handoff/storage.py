@@ -13,239 +13,44 @@ calls are grouped into one transaction (group commit), and each call returns
 only once its message is committed, so a message the gateway has delivered
 is always stored. Alembic and the transcript command use the same database
 synchronously (:func:`make_engine`, psycopg 3 or sqlite3).
+
+By job: the records in :mod:`handoff.records`, engines and migrations in
+:mod:`handoff.engines`, the group-committed message writes (PostgreSQL
+``COPY``) in :mod:`handoff.message_writes`; their public names are
+re-exported here, so ``from handoff.storage import ...`` keeps working.
 """
 from __future__ import annotations
 
 import asyncio
 import collections
 import datetime as dt
-import json
-import os
-import re
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
-from sqlalchemy import create_engine, event, select, update
-from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
-from sqlalchemy.pool import AsyncAdaptedQueuePool, QueuePool
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from . import models
 from .config import DEFAULT_DB_URL
 from .contract import Handoff
-
-MIGRATIONS_DIR = Path(__file__).with_name("migrations")
-
-
-#: the sender of a private note: written by an agent, shown to agents only, never to the shopper
-NOTE = "note"
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
-
-
-def _aware(value: Optional[dt.datetime]) -> Optional[dt.datetime]:
-    """SQLite returns naive datetimes; everything stored is UTC."""
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=dt.timezone.utc)
-    return value
-
-
-def new_id() -> str:
-    """A random (version 4) UUID as 32 hex digits, like ``uuid.uuid4().hex``
-    without building a ``UUID`` object (a message id is made per message)."""
-    raw = bytearray(os.urandom(16))
-    raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
-    raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
-    return raw.hex()
+from .engines import MIGRATIONS_DIR as MIGRATIONS_DIR
+from .engines import async_url as async_url
+from .engines import default_db_url as default_db_url
+from .engines import make_async_engine as make_async_engine
+from .engines import make_engine as make_engine
+from .engines import migrate as migrate
+from .engines import sync_url as sync_url
+from .message_writes import MessageWrites
+from .records import NOTE as NOTE
+from .records import AgentRecord as AgentRecord
+from .records import ConversationRecord as ConversationRecord
+from .records import HandoffRecord as HandoffRecord
+from .records import MessageRecord as MessageRecord
+from .records import new_id as new_id
+from .records import utcnow as utcnow
+from .records import _agent, _aware, _handoff, _message
 
 
-@dataclass(frozen=True)
-class MessageRecord:
-    """One transcript line. ``extra`` holds ``buttons`` / ``custom`` / ``image``."""
-
-    conversation_id: str
-    sender: str  # shopper | bot | agent | system | note (agents only)
-    text: str
-    id: str = field(default_factory=new_id)
-    created_at: dt.datetime = field(default_factory=utcnow)
-    extra: Optional[Dict[str, Any]] = None
-    agent_id: Optional[int] = None
-    agent_name: Optional[str] = None
-    client_id: Optional[str] = None
-
-
-@dataclass(frozen=True)
-class ConversationRecord:
-    id: str
-    role: str
-    line: str
-    created_at: dt.datetime
-
-
-@dataclass(frozen=True)
-class HandoffRecord:
-    id: int
-    conversation_id: str
-    queue: str
-    reason: str
-    summary: str
-    context: Dict[str, Any]
-    enqueued_at: dt.datetime
-    claimed_at: Optional[dt.datetime]
-    closed_at: Optional[dt.datetime]
-    agent_id: Optional[int]
-    outcome: Optional[str]
-    rating: Optional[int]
-    rating_comment: Optional[str]
-
-
-@dataclass(frozen=True)
-class AgentRecord:
-    id: int
-    username: str
-    name: str
-    password_hash: str
-    active: bool
-
-
-def _message(row: Any) -> MessageRecord:
-    return MessageRecord(
-        id=row.id,
-        conversation_id=row.conversation_id,
-        sender=row.sender,
-        text=row.text,
-        created_at=_aware(row.created_at),  # type: ignore[arg-type]
-        extra=row.extra,
-        agent_id=row.agent_id,
-        agent_name=row.agent_name,
-        client_id=row.client_id,
-    )
-
-
-def _handoff(row: models.Handoff) -> HandoffRecord:
-    return HandoffRecord(
-        id=row.id,
-        conversation_id=row.conversation_id,
-        queue=row.queue,
-        reason=row.reason,
-        summary=row.summary,
-        context=dict(row.context or {}),
-        enqueued_at=_aware(row.enqueued_at),  # type: ignore[arg-type]
-        claimed_at=_aware(row.claimed_at),
-        closed_at=_aware(row.closed_at),
-        agent_id=row.agent_id,
-        outcome=row.outcome,
-        rating=row.rating,
-        rating_comment=row.rating_comment,
-    )
-
-
-def _agent(row: models.Agent) -> AgentRecord:
-    return AgentRecord(row.id, row.username, row.name, row.password_hash, bool(row.active))
-
-
-def _driver_url(url: str, sqlite_driver: str) -> str:
-    """``url`` on this environment's drivers: psycopg 3 for PostgreSQL, the
-    given one for SQLite (the database and its options are kept)."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "postgresql":
-        parsed = parsed.set(drivername="postgresql+psycopg")
-    elif parsed.get_backend_name() == "sqlite":
-        parsed = parsed.set(drivername=sqlite_driver)
-    return parsed.render_as_string(hide_password=False)
-
-
-def sync_url(url: str) -> str:
-    return _driver_url(url, "sqlite")
-
-
-def async_url(url: str) -> str:
-    return _driver_url(url, "sqlite+aiosqlite")
-
-
-def _sqlite_file(url: str) -> bool:
-    """Whether ``url`` is an SQLite file (its folder is made if missing)."""
-    if not url.startswith("sqlite"):
-        return False
-    path = url.split(":///", 1)[-1]
-    if path and path != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-    return True
-
-
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    """WAL, a busy timeout and foreign keys on every SQLite connection."""
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=5000")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()
-
-
-def make_engine(url: str, *, pool_size: int = 5) -> Engine:
-    """A synchronous engine for ``url`` (Alembic, the transcript command).
-    Parameters are hidden from error messages: they hold what shoppers typed."""
-    if _sqlite_file(url):
-        engine = create_engine(
-            sync_url(url), hide_parameters=True, poolclass=QueuePool, pool_size=pool_size, max_overflow=2,
-            connect_args={"check_same_thread": False},
-        )
-        event.listen(engine, "connect", _sqlite_pragmas)
-        return engine
-    return create_engine(sync_url(url), hide_parameters=True, pool_pre_ping=True, pool_size=pool_size, max_overflow=5)
-
-
-def make_async_engine(url: str, *, pool_size: int = 5) -> AsyncEngine:
-    """The gateway's engine for ``url`` (see module docs); SQLite gets WAL, a
-    busy timeout and foreign keys, and a pool (opening a connection and its
-    pragmas per transaction costs about a millisecond)."""
-    if _sqlite_file(url):
-        engine = create_async_engine(
-            async_url(url), hide_parameters=True, poolclass=AsyncAdaptedQueuePool, pool_size=pool_size,
-            max_overflow=2,
-        )
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        return engine
-    return create_async_engine(
-        async_url(url), hide_parameters=True, pool_pre_ping=True, pool_size=pool_size, max_overflow=5
-    )
-
-
-def migrate(url: str, revision: str = "head") -> None:
-    """Bring the database at ``url`` to ``revision`` with Alembic."""
-    from alembic import command
-    from alembic.config import Config
-
-    _sqlite_file(url)
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
-    command.upgrade(config, revision)
-
-
-# PostgreSQL's COPY text format: a NULL, and the characters a value must escape.
-_NULL = "\\N"
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"})
-
-
-_COPY_SPECIAL = re.compile(r"[\\\n\r\t]")
-
-
-def _copy_text(value: str) -> str:
-    # Most texts hold none of them: one regex scan is cheaper than translate().
-    return value.translate(_COPY_ESCAPES) if _COPY_SPECIAL.search(value) else value
-
-
-def _copy_value(value: Optional[str]) -> str:
-    return _NULL if value is None else _copy_text(value)
-
-
-class Storage:
+class Storage(MessageWrites):
     """Async access to the gateway database (see module docs)."""
 
     def __init__(self, url: str = DEFAULT_DB_URL, *, connections: Optional[int] = None) -> None:
@@ -308,164 +113,6 @@ class Storage:
             row = result.first()
             return _message(row) if row is not None else None
 
-    def submit_message(self, message: MessageRecord) -> "asyncio.Future[Tuple[MessageRecord, bool]]":
-        """Queue ``message`` for the next group commit, now (calls keep their
-        order); the future resolves as :meth:`add_message` returns."""
-        loop = asyncio.get_running_loop()
-        future: "asyncio.Future[Tuple[MessageRecord, bool]]" = loop.create_future()
-        self._pending.append((message, future))
-        if self._flushing is None:
-            self._flushing = loop.create_task(self._flush())
-        return future
-
-    async def _flush(self) -> None:
-        try:
-            while self._pending:
-                batch, self._pending = self._pending, []
-                try:
-                    stored = await self._insert_messages([m for m, _ in batch])
-                except Exception as exc:  # the whole transaction failed
-                    for _, future in batch:
-                        if not future.done():
-                            future.set_exception(exc)
-                else:
-                    self.stored.update(record.sender for record, new in stored if new)  # handoff/metrics.py
-                    for (_, future), result in zip(batch, stored):
-                        if not future.done():
-                            future.set_result(result)
-        finally:
-            self._flushing = None
-
-    async def _insert_messages(self, batch: List[MessageRecord]) -> List[Tuple[MessageRecord, bool]]:
-        """One transaction on the writer connection, which is held from batch
-        to batch: a checkout per batch would cost a pre-ping round trip, about
-        a fifth of PostgreSQL's work per message in the relay benchmark. What
-        the pre-ping guarded against is handled here instead: a connection the
-        server dropped while it was idle (a restart, an idle timeout) fails
-        before the commit, so nothing was written and the batch is written
-        once more on a new connection. A failure at the commit is not
-        retried (it may have been written): the senders get an error and
-        resend with their ``client_id``, which is stored once."""
-        for attempt in (1, 2):
-            if self._writer is None:
-                self._writer = await self.engine.connect()
-            transaction = await self._writer.begin()
-            try:
-                results = await self._write_messages(self._writer, batch)
-            except BaseException as exc:
-                lost = self._lost_connection(exc)
-                await self._drop_writer(invalidate=lost)
-                if lost and attempt == 1:
-                    continue
-                raise
-            try:
-                await transaction.commit()
-            except BaseException as exc:
-                await self._drop_writer(invalidate=self._lost_connection(exc))
-                raise
-            return results
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def _lost_connection(self, exc: BaseException) -> bool:
-        """Whether ``exc`` says the database connection is gone. The COPY
-        runs on the driver's own connection, whose errors SQLAlchemy never
-        wraps, so those are asked of the dialect directly."""
-        if isinstance(exc, DBAPIError):
-            return bool(exc.connection_invalidated)
-        return self.engine.dialect.driver == "psycopg" and _psycopg_lost(exc)
-
-    async def _drop_writer(self, invalidate: bool = False) -> None:
-        writer, self._writer = self._writer, None
-        if writer is None:
-            return
-        try:
-            if invalidate:
-                await writer.invalidate()  # not back into the pool: the server has closed it
-            await writer.close()  # otherwise rolls back what is open and returns it to the pool
-        except Exception:
-            pass
-
-    async def _write_messages(
-        self, connection: AsyncConnection, batch: List[MessageRecord]
-    ) -> List[Tuple[MessageRecord, bool]]:
-        """Find earlier messages with the same client ids, then insert the
-        rest with one statement (not the ORM: this is the hot path; on
-        PostgreSQL a ``COPY``, see :meth:`_prepare_fast_insert`)."""
-        table = models.table_of(models.Message)
-        earlier: Dict[Tuple[str, str], MessageRecord] = {}
-        wanted: Dict[str, List[str]] = {}
-        for message in batch:
-            if message.client_id is not None:
-                wanted.setdefault(message.conversation_id, []).append(message.client_id)
-        results: List[Tuple[MessageRecord, bool]] = []
-        fresh: List[MessageRecord] = []
-        for conversation_id, client_ids in wanted.items():
-            found = await connection.execute(
-                select(table).where(table.c.conversation_id == conversation_id, table.c.client_id.in_(client_ids))
-            )
-            for row in found:
-                earlier.setdefault((conversation_id, row.client_id), _message(row))
-        for message in batch:
-            if message.client_id is not None:
-                key = (message.conversation_id, message.client_id)
-                if key in earlier:
-                    results.append((earlier[key], False))
-                    continue
-                earlier[key] = message
-            fresh.append(message)
-            results.append((message, True))
-        if fresh and self._fast_insert is not None:
-            await self._fast_insert(connection, fresh)
-        elif fresh:
-            await connection.execute(
-                table.insert(),
-                [
-                    {
-                        "id": message.id,
-                        "conversation_id": message.conversation_id,
-                        "sender": message.sender,
-                        "text": message.text,
-                        "extra": message.extra,
-                        "agent_id": message.agent_id,
-                        "agent_name": message.agent_name,
-                        "client_id": message.client_id,
-                        "created_at": message.created_at,
-                    }
-                    for message in fresh
-                ],
-            )
-        return results
-
-    def _prepare_fast_insert(self) -> Optional[Callable[[AsyncConnection, List[MessageRecord]], Awaitable[None]]]:
-        """On PostgreSQL (psycopg 3), the message insert of the hot path as one
-        ``COPY ... FROM STDIN`` on the transaction's driver connection: the same
-        rows, constraints and transaction as an INSERT, with no SQL to parse
-        per row and no per-value adaptation in Python (measured with
-        psycopg2: about 70% of the server's and half of the driver's CPU per
-        row of a multi-row INSERT). Other databases keep the Core insert."""
-        if self.engine.dialect.driver != "psycopg":
-            return None
-        columns = ("id", "conversation_id", "sender", "text", "extra", "agent_id", "agent_name", "client_id",
-                   "created_at")
-        sql = f"COPY {models.Message.__tablename__} ({', '.join(columns)}) FROM STDIN"
-
-        async def insert(connection: AsyncConnection, messages: List[MessageRecord]) -> None:
-            stamps: Dict[dt.datetime, str] = {}  # a burst shares its timestamp: formatted once
-            rows = "".join([
-                f"{m.id}\t{m.conversation_id}\t{m.sender}\t{_copy_text(m.text)}\t"
-                f"{_NULL if m.extra is None else _copy_text(json.dumps(m.extra))}\t"
-                f"{_NULL if m.agent_id is None else m.agent_id}\t{_copy_value(m.agent_name)}\t"
-                f"{_copy_value(m.client_id)}\t"
-                f"{stamps.get(m.created_at) or stamps.setdefault(m.created_at, m.created_at.isoformat())}\n"
-                for m in messages
-            ])
-            raw = await connection.get_raw_connection()  # the driver connection of this transaction
-            driver: Any = raw.driver_connection
-            async with driver.cursor() as cursor:
-                async with cursor.copy(sql) as copy:
-                    await copy.write(rows)
-
-        return insert
 
     async def history(self, conversation_id: str, limit: int = 200, *, notes: bool = False) -> List[MessageRecord]:
         """The last ``limit`` messages of a conversation, oldest first. Private
@@ -586,14 +233,3 @@ class Storage:
         async with self._session() as session:
             row = await session.get(models.Agent, agent_id)
             return _agent(row) if row is not None else None
-
-
-def _psycopg_lost(exc: BaseException) -> bool:
-    """A psycopg 3 error on a connection that is closed (the server ended it)."""
-    import psycopg
-
-    return isinstance(exc, psycopg.OperationalError)
-
-
-def default_db_url() -> str:
-    return os.environ.get("KARA_GATEWAY_DB_URL", DEFAULT_DB_URL)

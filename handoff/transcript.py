@@ -44,6 +44,35 @@ def _ts(value: Optional[dt.datetime]) -> Optional[str]:
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
 
+def _message_json(m: Any) -> Dict[str, Any]:
+    return {
+        "id": m.id,
+        "sender": m.sender,
+        "text": m.text,
+        "ts": _ts(m.created_at),
+        **({"agent_name": m.agent_name} if m.agent_name else {}),
+        **({"client_id": m.client_id} if m.client_id else {}),
+        **(dict(m.extra) if isinstance(m.extra, dict) else {}),
+    }
+
+
+def _handoff_json(h: Any) -> Dict[str, Any]:
+    return {
+        "id": h.id,
+        "queue": h.queue,
+        "reason": h.reason,
+        "summary": h.summary,
+        "context": h.context or {},
+        "enqueued_at": _ts(h.enqueued_at),
+        "claimed_at": _ts(h.claimed_at),
+        "closed_at": _ts(h.closed_at),
+        "agent_id": h.agent_id,
+        "outcome": h.outcome,
+        "rating": h.rating,
+        "rating_comment": h.rating_comment,
+    }
+
+
 def export(db_url: str, conversation_id: str) -> Optional[Dict[str, Any]]:
     """Everything stored about one conversation; None if there is no such conversation."""
     engine = make_engine(db_url)
@@ -67,36 +96,9 @@ def export(db_url: str, conversation_id: str) -> Optional[Dict[str, Any]]:
         engine.dispose()
     return {
         "conversation": {"id": row.id, "role": row.role, "line": row.line, "created_at": _ts(row.created_at)},
-        "messages": [
-            {
-                "id": m.id,
-                "sender": m.sender,
-                "text": m.text,
-                "ts": _ts(m.created_at),
-                **({"agent_name": m.agent_name} if m.agent_name else {}),
-                **({"client_id": m.client_id} if m.client_id else {}),
-                **(dict(m.extra) if isinstance(m.extra, dict) else {}),
-            }
-            for m in messages
-            if m.sender != NOTE  # agents' private notes are not the shopper's to receive
-        ],
-        "handoffs": [
-            {
-                "id": h.id,
-                "queue": h.queue,
-                "reason": h.reason,
-                "summary": h.summary,
-                "context": h.context or {},
-                "enqueued_at": _ts(h.enqueued_at),
-                "claimed_at": _ts(h.claimed_at),
-                "closed_at": _ts(h.closed_at),
-                "agent_id": h.agent_id,
-                "outcome": h.outcome,
-                "rating": h.rating,
-                "rating_comment": h.rating_comment,
-            }
-            for h in handoffs
-        ],
+        # agents' private notes are not the shopper's to receive
+        "messages": [_message_json(m) for m in messages if m.sender != NOTE],
+        "handoffs": [_handoff_json(h) for h in handoffs],
         "tickets": [
             {"id": t.id, "handoff_id": t.handoff_id, "email": t.email, "text": t.text, "created_at": _ts(t.created_at)}
             for t in tickets

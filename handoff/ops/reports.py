@@ -235,18 +235,37 @@ def _by(connection: Connection, query: Select[Any], keys: Sequence[str], fill: A
         fill(key, found)
 
 
-def build(connection: Connection, ops: Ops, p: Period, now: Optional[dt.datetime] = None) -> Report:
-    """The :class:`Report` of ``p`` (see module docs); ``now`` judges chats still waiting."""
-    now = now or dt.datetime.now(dt.timezone.utc)
-    c, m, h, t = conversations_t, messages_t, handoffs_t, tickets_t
+@dataclass
+class _Tally:
+    """The figures being filled, by queue and by agent, and the agents' names."""
+
+    names: Dict[int, str]
+    queues: Dict[str, Figures] = field(default_factory=lambda: {q: Figures() for q in (ALL, *QUEUES)})
+    agents: Dict[str, Figures] = field(default_factory=lambda: {ALL: Figures()})
+
+    def agent(self, agent_id: Optional[int]) -> str:
+        return self.names.get(agent_id, f"agent #{agent_id}") if agent_id is not None else "-"
+
+    def figures(self, queue: Any = ALL, agent_id: Any = None, *, per_agent: bool = False) -> Figures:
+        if per_agent:
+            return self.agents.setdefault(self.agent(agent_id) if agent_id is not None else ALL, Figures())
+        return self.queues.setdefault(queue, Figures())
+
+    def four(self, queue: Any, agent_id: Any) -> Tuple[Figures, ...]:
+        """The stint's queue, every queue, its agent, every agent."""
+        return (self.figures(queue), self.figures(), self.figures(agent_id=agent_id, per_agent=True),
+                self.figures(per_agent=True))
+
+
+def _agent_names(connection: Connection) -> Dict[int, str]:
     # only the columns the report needs: it also runs on databases migrated before later columns
     who = select(agents_t.c.id, agents_t.c.name, agents_t.c.username)
-    names = {row.id: f"{row.name} ({row.username})" for row in connection.execute(who)}
+    return {row.id: f"{row.name} ({row.username})" for row in connection.execute(who)}
 
-    def agent(agent_id: Optional[int]) -> str:
-        return names.get(agent_id, f"agent #{agent_id}") if agent_id is not None else "-"
 
-    # -- conversations -----------------------------------------------------
+def _conversations(connection: Connection, p: Period) -> Tuple[Dict[str, int], int, int]:
+    """Conversations by line, resolved by the assistant alone, handed off."""
+    c, m, h, t = conversations_t, messages_t, handoffs_t, tickets_t
     has_message = exists().where(m.c.conversation_id == c.c.id)
     has_handoff = exists().where(h.c.conversation_id == c.c.id)
     has_ticket = exists().where(t.c.conversation_id == c.c.id)
@@ -263,33 +282,30 @@ def build(connection: Connection, ops: Ops, p: Period, now: Optional[dt.datetime
         by_line[line] = int(n_line)
         resolved += int(alone_n or 0)
         handed_off += int(handed_n or 0)
+    return by_line, resolved, handed_off
 
-    # -- requests: handoffs by reason, first response, SLA -------------------
-    stints = _stints()
-    requests = _requests(stints)
-    r = requests.c
-    asked = _within(r.asked_at, p)
+
+def _handoffs(connection: Connection, tally: _Tally, r: Any, asked: Any) -> Dict[Tuple[str, str], int]:
+    """Requests by (queue, reason), also counted into the queues' figures."""
     handoffs: Dict[Tuple[str, str], int] = {}
     for queue, reason, count in connection.execute(
         select(r.queue, r.reason, func.count()).where(asked).group_by(r.queue, r.reason)
     ):
         handoffs[(queue, reason)] = int(count)
-
-    queues: Dict[str, Figures] = {q: Figures() for q in (ALL, *QUEUES)}
-    agents: Dict[str, Figures] = {ALL: Figures()}
-
-    def figures(queue: Any = ALL, agent_id: Any = None, *, per_agent: bool = False) -> Figures:
-        if per_agent:
-            return agents.setdefault(agent(agent_id) if agent_id is not None else ALL, Figures())
-        return queues.setdefault(queue, Figures())
-
     for (queue, _reason), count in handoffs.items():
-        figures(queue).requests += count
-        figures().requests += count
+        tally.figures(queue).requests += count
+        tally.figures().requests += count
+    return handoffs
+
+
+def _first_responses(connection: Connection, tally: _Tally, r: Any, asked: Any) -> None:
     first_response = select(r.queue, seconds_between(r.asked_at, r.answered_at).label("x")).where(asked)
     for keys in ((), ("queue",)):
-        _by(connection, first_response, keys, lambda k, v: setattr(figures(*k), "first_response", v))
+        _by(connection, first_response, keys, lambda k, v: setattr(tally.figures(*k), "first_response", v))
 
+
+def _sla(connection: Connection, ops: Ops, tally: _Tally, r: Any, asked: Any, now: dt.datetime) -> List[Breach]:
+    """Each request judged against its queue's target; the breaches, oldest first."""
     breaches: List[Breach] = []
     for row in connection.execute(
         select(r.conversation_id, r.queue, r.asked_at, r.answered_at, r.ended_at).where(asked).order_by(r.asked_at)
@@ -299,28 +315,32 @@ def build(connection: Connection, ops: Ops, p: Period, now: Optional[dt.datetime
                             ended_at=_aware(row.ended_at))
         if not verdict.counted:
             continue
-        for fig in (figures(row.queue), figures()):
+        for fig in (tally.figures(row.queue), tally.figures()):
             if verdict.status == sla.MET:
                 fig.sla_met += 1
             else:
                 fig.sla_breached += 1
         if verdict.status == sla.BREACHED:
             breaches.append(Breach(row.conversation_id, row.queue, asked_at, verdict.deadline, answered_at))  # type: ignore[arg-type]
+    return breaches
 
-    # -- stints: waits, handle times, transfers, hand-backs, CSAT ------------
-    s = stints.c
-    in_period = _within(s.enqueued_at, p)
-    claimed = and_(in_period, s.claimed_at.isnot(None))
+
+def _waits_and_handles(connection: Connection, tally: _Tally, s: Any, claimed: Any) -> None:
     wait = select(s.queue, s.agent_id, seconds_between(s.enqueued_at, s.claimed_at).label("x")).where(claimed)
     handle = select(s.queue, s.agent_id, seconds_between(s.claimed_at, s.closed_at).label("x")).where(
         claimed, s.outcome.in_(HANDLED)
     )
+    figures = tally.figures
     for keys in ((), ("queue",)):
         _by(connection, wait, keys, lambda k, v: setattr(figures(*k), "wait", v))
     for keys in ((), ("queue",)):
         _by(connection, handle, keys, lambda k, v: setattr(figures(*k), "handle", v))
     _by(connection, handle, ("agent_id",), lambda k, v: setattr(figures(agent_id=k[0], per_agent=True), "handle", v))
     _by(connection, handle, (), lambda k, v: setattr(figures(per_agent=True), "handle", v))
+
+
+def _endings(connection: Connection, tally: _Tally, s: Any, claimed: Any) -> None:
+    """Claimed stints, transfers and hand-backs."""
 
     def ending(outcome: Optional[str]) -> Any:
         """How many stints ended so (None: all of them)."""
@@ -330,24 +350,28 @@ def build(connection: Connection, ops: Ops, p: Period, now: Optional[dt.datetime
         claimed
     ).group_by(s.queue, s.agent_id)
     for queue, agent_id, n, transfers, handbacks in connection.execute(counts):
-        for fig in (figures(queue), figures(), figures(agent_id=agent_id, per_agent=True), figures(per_agent=True)):
+        for fig in tally.four(queue, agent_id):
             fig.claimed += int(n)
             fig.transfers += int(transfers or 0)
             fig.handbacks += int(handbacks or 0)
 
+
+def _ratings(connection: Connection, tally: _Tally, s: Any, in_period: Any) -> List[Comment]:
+    """CSAT distributions and averages; the comments, masked, oldest first."""
     rated = and_(in_period, s.rating.isnot(None))
     for queue, agent_id, score, n in connection.execute(
         select(s.queue, s.agent_id, s.rating, func.count()).where(rated).group_by(s.queue, s.agent_id, s.rating)
     ):
-        for fig in (figures(queue), figures(), figures(agent_id=agent_id, per_agent=True), figures(per_agent=True)):
+        for fig in tally.four(queue, agent_id):
             fig.csat.distribution[int(score)] = fig.csat.distribution.get(int(score), 0) + int(n)
     csat = select(s.queue, s.agent_id, s.rating.label("x")).where(rated)
+    figures = tally.figures
     for keys in ((), ("queue",)):
         _by(connection, csat, keys, lambda k, v: _set_csat(figures(*k), v))
     _by(connection, csat, ("agent_id",), lambda k, v: _set_csat(figures(agent_id=k[0], per_agent=True), v))
     _by(connection, csat, (), lambda k, v: _set_csat(figures(per_agent=True), v))
-    comments = [
-        Comment(row.conversation_id, row.queue, agent(row.agent_id), int(row.rating), redact(row.rating_comment))
+    return [
+        Comment(row.conversation_id, row.queue, tally.agent(row.agent_id), int(row.rating), redact(row.rating_comment))
         for row in connection.execute(
             select(s.conversation_id, s.queue, s.agent_id, s.rating, s.rating_comment)
             .where(rated, s.rating_comment.isnot(None), s.rating_comment != "")
@@ -355,7 +379,10 @@ def build(connection: Connection, ops: Ops, p: Period, now: Optional[dt.datetime
         )
     ]
 
-    # -- tickets -------------------------------------------------------------
+
+def _tickets(connection: Connection, p: Period) -> Tuple[Dict[str, int], Optional[Dict[str, int]], Dict[str, Stats]]:
+    """Tickets by queue; answered ones and their time to answer (None: not stored)."""
+    h, t = handoffs_t, tickets_t
     ticket_queue = func.coalesce(h.c.queue, literal(NO_QUEUE)).label("queue")
     left = t.outerjoin(h, h.c.id == t.c.handoff_id)
     tickets: Dict[str, int] = {ALL: 0}
@@ -380,7 +407,29 @@ def build(connection: Connection, ops: Ops, p: Period, now: Optional[dt.datetime
         for keys in ((), ("queue",)):
             for key, found in stats(connection, answer, keys).items():
                 ticket_answer[key[0] if key else ALL] = found
+    return tickets, tickets_answered, ticket_answer
 
+
+def build(connection: Connection, ops: Ops, p: Period, now: Optional[dt.datetime] = None) -> Report:
+    """The :class:`Report` of ``p`` (see module docs); ``now`` judges chats still waiting."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    tally = _Tally(_agent_names(connection))
+    by_line, resolved, handed_off = _conversations(connection, p)
+    # requests: handoffs by reason, first response, SLA
+    stints = _stints()
+    r = _requests(stints).c
+    asked = _within(r.asked_at, p)
+    handoffs = _handoffs(connection, tally, r, asked)
+    _first_responses(connection, tally, r, asked)
+    breaches = _sla(connection, ops, tally, r, asked, now)
+    # stints: waits, handle times, transfers, hand-backs, CSAT
+    s = stints.c
+    in_period = _within(s.enqueued_at, p)
+    claimed = and_(in_period, s.claimed_at.isnot(None))
+    _waits_and_handles(connection, tally, s, claimed)
+    _endings(connection, tally, s, claimed)
+    comments = _ratings(connection, tally, s, in_period)
+    tickets, tickets_answered, ticket_answer = _tickets(connection, p)
     return Report(
         period=p,
         generated_at=now,
@@ -389,8 +438,8 @@ def build(connection: Connection, ops: Ops, p: Period, now: Optional[dt.datetime
         resolved_alone=resolved,
         handed_off=handed_off,
         handoffs=handoffs,
-        queues=queues,
-        agents=agents,
+        queues=tally.queues,
+        agents=tally.agents,
         targets={q: ops.queue(q).first_response_s for q in QUEUES},
         breaches=breaches,
         comments=comments,
