@@ -7,7 +7,8 @@ server's life: the tests kill and restart only what they started.
   from the cache, its own seeded SQLite shop), started once for the package.
   ``stack`` gives it to one test with both processes alive (a test before may
   have killed one: it is started again on the same port). Tests that kill one
-  are marked ``kills_stack``: they run after the package's other tests.
+  are marked ``kills_stack``: they run after the package's other tests
+  (``tests/conftest.py``).
 * ``private_redis``: a redis-server of the test's own on a free port, without
   persistence, that the test may kill and start again (``restart()``).
 * From ``tests/handoff``: ``gateway_process`` (``python -m handoff serve`` as a
@@ -21,7 +22,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, List, Optional
+from typing import Iterator, Optional
 
 import pytest
 
@@ -30,25 +31,6 @@ from bot.processes import BotStack, ManagedProcess, actions_ready, rasa_ready, s
 from tests.conftest import SHARED_SHOPS
 from tests.handoff.conftest import fresh_pg, gateway_process, make_gateway, redis_prefix  # noqa: F401
 from tests.handoff.helpers import free_port
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "kills_stack: the test kills a process of ``own_stack`` (run last)")
-
-
-def pytest_collection_modifyitems(items: List[pytest.Item]) -> None:
-    """The tests that kill a process of ``own_stack`` run after the package's
-    other tests (in their own order): nothing after them has to wait for a Rasa
-    server to start again."""
-    here = Path(__file__).parent
-    ours = [i for i, item in enumerate(items) if here in Path(str(item.path)).parents]
-    if not ours:
-        return
-    block = [items[i] for i in ours]
-    ordered = ([item for item in block if item.get_closest_marker("kills_stack") is None]
-               + [item for item in block if item.get_closest_marker("kills_stack") is not None])
-    for index, item in zip(ours, ordered):
-        items[index] = item
 
 
 def revive(process: ManagedProcess, probe, timeout: float = 300) -> None:
