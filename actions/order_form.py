@@ -38,8 +38,8 @@ MAX_UNUSABLE_ANSWERS = 3
 #: (off-topic messages and FAQs are answered, then the question comes again).
 MAX_ASKS = 6
 #: "ok", "continue": the person is ready for the question again, not answering it.
-GOING_ON = re.compile(r"^\W*(?:ok(?:ay)?|k|kk|continue|go on|carry on|proceed|yes|yeah|sure|alright|fine|next"
-                      r"|ready|go ahead|oya|i dey|sorry)\W*$", re.IGNORECASE)
+GOING_ON = re.compile(r"^\W*(?:(?:ok(?:ay)?|k|kk|continue|go on|carry on|proceed|yes|yeah|sure|alright|fine|next"
+                      r"|ready|go ahead|oya|i dey|sorry)\W*)+$", re.IGNORECASE)
 
 
 class ValidateOrderForm(FormValidationAction):
