@@ -11,9 +11,14 @@ LAGOS_GPS = {1: "N", 2: (6.0, 27.0, 14.0), 3: "E", 4: (3.0, 23.0, 45.0)}
 
 def photo_with_gps(size: tuple = (64, 48), fmt: str = "JPEG") -> bytes:
     """A photo whose EXIF names the camera and where it was taken."""
-    from PIL import Image
+    from PIL import Image, ImageDraw
 
-    image = Image.new("RGB", size, (200, 40, 40))
+    w, h = size
+    image = Image.new("RGB", size, (226, 232, 240))
+    draw = ImageDraw.Draw(image)  # a parcel with a dented corner, enough to look like a photo of one
+    draw.rectangle((w // 6, h // 4, w * 5 // 6, h * 7 // 8), fill=(180, 130, 80), outline=(120, 80, 40), width=2)
+    draw.polygon([(w * 5 // 6, h // 4), (w * 2 // 3, h // 4), (w * 5 // 6, h // 2)], fill=(140, 95, 55))
+    draw.line((w // 2, h // 4, w // 2, h * 7 // 8), fill=(230, 200, 120), width=max(1, w // 40))
     exif = Image.Exif()
     exif[0x010F] = "PhoneMaker"  # Make
     exif[0x0110] = "Model X"  # Model
