@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import http
+import logging
 import re
 import urllib.parse
 from dataclasses import dataclass
@@ -50,6 +51,8 @@ from .store import AttachmentStore, key_of, store_for
 
 if TYPE_CHECKING:
     from ..service import Gateway
+
+logger = logging.getLogger(__name__)
 
 PATH = "/api/attachments"
 _ID = re.compile(r"^[0-9a-f]{32}$")
@@ -146,7 +149,12 @@ class AttachmentRoutes:
             return json_answer(http.HTTPStatus.TOO_MANY_REQUESTS, {
                 "error": f"Too many files were sent in this conversation; try again in {minutes} minutes.",
                 "retry_after": wait.retry_after}, ("Retry-After", str(wait.retry_after)))
-        message = await self._keep(cid, agent, cleaned, client_id)
+        try:
+            message = await self._keep(cid, agent, cleaned, client_id)
+        except OSError:  # the directory or the object store (handoff/attachments/s3.py StoreError)
+            logger.exception("an attachment could not be kept")
+            return _error(http.HTTPStatus.SERVICE_UNAVAILABLE,
+                          "The file could not be stored just now; nothing was sent. Please try again.", None)
         return json_answer(http.HTTPStatus.CREATED, {"message": frames.message_frame(message)})
 
     async def _keep(self, cid: str, agent: Optional[AgentRecord], cleaned: Cleaned,
@@ -177,7 +185,11 @@ class AttachmentRoutes:
         row = await rows.find(self.gateway.storage.engine, aid) if _ID.match(aid) else None
         if row is None or (shopper is not None and shopper.subject != row.conversation_id):
             return _error(http.HTTPStatus.NOT_FOUND, "no such file", None)
-        data = await asyncio.to_thread(self.store.get, row.storage_key)
+        try:
+            data = await asyncio.to_thread(self.store.get, row.storage_key)
+        except OSError:
+            logger.exception("an attachment could not be read")
+            return _error(http.HTTPStatus.SERVICE_UNAVAILABLE, "the file cannot be fetched just now; try again", None)
         if data is None:
             return _error(http.HTTPStatus.NOT_FOUND, "this file is no longer kept", None)
         disposition = "attachment" if row.content_type == PDF else "inline"
