@@ -24,8 +24,8 @@ JPEG, PNG, WEBP, PDF = "image/jpeg", "image/png", "image/webp", "application/pdf
 EXTENSIONS = {JPEG: "jpg", PNG: "png", WEBP: "webp", PDF: "pdf"}
 #: Pillow's format name of each image type
 _FORMATS = {JPEG: "JPEG", PNG: "PNG", WEBP: "WEBP"}
-#: larger images are refused (a small file can decode to gigabytes: a "decompression bomb")
-MAX_PIXELS = 40_000_000
+#: larger images are refused (a small file can decode to gigabytes: a "decompression bomb");
+MAX_PIXELS = 52_000_000  # a 50-megapixel phone camera's full-size photo fits
 NAME_LIMIT = 100
 
 
