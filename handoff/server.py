@@ -141,8 +141,9 @@ async def start(config: GatewayConfig) -> RunningGateway:
         max_size=MAX_MESSAGE_BYTES,
         max_queue=4,
         write_limit=2**14,
-        # the connection answers 408 at open_timeout_s (web.GatewayConnection); this is the backstop
-        open_timeout=config.open_timeout_s + 1 if config.open_timeout_s > 0 else None,
+        # the connection answers 408 at open_timeout_s, an upload at upload_timeout_s
+        # (web.GatewayConnection); this is the backstop
+        open_timeout=max(config.open_timeout_s, config.upload_timeout_s) + 1 if config.open_timeout_s > 0 else None,
         ping_interval=ping,
         ping_timeout=ping,  # a pong must be back before the next ping
         close_timeout=CLOSE_TIMEOUT_S,

@@ -309,6 +309,8 @@ class GatewayConnection(ServerConnection):
             self.upload_deadline = True  # the connection's deadline no longer applies: this one does
             asyncio.get_running_loop().call_later(upload.timeout_s, self.too_slow, True)
         self.head, self.chunks, self.have, self.received = (method, path, headers, length), [body], len(body), b""
+        if headers.get("Expect", "").lower() == "100-continue" and len(body) < length:
+            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")  # curl waits for it before a large body
         return True
 
     def answered(self, task: "asyncio.Future[Optional[Answer]]") -> None:

@@ -22,7 +22,7 @@ from handoff.ops import db, retention
 from handoff.storage import sync_url
 
 from . import files
-from .helpers import add_agent, agent, handed_off, login, shopper
+from .helpers import add_agent, claimed_chat, login, shopper
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -48,13 +48,8 @@ async def upload(gw: Any, data: bytes, *, token: Optional[str] = None, bearer: O
 
 
 async def chat_with_agent(gw: Any) -> Tuple[Any, Any, str, str, str]:
-    """A shopper handed to the agent ``ada``, who claimed the chat."""
-    await add_agent(gw.gateway.config.db_url, "ada", "Ada Obi")
-    a = await agent(gw, "ada")
-    s = await handed_off(gw)
-    cid, token = s.received[0]["conversation_id"], s.received[0]["token"]
-    await a.send(type="claim", conversation_id=cid)
-    await a.expect("claimed")
+    """A shopper handed to the agent ``ada``, who claimed the chat; and her bearer token."""
+    s, a, cid, token = await claimed_chat(gw, "ada", "Ada Obi")
     return s, a, cid, token, (await login(gw, "ada", "correct horse"))["token"]
 
 
@@ -223,3 +218,28 @@ async def test_transcript_delete_removes_the_files(make_gateway, db_url: str, tm
     counts = await asyncio.to_thread(transcript.erase, sync_url(db_url), cid, FileStore(tmp_path / "files"))
     assert counts is not None and counts["attachments"] == 2
     assert _attachment_rows(sync_url(db_url)) == [] and not (tmp_path / "files" / cid).exists()
+
+
+async def test_a_slow_upload_has_its_own_deadline(make_gateway, tmp_path: Path) -> None:
+    """A phone on a slow network: the body may come after the connection's 1 s
+    deadline, within the upload's (3 s here); one that stops is answered 408."""
+    gw = await make_gateway(attachments_dir=tmp_path / "files", open_timeout_s=1, upload_timeout_s=3)
+    token = (await shopper(gw)).received[0]["token"]
+    document = files.pdf()
+
+    async def post_slowly(parts: int) -> bytes:
+        reader, writer = await asyncio.open_connection("127.0.0.1", gw.port)
+        writer.write(f"POST /api/attachments?token={token}&name=slow.pdf HTTP/1.1\r\nHost: x\r\n"
+                     f"Expect: 100-continue\r\nContent-Length: {len(document)}\r\n\r\n".encode())
+        assert await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5) == b"HTTP/1.1 100 Continue\r\n\r\n"
+        half = len(document) // 2
+        writer.write(document[:half])
+        await asyncio.sleep(1.5)  # past the connection's own deadline
+        if parts == 2:
+            writer.write(document[half:])
+        answer = await asyncio.wait_for(reader.read(), 10)
+        writer.close()
+        return answer
+
+    assert (await post_slowly(2)).startswith(b"HTTP/1.1 201")
+    assert (await post_slowly(1)).startswith(b"HTTP/1.1 408")
