@@ -151,6 +151,8 @@ class AttachmentRoutes:
                 "retry_after": wait.retry_after}, ("Retry-After", str(wait.retry_after)))
         try:
             message = await self._keep(cid, agent, cleaned, client_id)
+        except ProtocolError as refused:  # the agent's chat was transferred or closed meanwhile
+            return _error(http.HTTPStatus.FORBIDDEN, refused.message, None)
         except OSError:  # the directory or the object store (handoff/attachments/s3.py StoreError)
             logger.exception("an attachment could not be kept")
             return _error(http.HTTPStatus.SERVICE_UNAVAILABLE,
@@ -161,6 +163,7 @@ class AttachmentRoutes:
                     client_id: Optional[str]) -> MessageRecord:
         """The bytes, then the row, then the message: once a socket hears of
         the file, it can be fetched."""
+        recipient = await self.gateway.attachment_recipient(cid, agent)  # (again: the chat may have moved)
         aid, now = new_id(), utcnow()
         key = key_of(cid, aid)
         await asyncio.to_thread(self.store.put, key, cleaned.data, cleaned.content_type)
@@ -172,7 +175,6 @@ class AttachmentRoutes:
         await rows.insert(self.gateway.storage.engine, rows.AttachmentRow(
             aid, cid, message.id, message.sender, message.agent_id, cleaned.name, cleaned.content_type,
             len(cleaned.data), cleaned.sha256, key, now))
-        recipient = await self.gateway.attachment_recipient(cid, agent)
         return await self.gateway.post_attachment(message, recipient)
 
     async def _download(self, aid: str, params: Dict[str, str], headers: Any) -> Answer:
