@@ -52,6 +52,7 @@
     ["widget-view.js", "KaraWidgetView"],
     ["widget-chat.js", "KaraWidgetChat"],
     ["widget-transcript.js", "KaraWidgetTranscript"], // "Email me this conversation"
+    ["widget-attach.js", "KaraWidgetAttach"], // photos and PDFs both ways
   ];
 
   function loadScript(file, globalName) {
