@@ -128,7 +128,7 @@ def cmd_test(args: argparse.Namespace) -> int:
     _step("model")
     ensure_model()
     if args.pytest_args:  # the tests asked for, in their environment, output as it comes
-        run = suite.runs_for(list(args.pytest_args))
+        run = suite.run_for(list(args.pytest_args))
         _step(f"pytest {' '.join(run.args)} ({run.python})")
         return subprocess.call(run.command, cwd=paths.ROOT)
     failed = 0  # the checks of pyproject.toml: ruff (whole repository), mypy --strict (handoff/)

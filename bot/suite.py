@@ -1,13 +1,14 @@
-"""The pytest runs of ``./kara test``: which tests run in which Python
-environment, and two lanes of runs side by side.
+"""The pytest sessions of ``./kara test``: which tests run in which Python
+environment, and two lanes of sessions side by side.
 
-The tests mostly wait (on sockets, timers, Rasa's answers, a browser), so on
-a machine with two cores two pytest sessions at once take about half the
-time of one after the other. The sessions share nothing that the tests do not
-already keep apart for parallel runs: every database is a fresh one (SQLite in
-the test's directory, PostgreSQL through ``bot.databases``), every Redis key has
-a per-test prefix, every port is a free one, every assistant is started by the
-session that uses it. ``KARA_TEST_LANES=1`` runs everything one after the other.
+Most of the tests' time is waiting (on sockets, timers, Rasa's answers, a
+browser, processes starting), so two sessions at once on two cores overlap
+their waits. They share nothing the tests do not already keep apart: every
+database is a fresh one (SQLite in the test's own directory, PostgreSQL
+through ``bot.databases``), every Redis key has a per-test prefix, every port
+is a free one (``free_port``), every assistant is started by the session that
+uses it. ``KARA_TEST_LANES=1`` runs the sessions one after the other (one
+gateway session, as before the split).
 """
 from __future__ import annotations
 
@@ -64,7 +65,7 @@ def default_lanes(lanes: int) -> List[List[Run]]:
     return [[second], [first, rest]]
 
 
-def runs_for(pytest_args: List[str]) -> Run:
+def run_for(pytest_args: List[str]) -> Run:
     """The one session for explicit pytest arguments: the gateway's
     environment if they name gateway tests, else the assistant's."""
     if any(arg.startswith(GATEWAY_TESTS) for arg in pytest_args):
