@@ -222,8 +222,9 @@ def offline() -> Frame:
     return {"type": "offline"}
 
 
-def ticket_saved(ticket_id: int) -> Frame:
-    return {"type": "ticket_saved", "ticket_id": ticket_id}
+def ticket_saved(ticket_id: int, reply_within: str) -> Frame:
+    """``reply_within``: the policy's general response window (``24-48 hours``), for the widget's card."""
+    return {"type": "ticket_saved", "ticket_id": ticket_id, "reply_within": reply_within}
 
 
 def paged() -> Frame:

@@ -164,7 +164,7 @@ class ShopperSide:
         if left_queue:
             await core.hub.queues_changed()
             await core.resume_rasa(cid)
-        return frames.ticket_saved(ticket_id)
+        return frames.ticket_saved(ticket_id, response_window())
 
     async def medical_emergency(self, conversation: ConversationRecord, live: LiveState) -> None:
         """An emergency written while waiting or with an agent (handoff.emergency):

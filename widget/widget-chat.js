@@ -177,7 +177,7 @@
         return this.setState("agent", this.agentName);
       case "rating_request": return this.view.showRating();
       case "offline": return this.view.showOffline();
-      case "ticket_saved": return this.view.ticketSaved(frame.ticket_id);
+      case "ticket_saved": return this.view.ticketSaved(frame.ticket_id, frame.reply_within);
       case "paged":
         this.session.paged_at = frame.ts || new Date().toISOString();
         this.store.save(this.session);
