@@ -125,6 +125,8 @@
       hello: function () {
         var frame = { type: "hello", v: P.VERSION, role: self.config.role, line: self.config.line };
         if (self.session.token) frame.token = self.session.token;
+        var browser = global.KaraWidgetHistory && global.KaraWidgetHistory.browserId(self.wsBase);
+        if (browser) frame.browser = browser; // agents see this browser's other conversations
         return frame;
       },
       onFrame: function (frame) { self.handle(frame); },
@@ -197,6 +199,7 @@
     this.session.token = frame.token;
     this.session.conversation_id = frame.conversation_id;
     this.store.save(this.session);
+    this.emit("conversation", { conversation_id: frame.conversation_id, token: frame.token }); // widget-history.js
 
     // Redraw the transcript from the server's history: the source of truth.
     this.view.clearMessages();

@@ -1,0 +1,173 @@
+/*
+ * Kara Support Chat widget: "Previous conversations" (handoff/desk/shopper_history.py).
+ *
+ * The widget keeps the resume token of every conversation this browser had
+ * (localStorage, per gateway and line, the newest MAX_KEPT), learning each one
+ * from the chat's `kara-chat:conversation` event. "Previous conversations"
+ * under the composer lists the earlier ones (date, first line, state) from
+ * `POST /api/shopper/conversations`, and opens one read-only from
+ * `POST /api/shopper/transcript`: each conversation is read with its own
+ * token, tokens travel in the body (never a URL), as CORS "simple" requests.
+ * Also the browser id the chat's `hello` carries (`browserId`): a random key
+ * kept in this browser, which lets agents see "same browser" conversations.
+ * Text only, never HTML. Exposed as `window.KaraWidgetHistory`.
+ */
+(function (global) {
+  "use strict";
+
+  if (global.KaraWidgetHistory) return;
+
+  var T = global.KaraText;
+  var MAX_KEPT = 20; // the gateway reads at most 20 tokens at once
+  var STATES = { bot: "With the assistant", waiting: "Waiting for a person", agent: "With an agent", closed: "Ended" };
+  var WHO = { shopper: "You", bot: "Assistant", system: "Notice" };
+  var here = (document.currentScript && new URL(".", document.currentScript.src).href) || "/widget/";
+
+  function load(key, fallback) {
+    try { return JSON.parse(global.localStorage.getItem(key)) || fallback; } catch (e) { return fallback; }
+  }
+  function save(key, value) {
+    try { global.localStorage.setItem(key, JSON.stringify(value)); } catch (e) { /* private mode */ }
+  }
+
+  /** This browser's random id for the gateway at `wsBase` (null when storage is off). */
+  function browserId(wsBase) {
+    var key = "kara-chat:v1:browser:" + wsBase;
+    var id = load(key, null);
+    if (typeof id === "string" && /^[A-Za-z0-9_-]{16,64}$/.test(id)) return id;
+    if (!global.crypto || !global.crypto.getRandomValues) return null;
+    var bytes = new Uint8Array(16);
+    global.crypto.getRandomValues(bytes);
+    id = Array.prototype.map.call(bytes, function (b) { return (b < 16 ? "0" : "") + b.toString(16); }).join("");
+    save(key, id);
+    return load(key, null) === id ? id : null;
+  }
+
+  function Past(chat) { this.key = "kara-chat:v1:past:" + chat.wsBase + ":" + chat.config.line; }
+  Past.prototype.all = function () { var list = load(this.key, []); return Array.isArray(list) ? list : []; };
+  Past.prototype.remember = function (cid, token) {
+    if (!cid || !token) return;
+    var list = this.all().filter(function (p) { return p.conversation_id !== cid; });
+    list.unshift({ conversation_id: cid, token: token });
+    save(this.key, list.slice(0, MAX_KEPT));
+  };
+  /** Keep only the conversations the gateway still answers for. */
+  Past.prototype.keep = function (cids) {
+    save(this.key, this.all().filter(function (p) { return cids.indexOf(p.conversation_id) >= 0; }));
+  };
+
+  function post(base, path, body) {
+    return fetch(base + path, { method: "POST", headers: { "Content-Type": "text/plain" }, body: JSON.stringify(body) })
+      .then(function (r) { return r.json().then(function (b) { return { ok: r.ok, body: b }; }); })
+      .catch(function () { return { ok: false, body: {} }; });
+  }
+
+  function day(ts) {
+    var d = new Date(ts);
+    return isNaN(d.getTime()) ? "" : d.toLocaleDateString([], { day: "numeric", month: "short", year: "numeric" }) +
+      ", " + T.formatClock(ts);
+  }
+
+  function attach(chat) {
+    var view = chat.view;
+    if (!view || !view.panel || view.historyBox || chat.config.line === "emergency") return;
+    var el = function (tag, attrs, children) { return T.el(tag, attrs, children, document); };
+    var base = global.KaraProtocol.httpOrigin(chat.config.gateway);
+    var past = new Past(chat);
+    if (chat.session && chat.session.token) past.remember(chat.session.conversation_id, chat.session.token);
+
+    var toggle = el("button", { type: "button", "class": "kw-link-btn kw-hist-toggle", text: "Previous conversations" });
+    var bar = el("div", { "class": "kw-hist-bar" }, [toggle]);
+    var title = el("h3", { "class": "kw-hist-title", tabindex: "-1", text: "Previous conversations" });
+    var back = el("button", { type: "button", "class": "kw-link-btn kw-hist-back", text: "Back to the chat" });
+    var status = el("p", { "class": "kw-hist-status", role: "status" });
+    var body = el("div", { "class": "kw-hist-body" });
+    var layer = el("section", { "class": "kw-hist", "aria-label": "Previous conversations", hidden: true },
+      [el("div", { "class": "kw-hist-head" }, [title, back]), status, body]);
+    view.root.appendChild(el("link", { rel: "stylesheet", href: here + "widget-history.css" }));
+    view.panel.insertBefore(layer, view.panel.children[1] || null); // under the header
+    view.panel.insertBefore(bar, view.newChatBtn || null);
+    view.historyBox = bar;
+
+    function earlier() {
+      var current = chat.session && chat.session.conversation_id;
+      return past.all().filter(function (p) { return p.conversation_id !== current; });
+    }
+    function refreshBar() { bar.hidden = earlier().length === 0; }
+    function show(open) {
+      layer.hidden = !open;
+      view.panel.classList.toggle("kw-hist-open", open);
+      if (open) title.focus();
+      else toggle.focus();
+    }
+
+    function list() {
+      title.textContent = "Previous conversations";
+      back.textContent = "Back to the chat";
+      back.onclick = function () { show(false); };
+      body.textContent = "";
+      status.textContent = "Loading…";
+      var mine = earlier();
+      post(base, "/api/shopper/conversations", { tokens: mine.map(function (p) { return p.token; }) }).then(function (res) {
+        if (!res.ok) { status.textContent = "Your previous conversations cannot be loaded right now."; return; }
+        var found = res.body.conversations || [];
+        past.keep(found.map(function (c) { return c.conversation_id; }).concat(chat.session.conversation_id || []));
+        status.textContent = found.length ? "" : "No earlier conversations in this browser.";
+        var items = el("ul", { "class": "kw-hist-list" });
+        found.forEach(function (c) {
+          var token = (mine.filter(function (p) { return p.conversation_id === c.conversation_id; })[0] || {}).token;
+          items.appendChild(el("li", {}, [el("button", { type: "button", "class": "kw-hist-item",
+            onclick: function () { read(c, token); } }, [
+            el("span", { "class": "kw-hist-when", text: day(c.created_at) }),
+            T.appendText(el("span", { "class": "kw-hist-line" }), c.first_line || "(no message)"),
+            el("span", { "class": "kw-hist-state", text: STATES[c.state] || c.state }),
+          ])]));
+        });
+        body.appendChild(items);
+        refreshBar();
+      });
+    }
+
+    function read(c, token) {
+      title.textContent = "Conversation of " + day(c.created_at);
+      back.textContent = "Back to the list";
+      back.onclick = list;
+      body.textContent = "";
+      status.textContent = "Loading…";
+      title.focus();
+      post(base, "/api/shopper/transcript", { token: token }).then(function (res) {
+        if (!res.ok) { status.textContent = "This conversation cannot be shown right now."; return; }
+        status.textContent = "Read only: " + (STATES[res.body.conversation.state] || "").toLowerCase() + ".";
+        var ol = el("ol", { "class": "kw-messages kw-hist-transcript", "aria-label": "Earlier conversation" });
+        (res.body.messages || []).forEach(function (m) {
+          var who = m.sender === "agent" ? (m.agent_name || "Support agent") : WHO[m.sender] || "Notice";
+          var sender = (WHO[m.sender] || m.sender === "agent") ? m.sender : "system";
+          ol.appendChild(el("li", { "class": "kw-msg kw-from-" + sender }, [
+            el("span", { "class": "kw-name", text: m.sender === "shopper" ? "" : who }),
+            el("span", { "class": "kw-sr", text: who + " said: " }),
+            T.appendText(el("div", { "class": sender === "system" ? "kw-system" : "kw-bubble" }), m.text),
+            el("span", { "class": "kw-meta", text: T.formatClock(m.ts) }),
+          ]));
+        });
+        body.appendChild(ol);
+      });
+    }
+
+    toggle.addEventListener("click", function () { show(true); list(); });
+    layer.addEventListener("keydown", function (e) {
+      if (e.key === "Escape") { e.stopPropagation(); show(false); }
+    });
+    document.addEventListener("kara-chat:conversation", function (e) {
+      if (e.detail && e.detail.line === chat.config.line) past.remember(e.detail.conversation_id, e.detail.token);
+      refreshBar();
+    });
+    refreshBar();
+  }
+
+  document.addEventListener("kara-chat:ready", function (e) {
+    var chat = global.KaraChat && global.KaraChat.find(e.detail && e.detail.line);
+    if (chat) attach(chat);
+  });
+
+  global.KaraWidgetHistory = { attach: attach, browserId: browserId };
+})(window);
