@@ -32,7 +32,7 @@
 
   /** This browser's random id for the gateway at `wsBase` (null when storage is off). */
   function browserId(wsBase) {
-    var key = "kara-chat:v1:browser:" + wsBase;
+    var key = "kara-chat-browser:v1:" + wsBase; // not "kara-chat:v1:...": that prefix is the resume token's
     var id = load(key, null);
     if (typeof id === "string" && /^[A-Za-z0-9_-]{16,64}$/.test(id)) return id;
     if (!global.crypto || !global.crypto.getRandomValues) return null;
@@ -43,7 +43,7 @@
     return load(key, null) === id ? id : null;
   }
 
-  function Past(chat) { this.key = "kara-chat:v1:past:" + chat.wsBase + ":" + chat.config.line; }
+  function Past(chat) { this.key = "kara-chat-past:v1:" + chat.wsBase + ":" + chat.config.line; }
   Past.prototype.all = function () { var list = load(this.key, []); return Array.isArray(list) ? list : []; };
   Past.prototype.remember = function (cid, token) {
     if (!cid || !token) return;
@@ -96,6 +96,7 @@
     function refreshBar() { bar.hidden = earlier().length === 0; }
     function show(open) {
       layer.hidden = !open;
+      if (!open) body.textContent = "";
       view.panel.classList.toggle("kw-hist-open", open);
       if (open) title.focus();
       else toggle.focus();
@@ -107,11 +108,12 @@
       back.onclick = function () { show(false); };
       body.textContent = "";
       status.textContent = "Loading…";
-      var mine = earlier();
+      var mine = past.all(); // the current conversation too, marked as this one
+      var current = chat.session && chat.session.conversation_id;
       post(base, "/api/shopper/conversations", { tokens: mine.map(function (p) { return p.token; }) }).then(function (res) {
         if (!res.ok) { status.textContent = "Your previous conversations cannot be loaded right now."; return; }
         var found = res.body.conversations || [];
-        past.keep(found.map(function (c) { return c.conversation_id; }).concat(chat.session.conversation_id || []));
+        past.keep(found.map(function (c) { return c.conversation_id; }).concat(current || []));
         status.textContent = found.length ? "" : "No earlier conversations in this browser.";
         var items = el("ul", { "class": "kw-hist-list" });
         found.forEach(function (c) {
@@ -120,7 +122,8 @@
             onclick: function () { read(c, token); } }, [
             el("span", { "class": "kw-hist-when", text: day(c.created_at) }),
             T.appendText(el("span", { "class": "kw-hist-line" }), c.first_line || "(no message)"),
-            el("span", { "class": "kw-hist-state", text: STATES[c.state] || c.state }),
+            el("span", { "class": "kw-hist-state",
+              text: (c.conversation_id === current ? "This conversation · " : "") + (STATES[c.state] || c.state) }),
           ])]));
         });
         body.appendChild(items);
@@ -138,15 +141,22 @@
       post(base, "/api/shopper/transcript", { token: token }).then(function (res) {
         if (!res.ok) { status.textContent = "This conversation cannot be shown right now."; return; }
         status.textContent = "Read only: " + (STATES[res.body.conversation.state] || "").toLowerCase() + ".";
-        var ol = el("ol", { "class": "kw-messages kw-hist-transcript", "aria-label": "Earlier conversation" });
-        (res.body.messages || []).forEach(function (m) {
+        // classes of its own: the live chat's (kw-messages, kw-from-*) stay the chat's alone
+        var ol = el("ol", { "class": "kw-hist-transcript", "aria-label": "Earlier conversation" });
+        var messages = res.body.messages || [];
+        // a button's payload shows as its title, as in the chat ("/request_human" -> "Talk to a person")
+        var titles = {};
+        var buttons = chat.starters().slice();
+        messages.forEach(function (m) { buttons = buttons.concat(m.buttons || []); });
+        buttons.forEach(function (b) { if (b && typeof b.payload === "string") titles[b.payload] = String(b.title); });
+        messages.forEach(function (m) {
           var who = m.sender === "agent" ? (m.agent_name || "Support agent") : WHO[m.sender] || "Notice";
           var sender = (WHO[m.sender] || m.sender === "agent") ? m.sender : "system";
-          ol.appendChild(el("li", { "class": "kw-msg kw-from-" + sender }, [
-            el("span", { "class": "kw-name", text: m.sender === "shopper" ? "" : who }),
-            el("span", { "class": "kw-sr", text: who + " said: " }),
-            T.appendText(el("div", { "class": sender === "system" ? "kw-system" : "kw-bubble" }), m.text),
-            el("span", { "class": "kw-meta", text: T.formatClock(m.ts) }),
+          ol.appendChild(el("li", { "class": "kw-hist-msg kw-hist-" + sender }, [
+            el("span", { "class": "kw-hist-who", text: who }),
+            T.appendText(el("div", { "class": "kw-hist-text" }),
+              m.sender === "shopper" && Object.prototype.hasOwnProperty.call(titles, m.text) ? titles[m.text] : m.text),
+            el("span", { "class": "kw-hist-at", text: T.formatClock(m.ts) }),
           ]));
         });
         body.appendChild(ol);
