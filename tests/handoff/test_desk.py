@@ -40,9 +40,9 @@ async def call(gw: Any, path: str, token: Optional[str] = None, body: Any = None
             return r.status, await r.json(content_type=None)
 
 
-async def desk(make_gateway: Any, db_url: str) -> Tuple[Any, str, str]:
-    """A gateway with the supervisor sade and the agent tunde; their tokens."""
-    gw = await make_gateway(db_url=db_url)
+async def desk(make_gateway: Any, db_url: str, **gateway: Any) -> Tuple[Any, str, str]:
+    """A gateway (``gateway``: more settings) with the supervisor sade and the agent tunde; their tokens."""
+    gw = await make_gateway(db_url=db_url, **gateway)
     await add_agent(db_url, "sade", "Sade Bello")
     await add_agent(db_url, "tunde", "Tunde Ola")
     engine = db.engine(db_url)
@@ -229,16 +229,8 @@ async def test_a_disabled_agent_is_closed_on_every_gateway_process(make_gateway,
     closes the agent's console on the second at once, not at its next hello."""
     db_url = f"sqlite:///{tmp_path / 'two.db'}"
     redis = {"redis_url": redis_url, "redis_prefix": redis_prefix}
-    one = await make_gateway(db_url=db_url, **redis)
+    one, sade, _ = await desk(make_gateway, db_url, **redis)
     two = await make_gateway(db_url=db_url, **redis)
-    await add_agent(db_url, "sade", "Sade Bello")
-    await add_agent(db_url, "tunde", "Tunde Ola")
-    engine = db.engine(db_url)
-    try:
-        set_role(engine, "sade", "supervisor")
-    finally:
-        engine.dispose()
-    sade = (await login(one, "sade", "correct horse"))["token"]
     tunde = (await login(two, "tunde", "correct horse"))["token"]
     console = await Client.connect(two.ws_url + "/ws/agent")
     await console.send(type="hello", v=1, token=tunde)

@@ -10,29 +10,22 @@ from pathlib import Path
 from typing import Iterator, List
 
 import pytest
-import yaml
 from playwright.sync_api import expect
 from websockets.sync.client import ClientConnection, connect
 
 from tests.handoff.helpers import GatewayProcess
-from tests.ops.conftest import migrate
-from tests.ops.gateways import PASSWORD, create_agent, running
-from tests.ops.seed import STAFFED_OPS
+from tests.ops.gateways import PASSWORD
 
 from .conftest import watch
 from .pages import Console
+from .staffed import staffed_gateway
 
 pytestmark = pytest.mark.timeout(120)
 
 
 @pytest.fixture
 def presence_gateway(tmp_path: Path) -> Iterator[GatewayProcess]:
-    url = f"sqlite:///{tmp_path / 'gateway.db'}"
-    migrate(url)
-    create_agent(url, "tunde", "Tunde Ola")
-    ops_file = tmp_path / "ops.yml"
-    ops_file.write_text(yaml.safe_dump(STAFFED_OPS), encoding="utf-8")  # queues at any hour the tests run
-    yield from running(url, tmp_path / "gateway.log", ops_file)
+    yield from staffed_gateway(tmp_path, [("tunde", "Tunde Ola")])
 
 
 def waiting(gateway: GatewayProcess) -> "tuple[ClientConnection, str]":

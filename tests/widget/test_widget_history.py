@@ -11,17 +11,15 @@ from pathlib import Path
 from typing import Any, Dict, Iterator, List
 
 import pytest
-import yaml
 from playwright.sync_api import expect
 from websockets.sync.client import ClientConnection, connect
 
 from tests.handoff.helpers import GatewayProcess
-from tests.ops.conftest import migrate
-from tests.ops.gateways import create_agent, login, request, running
-from tests.ops.seed import STAFFED_OPS
+from tests.ops.gateways import login, request
 
 from .conftest import watch
 from .pages import Widget
+from .staffed import staffed_gateway
 
 pytestmark = pytest.mark.timeout(180)
 NOTE = "NOTE-ONLY-FOR-AGENTS"
@@ -29,12 +27,7 @@ NOTE = "NOTE-ONLY-FOR-AGENTS"
 
 @pytest.fixture
 def history_gateway(tmp_path: Path) -> Iterator[GatewayProcess]:
-    url = f"sqlite:///{tmp_path / 'gateway.db'}"
-    migrate(url)
-    create_agent(url, "tunde", "Tunde Ola")
-    ops_file = tmp_path / "ops.yml"
-    ops_file.write_text(yaml.safe_dump(STAFFED_OPS), encoding="utf-8")  # queues at any hour the tests run
-    yield from running(url, tmp_path / "gateway.log", ops_file)
+    yield from staffed_gateway(tmp_path, [("tunde", "Tunde Ola")])
 
 
 def agent_socket(gateway: GatewayProcess, token: str) -> ClientConnection:
