@@ -1,6 +1,6 @@
 """The shopper's earlier conversations (handoff/desk/shopper_history.py) through a
-real gateway, live state in memory and Redis: listed and read by their own
-tokens only, private notes never, a foreign Origin refused."""
+real gateway (SQLite with live state in memory, PostgreSQL with Redis): listed
+and read by their own tokens only, private notes never, a foreign Origin refused."""
 from __future__ import annotations
 
 import json
@@ -14,6 +14,15 @@ from .helpers import add_agent, agent, handed_off, shopper
 pytestmark = pytest.mark.timeout(120)
 
 
+@pytest.fixture(params=["sqlite+memory", "postgresql+redis"])
+def stores(request: pytest.FixtureRequest, tmp_path: Any) -> Dict[str, Any]:
+    """The gateway's SQL database and live state under test."""
+    if request.param == "sqlite+memory":
+        return {"db_url": f"sqlite:///{tmp_path / 'history.db'}"}
+    return {"db_url": request.getfixturevalue("fresh_pg"), "redis_url": request.getfixturevalue("redis_url"),
+            "redis_prefix": request.getfixturevalue("redis_prefix")}
+
+
 async def post(gw: Any, path: str, body: Any, origin: Optional[str] = None,
                method: str = "POST") -> Tuple[int, Dict[str, str], Any]:
     headers = {"Content-Type": "text/plain"}  # as the widget sends it: no CORS preflight
@@ -25,8 +34,8 @@ async def post(gw: Any, path: str, body: Any, origin: Optional[str] = None,
             return r.status, dict(r.headers), await r.json(content_type=None)
 
 
-async def test_a_browser_lists_and_reads_its_own_conversations(make_gateway, live) -> None:
-    gw = await make_gateway(**live)
+async def test_a_browser_lists_and_reads_its_own_conversations(make_gateway, stores) -> None:
+    gw = await make_gateway(**stores)
     await add_agent(gw.gateway.config.db_url, "ada", "Ada")
     first = await handed_off(gw)  # "/request_human": a payload, not the first line
     first_id, first_token = first.received[0]["conversation_id"], first.received[0]["token"]
