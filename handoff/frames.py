@@ -97,7 +97,7 @@ def message_frame(message: MessageRecord, conversation_id: bool = False) -> Fram
         "ts": iso(message.created_at),
     }
     if message.extra:
-        for key in ("buttons", "image", "custom"):
+        for key in ("buttons", "image", "custom", "attachment"):
             if key in message.extra:
                 frame[key] = message.extra[key]
     if message.agent_name and message.sender in _NAMED:

@@ -201,9 +201,32 @@ class ConversationLabel(Base):
     __table_args__ = (Index("ix_conversation_labels_label", "label"),)
 
 
+class Attachment(Base):
+    """A file a shopper or an agent sent (handoff/attachments/; migration 0005): the bytes are
+    in the attachment store (a directory, or an object store), keyed by ``storage_key``."""
+
+    __tablename__ = "attachments"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("conversations.id"), nullable=False, index=True
+    )
+    #: the transcript message that shows it (``messages.id``)
+    message_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    sender: Mapped[str] = mapped_column(String(16), nullable=False)  # shopper | agent
+    agent_id: Mapped[Optional[int]] = mapped_column(Integer, ForeignKey("agents.id"), nullable=True)
+    name: Mapped[str] = mapped_column(String(128), nullable=False)
+    content_type: Mapped[str] = mapped_column(String(64), nullable=False)
+    size: Mapped[int] = mapped_column(Integer, nullable=False)
+    #: of the stored bytes (after an image was re-encoded)
+    sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    storage_key: Mapped[str] = mapped_column(String(256), nullable=False)
+    created_at: Mapped[dt.datetime] = mapped_column(_STAMP, nullable=False)
+
+
 class ShopperKey(Base):
     """What links a conversation to its shopper's others: a verified email or phone,
-    or the widget's browser id (handoff/shopper_keys.py; migration 0005_shopper_keys)."""
+    or the widget's browser id (handoff/shopper_keys.py; migration 0006)."""
 
     __tablename__ = "shopper_keys"
 

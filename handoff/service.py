@@ -50,7 +50,7 @@ from .ordering import MessageFlow, Taken
 from .rasa_pool import RasaPool
 from .recovery import Recovery
 from .shopper import ShopperSide
-from .storage import AgentRecord, ConversationRecord, Storage
+from .storage import AgentRecord, ConversationRecord, MessageRecord, Storage
 from .throttle import Throttle
 from .waits import Waits
 
@@ -152,6 +152,12 @@ class Gateway:
 
     async def agent_messages(self, agent: AgentRecord, messages: Sequence[Any]) -> Taken:
         return await self._flow.agent_messages(agent, messages)
+
+    async def attachment_recipient(self, cid: str, agent: Optional[AgentRecord]) -> Optional[int]:
+        return await self._flow.attachment_recipient(cid, agent)
+
+    async def post_attachment(self, message: MessageRecord, agent_id: Optional[int]) -> MessageRecord:
+        return await self._flow.attachment(message, agent_id)
 
     async def agent_typing(self, agent: AgentRecord, cid: str, on: bool) -> None:
         await self._desk.typing(agent, cid, on)

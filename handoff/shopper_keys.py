@@ -1,7 +1,7 @@
 """What says two conversations are the same shopper's: their shopper keys.
 
 A key is ``(kind, value)`` on a conversation (table ``shopper_keys``,
-migration 0005_shopper_keys):
+migration 0006):
 
 * ``email`` / ``phone``: the contact an order was verified with, as the
   assistant sends it in the handoff context (``verified_contact``,

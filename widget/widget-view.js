@@ -301,6 +301,7 @@
       ]);
       this.lastSender = sender + ":" + label;
     }
+    if (msg.attachment && global.KaraWidgetAttach) global.KaraWidgetAttach.render(li, msg, this.config); // widget-attach.js
     if (msg.id) li.setAttribute("data-id", msg.id);
     if (msg.client_id) li.setAttribute("data-client-id", msg.client_id);
     if (opts.pending) this._setDelivery(li, "pending");

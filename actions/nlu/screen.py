@@ -12,7 +12,8 @@ classifier, on every user message:
   ...) becomes ``medical_advice`` unless the classifier found an order or
   handoff request;
 * "I don't want a human, just tell me X": ``request_human`` gives way to the
-  next intent of the ranking;
+  next intent of the ranking, also when the classifier's doubt between the two
+  made it a fallback;
 * a low-confidence message whose best guess is ``out_of_scope``, or of one to
   three words none of which is a support word and some of which are off-topic
   words of the training data ("crypto prices"), is ``out_of_scope`` (say what
@@ -179,6 +180,16 @@ class SafetyScreen(GraphComponent):
             return True
         return len(word) >= 4 and bool(difflib.get_close_matches(word, self._words, n=1, cutoff=0.8))
 
+    @staticmethod
+    def _torn_with_human(message: Message) -> bool:
+        """A fallback because the classifier could not choose between ``request_human``
+        and something else: "no agent, just tell me how long refunds take" reads as
+        both, and the negation says which (the fallback classifier's ambiguity rule)."""
+        if (message.get(INTENT) or {}).get("name") != FALLBACK_INTENT:
+            return False
+        top_two = [r.get("name") for r in message.get(INTENT_RANKING_KEY) or [] if r.get("name") != FALLBACK_INTENT][:2]
+        return HUMAN_INTENT in top_two
+
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
             self._screen(message)
@@ -209,7 +220,7 @@ class SafetyScreen(GraphComponent):
             _set_intent(message, OUT_OF_SCOPE_INTENT)
         elif intent == INFORM_INTENT and not self._has_order_details(message) and not _LONG_NUMBER.search(text):
             _set_intent(message, OUT_OF_SCOPE_INTENT)  # "2+2", "12 x 12": no order details at all
-        elif found.negated_human and intent == HUMAN_INTENT:
+        elif found.negated_human and (intent == HUMAN_INTENT or self._torn_with_human(message)):
             alternative = _next_intent(message, (HUMAN_INTENT, FALLBACK_INTENT, *SAFETY_INTENTS))
             if alternative is not None:
                 _set_intent(message, str(alternative["name"]))

@@ -63,3 +63,65 @@ def test_locked_form_deactivates_through_the_sdk(make_tracker, run_action) -> No
     tracker = make_tracker(slots={"verification_failures": 3.0, "requested_slot": "order_number"}, intent="track_order")
     messages, events = run_action(FORM, tracker, DOMAIN)
     assert {"event": "slot", "timestamp": None, "name": "requested_slot", "value": None} in events
+
+
+# ------------------------------------------------------ no question forever
+
+def _rejections(count: int) -> list:
+    """A form started, then ``count`` answers it rejected."""
+    events = [{"event": "active_loop", "name": "order_form"}]
+    for _ in range(count):
+        events += [{"event": "user", "text": "hmm"}, {"event": "bot", "text": BAD_CONTACT_TEXT}]
+    return events
+
+
+@pytest.mark.parametrize("typed", ["ok", "Continue", "okay!", "go on", "yes"])
+def test_going_on_after_a_question_gets_the_question_again_without_a_reproach(make_tracker, typed: str) -> None:
+    dispatcher = CollectingDispatcher()
+    tracker = make_tracker(text=typed, events=_rejections(1))
+    assert FORM.validate_order_contact(typed, dispatcher, tracker, DOMAIN) == {"order_contact": None}
+    assert dispatcher.messages == []
+
+
+def test_the_third_unusable_answer_ends_the_form(make_tracker) -> None:
+    dispatcher = CollectingDispatcher()
+    second = FORM.validate_order_contact("no idea", dispatcher, make_tracker(text="no idea", events=_rejections(1)),
+                                         DOMAIN)
+    assert second == {"order_contact": None}
+    assert [m["text"] for m in dispatcher.messages] == [BAD_CONTACT_TEXT]
+    dispatcher = CollectingDispatcher()
+    third = FORM.validate_order_contact("still no", dispatcher, make_tracker(text="still no", events=_rejections(2)),
+                                        DOMAIN)
+    assert third == {"order_contact": None, "requested_slot": None}  # the form ends here
+    assert dispatcher.messages == []  # action_handle_order says what happens next
+
+
+def test_rejections_count_from_the_forms_last_start(make_tracker) -> None:
+    events = _rejections(2) + [{"event": "active_loop", "name": None}] + _rejections(1)
+    dispatcher = CollectingDispatcher()
+    result = FORM.validate_order_number("abc", dispatcher, make_tracker(text="abc", events=events), DOMAIN)
+    assert result == {"order_number": None}
+    assert [m["text"] for m in dispatcher.messages] == [BAD_ORDER_NUMBER_TEXT]
+
+
+def test_a_new_order_number_while_asked_for_the_contact_is_a_correction(make_tracker) -> None:
+    tracker = make_tracker(text="sorry, the order is KH-204520 not 519", events=_rejections(0))
+    tracker.latest_message["entities"] = [{"entity": "order_number", "value": "KH-204520"}]
+    dispatcher = CollectingDispatcher()
+    assert FORM.validate_order_contact(tracker.latest_message["text"], dispatcher, tracker, DOMAIN) == {
+        "order_contact": None}
+    assert [m["text"] for m in dispatcher.messages] == ["Got it: order KH-204520."]
+
+
+def test_the_form_stops_asking_after_its_sixth_question_whatever_came_between(make_tracker) -> None:
+    asked = [{"event": "active_loop", "name": "order_form"}]
+    for _ in range(5):
+        asked += [{"event": "bot", "text": "?", "metadata": {"utter_action": "utter_ask_order_contact"}},
+                  {"event": "user", "text": "what is the weather"},
+                  {"event": "bot", "text": "Sorry, that's outside ...", "metadata": {"utter_action": "utter_out_of_scope"}}]
+    domain = {**DOMAIN, "slots": {}}
+    fifth = asyncio.run(FORM.run(CollectingDispatcher(), make_tracker(events=list(asked)), domain))
+    assert {"event": "slot", "name": "requested_slot", "value": None, "timestamp": None} not in fifth
+    asked.append({"event": "bot", "text": "?", "metadata": {"utter_action": "utter_ask_order_contact"}})
+    sixth = asyncio.run(FORM.run(CollectingDispatcher(), make_tracker(events=asked), domain))
+    assert [e for e in sixth if e.get("name") == "requested_slot"][-1]["value"] is None  # the form ends

@@ -84,7 +84,8 @@ def test_old_transcripts_are_anonymised_and_the_figures_stay(seeded_url: str, op
     expected = ["c12", "c14", "c01", "c02", "c04", "c05", "c06", "c07", "c08", "c09", "c10", "c11", "c16"]
     assert sorted(done.conversation_ids) == sorted(expected)
     assert done.rows == {"messages": OLD_MESSAGES, "handoffs": OLD_HANDOFFS, "tickets": OLD_TICKETS,
-                         "ticket_replies": OLD_REPLIES, "shopper_keys": OLD_KEYS}
+                         "ticket_replies": OLD_REPLIES, "shopper_keys": OLD_KEYS,
+                         "attachments": 0}  # files: tests/handoff/test_attachments.py
     assert (dry.conversation_ids, dry.rows) == (done.conversation_ids, done.rows)
     assert done.skipped_open == 1
     assert [i for batch in erased for i in batch] == done.conversation_ids
@@ -92,7 +93,7 @@ def test_old_transcripts_are_anonymised_and_the_figures_stay(seeded_url: str, op
     assert done.sentence(DAYS) == (
         f"anonymised 13 conversations with no message for 10 days (before 2026-11-21 12:00 UTC): "
         f"{OLD_MESSAGES} messages, {OLD_HANDOFFS} handoffs, {OLD_TICKETS} tickets, {OLD_REPLIES} ticket_replies, "
-        f"{OLD_KEYS} shopper_keys; "
+        f"{OLD_KEYS} shopper_keys, 0 attachments; "
         "1 still waiting for or "
         "with an agent, kept; the assistant's copies: erased")
     assert dry.sentence(DAYS).startswith("would anonymise 13 conversations")
@@ -101,7 +102,8 @@ def test_old_transcripts_are_anonymised_and_the_figures_stay(seeded_url: str, op
     assert after.comments == []
     assert dataclasses.replace(before, comments=[]) == after
     assert (again.conversation_ids, again.rows) == ([], {"messages": 0, "handoffs": 0, "tickets": 0,
-                                                         "ticket_replies": 0, "shopper_keys": 0})
+                                                         "ticket_replies": 0, "shopper_keys": 0,
+                                                         "attachments": 0})
 
     old = set(expected)
     assert all(m.text == "" and m.extra is None and m.client_id is None for m in messages if m.conversation_id in old)
