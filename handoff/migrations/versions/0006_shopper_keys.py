@@ -2,15 +2,15 @@
 panel (handoff/shopper_keys.py): the email or phone an order was verified
 with, and the widget's browser id.
 
-Revision ID: 0005_shopper_keys
-Revises: 0004
+Revision ID: 0006
+Revises: 0005 (attachments)
 Create Date: 2026-12-06
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005_shopper_keys"
-down_revision = "0004"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
