@@ -68,110 +68,132 @@
       ", " + T.formatClock(ts);
   }
 
-  function attach(chat) {
+  function el(tag, attrs, children) { return T.el(tag, attrs, children, document); }
+
+  /** One conversation of the list: a button that opens it. */
+  function item(c, current, onOpen) {
+    return el("li", {}, [el("button", { type: "button", "class": "kw-hist-item", onclick: onOpen }, [
+      el("span", { "class": "kw-hist-when", text: day(c.created_at) }),
+      T.appendText(el("span", { "class": "kw-hist-line" }), c.first_line || "(no message)"),
+      el("span", { "class": "kw-hist-state",
+        text: (c.conversation_id === current ? "This conversation · " : "") + (STATES[c.state] || c.state) }),
+    ])]);
+  }
+
+  /** A read-only transcript; a button's payload shows as its title, as in the chat
+   * ("/request_human" -> "Talk to a person"). Classes of its own: the live chat's
+   * (kw-messages, kw-from-*) stay the chat's alone. */
+  function transcript(messages, starters) {
+    var titles = {};
+    var buttons = starters.slice();
+    messages.forEach(function (m) { buttons = buttons.concat(m.buttons || []); });
+    buttons.forEach(function (b) { if (b && typeof b.payload === "string") titles[b.payload] = String(b.title); });
+    var ol = el("ol", { "class": "kw-hist-transcript", "aria-label": "Earlier conversation" });
+    messages.forEach(function (m) {
+      var who = m.sender === "agent" ? (m.agent_name || "Support agent") : WHO[m.sender] || "Notice";
+      var sender = (WHO[m.sender] || m.sender === "agent") ? m.sender : "system";
+      var shown = m.sender === "shopper" && Object.prototype.hasOwnProperty.call(titles, m.text) ? titles[m.text] : m.text;
+      ol.appendChild(el("li", { "class": "kw-hist-msg kw-hist-" + sender }, [
+        el("span", { "class": "kw-hist-who", text: who }),
+        T.appendText(el("div", { "class": "kw-hist-text" }), shown),
+        el("span", { "class": "kw-hist-at", text: T.formatClock(m.ts) }),
+      ]));
+    });
+    return ol;
+  }
+
+  /** The "Previous conversations" bar and layer of one chat's widget. */
+  function History(chat) {
+    var self = this;
     var view = chat.view;
-    if (!view || !view.panel || view.historyBox || chat.config.line === "emergency") return;
-    var el = function (tag, attrs, children) { return T.el(tag, attrs, children, document); };
-    var base = global.KaraProtocol.httpOrigin(chat.config.gateway);
-    var past = new Past(chat);
-    if (chat.session && chat.session.token) past.remember(chat.session.conversation_id, chat.session.token);
-
-    var toggle = el("button", { type: "button", "class": "kw-link-btn kw-hist-toggle", text: "Previous conversations" });
-    var bar = el("div", { "class": "kw-hist-bar" }, [toggle]);
-    var title = el("h3", { "class": "kw-hist-title", tabindex: "-1", text: "Previous conversations" });
-    var back = el("button", { type: "button", "class": "kw-link-btn kw-hist-back", text: "Back to the chat" });
-    var status = el("p", { "class": "kw-hist-status", role: "status" });
-    var body = el("div", { "class": "kw-hist-body" });
-    var layer = el("section", { "class": "kw-hist", "aria-label": "Previous conversations", hidden: true },
-      [el("div", { "class": "kw-hist-head" }, [title, back]), status, body]);
+    this.chat = chat;
+    this.view = view;
+    this.base = global.KaraProtocol.httpOrigin(chat.config.gateway);
+    this.past = new Past(chat);
+    if (chat.session && chat.session.token) this.past.remember(chat.session.conversation_id, chat.session.token);
+    this.toggle = el("button", { type: "button", "class": "kw-link-btn kw-hist-toggle", text: "Previous conversations",
+      onclick: function () { self.show(true); self.list(); } });
+    this.bar = el("div", { "class": "kw-hist-bar" }, [this.toggle]);
+    this.title = el("h3", { "class": "kw-hist-title", tabindex: "-1", text: "Previous conversations" });
+    this.back = el("button", { type: "button", "class": "kw-link-btn kw-hist-back", text: "Back to the chat" });
+    this.status = el("p", { "class": "kw-hist-status", role: "status" });
+    this.body = el("div", { "class": "kw-hist-body" });
+    this.layer = el("section", { "class": "kw-hist", "aria-label": "Previous conversations", hidden: true },
+      [el("div", { "class": "kw-hist-head" }, [this.title, this.back]), this.status, this.body]);
+    this.layer.addEventListener("keydown", function (e) {
+      if (e.key === "Escape") { e.stopPropagation(); self.show(false); }
+    });
     view.root.appendChild(el("link", { rel: "stylesheet", href: here + "widget-history.css" }));
-    view.panel.insertBefore(layer, view.panel.children[1] || null); // under the header
-    view.panel.insertBefore(bar, view.newChatBtn || null);
-    view.historyBox = bar;
-
-    function earlier() {
-      var current = chat.session && chat.session.conversation_id;
-      return past.all().filter(function (p) { return p.conversation_id !== current; });
-    }
-    function refreshBar() { bar.hidden = earlier().length === 0; }
-    function show(open) {
-      layer.hidden = !open;
-      if (!open) body.textContent = "";
-      view.panel.classList.toggle("kw-hist-open", open);
-      if (open) title.focus();
-      else toggle.focus();
-    }
-
-    function list() {
-      title.textContent = "Previous conversations";
-      back.textContent = "Back to the chat";
-      back.onclick = function () { show(false); };
-      body.textContent = "";
-      status.textContent = "Loading…";
-      var mine = past.all(); // the current conversation too, marked as this one
-      var current = chat.session && chat.session.conversation_id;
-      post(base, "/api/shopper/conversations", { tokens: mine.map(function (p) { return p.token; }) }).then(function (res) {
-        if (!res.ok) { status.textContent = "Your previous conversations cannot be loaded right now."; return; }
-        var found = res.body.conversations || [];
-        past.keep(found.map(function (c) { return c.conversation_id; }).concat(current || []));
-        status.textContent = found.length ? "" : "No earlier conversations in this browser.";
-        var items = el("ul", { "class": "kw-hist-list" });
-        found.forEach(function (c) {
-          var token = (mine.filter(function (p) { return p.conversation_id === c.conversation_id; })[0] || {}).token;
-          items.appendChild(el("li", {}, [el("button", { type: "button", "class": "kw-hist-item",
-            onclick: function () { read(c, token); } }, [
-            el("span", { "class": "kw-hist-when", text: day(c.created_at) }),
-            T.appendText(el("span", { "class": "kw-hist-line" }), c.first_line || "(no message)"),
-            el("span", { "class": "kw-hist-state",
-              text: (c.conversation_id === current ? "This conversation · " : "") + (STATES[c.state] || c.state) }),
-          ])]));
-        });
-        body.appendChild(items);
-        refreshBar();
-      });
-    }
-
-    function read(c, token) {
-      title.textContent = "Conversation of " + day(c.created_at);
-      back.textContent = "Back to the list";
-      back.onclick = list;
-      body.textContent = "";
-      status.textContent = "Loading…";
-      title.focus();
-      post(base, "/api/shopper/transcript", { token: token }).then(function (res) {
-        if (!res.ok) { status.textContent = "This conversation cannot be shown right now."; return; }
-        status.textContent = "Read only: " + (STATES[res.body.conversation.state] || "").toLowerCase() + ".";
-        // classes of its own: the live chat's (kw-messages, kw-from-*) stay the chat's alone
-        var ol = el("ol", { "class": "kw-hist-transcript", "aria-label": "Earlier conversation" });
-        var messages = res.body.messages || [];
-        // a button's payload shows as its title, as in the chat ("/request_human" -> "Talk to a person")
-        var titles = {};
-        var buttons = chat.starters().slice();
-        messages.forEach(function (m) { buttons = buttons.concat(m.buttons || []); });
-        buttons.forEach(function (b) { if (b && typeof b.payload === "string") titles[b.payload] = String(b.title); });
-        messages.forEach(function (m) {
-          var who = m.sender === "agent" ? (m.agent_name || "Support agent") : WHO[m.sender] || "Notice";
-          var sender = (WHO[m.sender] || m.sender === "agent") ? m.sender : "system";
-          ol.appendChild(el("li", { "class": "kw-hist-msg kw-hist-" + sender }, [
-            el("span", { "class": "kw-hist-who", text: who }),
-            T.appendText(el("div", { "class": "kw-hist-text" }),
-              m.sender === "shopper" && Object.prototype.hasOwnProperty.call(titles, m.text) ? titles[m.text] : m.text),
-            el("span", { "class": "kw-hist-at", text: T.formatClock(m.ts) }),
-          ]));
-        });
-        body.appendChild(ol);
-      });
-    }
-
-    toggle.addEventListener("click", function () { show(true); list(); });
-    layer.addEventListener("keydown", function (e) {
-      if (e.key === "Escape") { e.stopPropagation(); show(false); }
-    });
+    view.panel.insertBefore(this.layer, view.panel.children[1] || null); // under the header
+    view.panel.insertBefore(this.bar, view.newChatBtn || null);
+    view.historyBox = this.bar;
     document.addEventListener("kara-chat:conversation", function (e) {
-      if (e.detail && e.detail.line === chat.config.line) past.remember(e.detail.conversation_id, e.detail.token);
-      refreshBar();
+      if (e.detail && e.detail.line === chat.config.line) self.past.remember(e.detail.conversation_id, e.detail.token);
+      self.refreshBar();
     });
-    refreshBar();
+    this.refreshBar();
+  }
+
+  History.prototype.current = function () { return this.chat.session && this.chat.session.conversation_id; };
+
+  /** Shown once this browser has a conversation besides the current one. */
+  History.prototype.refreshBar = function () {
+    var current = this.current();
+    this.bar.hidden = !this.past.all().some(function (p) { return p.conversation_id !== current; });
+  };
+
+  History.prototype.show = function (open) {
+    this.layer.hidden = !open;
+    if (!open) this.body.textContent = "";
+    this.view.panel.classList.toggle("kw-hist-open", open);
+    if (open) this.title.focus();
+    else this.toggle.focus();
+  };
+
+  History.prototype.page = function (title, back, onBack) {
+    this.title.textContent = title;
+    this.back.textContent = back;
+    this.back.onclick = onBack;
+    this.body.textContent = "";
+    this.status.textContent = "Loading…";
+  };
+
+  /** This browser's conversations (the current one too, marked), newest first. */
+  History.prototype.list = function () {
+    var self = this;
+    var mine = this.past.all();
+    var current = this.current();
+    this.page("Previous conversations", "Back to the chat", function () { self.show(false); });
+    post(this.base, "/api/shopper/conversations", { tokens: mine.map(function (p) { return p.token; }) }).then(function (res) {
+      if (!res.ok) { self.status.textContent = "Your previous conversations cannot be loaded right now."; return; }
+      var found = res.body.conversations || [];
+      self.past.keep(found.map(function (c) { return c.conversation_id; }).concat(current || []));
+      self.status.textContent = found.length ? "" : "No earlier conversations in this browser.";
+      var items = el("ul", { "class": "kw-hist-list" });
+      found.forEach(function (c) {
+        var token = (mine.filter(function (p) { return p.conversation_id === c.conversation_id; })[0] || {}).token;
+        items.appendChild(item(c, current, function () { self.read(c, token); }));
+      });
+      self.body.appendChild(items);
+      self.refreshBar();
+    });
+  };
+
+  /** One conversation, read only, by its own token. */
+  History.prototype.read = function (c, token) {
+    var self = this;
+    this.page("Conversation of " + day(c.created_at), "Back to the list", function () { self.list(); });
+    this.title.focus();
+    post(this.base, "/api/shopper/transcript", { token: token }).then(function (res) {
+      if (!res.ok) { self.status.textContent = "This conversation cannot be shown right now."; return; }
+      self.status.textContent = "Read only: " + (STATES[res.body.conversation.state] || "").toLowerCase() + ".";
+      self.body.appendChild(transcript(res.body.messages || [], self.chat.starters()));
+    });
+  };
+
+  function attach(chat) {
+    if (!chat.view || !chat.view.panel || chat.view.historyBox || chat.config.line === "emergency") return null;
+    return new History(chat);
   }
 
   document.addEventListener("kara-chat:ready", function (e) {
