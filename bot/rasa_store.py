@@ -66,7 +66,9 @@ def _autocommit_engine(engine: sa.engine.Engine) -> sa.engine.Engine:
     (11% of a process's busy samples, README "Assistant at scale")."""
     if engine.dialect.name != "postgresql":
         return engine.execution_options(isolation_level="AUTOCOMMIT")
-    return sa.create_engine(engine.url, isolation_level="AUTOCOMMIT", **create_engine_kwargs(engine.url))
+    # no transaction to roll back when a connection goes back to the pool
+    return sa.create_engine(engine.url, isolation_level="AUTOCOMMIT", pool_reset_on_return=None,
+                            **create_engine_kwargs(engine.url))
 
 
 class CachedSQLTrackerStore(SQLTrackerStore):
