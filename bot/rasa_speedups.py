@@ -9,18 +9,24 @@ conversations (README, "Assistant at scale") found:
   subclass of ``Event`` and asking ``inspect.isabstract`` of each. Classes do
   not change once imported, so a found class is remembered by type name; a
   name not found yet still takes Rasa's walk (a class imported later is found).
+* ``RulePolicy._get_possible_keys`` (6%): to find the rules that apply, every
+  rule is checked against every state of the conversation, back to its
+  start, though a rule that got further back than its own length is known to
+  apply (Rasa's ``_is_rule_applicable`` says so first). Here the walk back
+  stops once every rule left is that short: the same rules, found in the
+  last few states instead of all of them.
 * ``RemoteAction._validate_action_result`` (6%, though only a session start
   called the action server): ``jsonschema.validate`` checks the fixed schema
   itself on every call before checking the answer. Here the schema is checked
   once and the validator kept; every answer is still validated, with Rasa's
   error message.
 
-Both keep Rasa's behaviour; ``tests/bot/test_rasa_speedups.py`` compares them
+Each keeps Rasa's behaviour; ``tests/bot/test_rasa_speedups.py`` compares them
 with Rasa's own code.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Text, Type
+from typing import Any, Dict, List, Optional, Set, Text, Type
 
 _installed = False
 
@@ -31,6 +37,7 @@ def install() -> None:
     if _installed:
         return
     _remember_event_classes()
+    _stop_at_the_longest_rule()
     _validate_with_one_validator()
     _installed = True
 
@@ -51,6 +58,21 @@ def _remember_event_classes() -> None:
         return cls
 
     Event.resolve_by_type = staticmethod(resolve_by_type)  # type: ignore[method-assign]
+
+
+def _stop_at_the_longest_rule() -> None:
+    from rasa.core.policies.rule_policy import RulePolicy
+
+    def _get_possible_keys(self: RulePolicy, lookup: Dict[Text, Text], states: List[Dict[Text, Any]]) -> Set[Text]:
+        possible_keys = set(lookup.keys())
+        for i, state in enumerate(reversed(states)):
+            # a rule of length n applies at every index >= n: past the longest, nothing changes
+            if all(len(self._rule_key_to_state(key)) <= i for key in possible_keys):
+                break
+            possible_keys = {key for key in possible_keys if self._is_rule_applicable(key, i, state)}
+        return possible_keys
+
+    RulePolicy._get_possible_keys = _get_possible_keys  # type: ignore[method-assign]
 
 
 def _validate_with_one_validator() -> None:
