@@ -1,9 +1,9 @@
 """Soak: many shopper conversations and agents at once, for minutes, on the real system.
 
-    .venv/bin/python -m bench.soak [--shoppers 500] [--agents 20] [--seconds 300]
-                                   [--rasa-url URL[,URL]] [--rasa-processes N]
-                                   [--bot-share 0.3] [--json FILE] [--seed N]
-                                   [--trace-memory FILE [--trace-every S]]
+    .venv-gateway/bin/python -m bench.soak [--shoppers 500] [--agents 20] [--seconds 300]
+                                           [--rasa-url URL[,URL]] [--rasa-processes N]
+                                           [--bot-share 0.3] [--json FILE] [--seed N]
+                                           [--trace-memory FILE [--trace-every S]]
 
 Starts (through :class:`bench.system.System`) a PostgreSQL database of its
 own, one ``python -m handoff serve`` process with the default per-connection
