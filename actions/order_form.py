@@ -63,7 +63,10 @@ class ValidateOrderForm(FormValidationAction):
         events = await super().run(dispatcher, tracker, domain)
         stopping = any(e.get("event") == "slot" and e.get("name") == "requested_slot" and e.get("value") is None
                        for e in events)
-        unusable = complaints_since_form_start(tracker) + (1 if off_topic_answer(tracker) else 0)
+        # An off-topic answer counts once: by its hint (action_off_topic_in_form), or here when
+        # that action gave none because it was the last straw.
+        unusable = complaints_since_form_start(tracker) + (
+            1 if off_topic_answer(tracker) and not complained_this_turn(tracker) else 0)
         if not stopping and tracker.get_slot("order_contact") is None and (
                 asks_since_form_start(tracker) >= MAX_ASKS or unusable >= MAX_UNUSABLE_ANSWERS):
             # Asked enough, or answered off the point too often: stop, action_handle_order offers a way on.
@@ -119,6 +122,16 @@ def complaints_since_form_start(tracker: Tracker) -> int:
     return sum(1 for event in _since_form_start(tracker) if event.get("text") in COMPLAINTS)
 
 
+def complained_this_turn(tracker: Tracker) -> bool:
+    """Did the bot give the form's hint after the latest user message?"""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            return False
+        if event.get("event") == "bot" and event.get("text") in COMPLAINTS:
+            return True
+    return False
+
+
 def asks_since_form_start(tracker: Tracker) -> int:
     """How many times the form has asked its questions since it was last started."""
     return sum(1 for event in _since_form_start(tracker)
@@ -158,10 +171,11 @@ class ActionOffTopicInForm(Action):
         return []  # the third: the form stops (ValidateOrderForm.run) and action_handle_order says so
 
 
-#: How a question starts (or it has a question mark): a question is off topic, not an answer.
-QUESTION = re.compile(r"\?|^\W*(?:what|whats|who|whos|where|when|why|how|which|is|are|am|can|could|do|does|did|will"
-                      r"|would|should|shall|may|tell me|explain|define|give me|write|recommend|any|wetin|abeg tell"
-                      r"|who|whose|have|has)\b", re.IGNORECASE)
+#: A question: a question mark, a question word anywhere ("by the way, who won ..."), or
+#: the way a question starts. A question is off topic, not an answer.
+QUESTION = re.compile(r"\?|\b(?:what|whats|who|whos|whose|where|when|why|how|which|wetin|wia)\b"
+                      r"|^\W*(?:is|are|am|can|could|do|does|did|will|would|should|shall|may|tell me|explain"
+                      r"|define|give me|write|recommend|any|abeg tell|have|has)\b", re.IGNORECASE)
 
 
 def off_topic_answer(tracker: Tracker) -> bool:

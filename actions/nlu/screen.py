@@ -224,7 +224,7 @@ class SafetyScreen(GraphComponent):
         elif intent in (FALLBACK_INTENT, OUT_OF_SCOPE_INTENT) and self._has_order_details(message):
             # Details are never "not understood" nor off topic (a bare email while the form asks for it).
             guess = _next_intent(message, (FALLBACK_INTENT, OUT_OF_SCOPE_INTENT, *SAFETY_INTENTS))
-            bare = len(self._words_beside_entities(message)) <= SHORT_TOPIC_WORDS
+            bare = not self._words_beside_entities(message)  # nothing but the details
             _set_intent(message, INFORM_INTENT if bare or guess is None else str(guess["name"]))
         elif intent == FALLBACK_INTENT and (self._best_guess(message) == OUT_OF_SCOPE_INTENT
                                             or self._short_off_topic(message)):
