@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from typing import Any, Dict, List, Optional, Text
 
-from rasa_sdk import Tracker
+from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
@@ -63,10 +63,16 @@ class ValidateOrderForm(FormValidationAction):
         events = await super().run(dispatcher, tracker, domain)
         stopping = any(e.get("event") == "slot" and e.get("name") == "requested_slot" and e.get("value") is None
                        for e in events)
-        if not stopping and asks_since_form_start(tracker) >= MAX_ASKS and tracker.get_slot("order_contact") is None:
-            # Asked enough, other topics in between: stop, action_handle_order offers a way on.
+        # An off-topic answer counts once: by its hint (action_off_topic_in_form), or here when
+        # that action gave none because it was the last straw.
+        unusable = complaints_since_form_start(tracker) + (
+            1 if off_topic_answer(tracker) and not complained_this_turn(tracker) else 0)
+        if not stopping and tracker.get_slot("order_contact") is None and (
+                asks_since_form_start(tracker) >= MAX_ASKS or unusable >= MAX_UNUSABLE_ANSWERS):
+            # Asked enough, or answered off the point too often: stop, action_handle_order offers a way on.
             events.append(SlotSet("requested_slot", None))
         return events
+
 
     def validate_order_number(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -116,6 +122,16 @@ def complaints_since_form_start(tracker: Tracker) -> int:
     return sum(1 for event in _since_form_start(tracker) if event.get("text") in COMPLAINTS)
 
 
+def complained_this_turn(tracker: Tracker) -> bool:
+    """Did the bot give the form's hint after the latest user message?"""
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            return False
+        if event.get("event") == "bot" and event.get("text") in COMPLAINTS:
+            return True
+    return False
+
+
 def asks_since_form_start(tracker: Tracker) -> int:
     """How many times the form has asked its questions since it was last started."""
     return sum(1 for event in _since_form_start(tracker)
@@ -132,3 +148,41 @@ def cannot_use(dispatcher: CollectingDispatcher, tracker: Tracker, complaint: st
         return {**slots, "requested_slot": None}  # ends the form; action_handle_order offers a way on
     dispatcher.utter_message(text=complaint)
     return slots
+
+
+class ActionOffTopicInForm(Action):
+    """The classifier read a message as out of scope while the form asks. A question
+    ("who won the league?") gets the out-of-scope answer; "carry on" gets the question
+    again; anything else is an attempt at the answer ("the one with the vitamins"), so
+    it gets the form's hint and counts as an answer the form cannot use."""
+
+    def name(self) -> Text:
+        return "action_off_topic_in_form"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> List[EventType]:
+        text = (tracker.latest_message or {}).get("text") or ""
+        if GOING_ON.match(text):
+            return []
+        if not off_topic_answer(tracker):
+            dispatcher.utter_message(response="utter_out_of_scope")
+        elif complaints_since_form_start(tracker) + 1 < MAX_UNUSABLE_ANSWERS:
+            asked = tracker.get_slot("requested_slot")
+            dispatcher.utter_message(text=BAD_CONTACT_TEXT if asked == "order_contact" else BAD_ORDER_NUMBER_TEXT)
+        return []  # the third: the form stops (ValidateOrderForm.run) and action_handle_order says so
+
+
+#: A question: a question mark, a question word anywhere ("by the way, who won ..."), or
+#: the way a question starts. A question is off topic, not an answer.
+QUESTION = re.compile(r"\?|\b(?:what|whats|who|whos|whose|where|when|why|how|which|wetin|wia)\b"
+                      r"|^\W*(?:is|are|am|can|could|do|does|did|will|would|should|shall|may|tell me|explain"
+                      r"|define|give me|write|recommend|any|abeg tell|have|has)\b", re.IGNORECASE)
+
+
+def off_topic_answer(tracker: Tracker) -> bool:
+    """The latest message was read as out of scope, is no question and no "carry on":
+    someone trying to answer the form's question."""
+    latest = tracker.latest_message or {}
+    text = latest.get("text") or ""
+    if (latest.get("intent") or {}).get("name") != "out_of_scope" or not text.strip():
+        return False
+    return not QUESTION.search(text) and not GOING_ON.match(text)

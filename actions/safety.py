@@ -174,7 +174,7 @@ EMERGENCY = _any(
     r"bleed\w*\s+(?:\w+\s+){0,2}(?:plenty|well well|serious\w*)",
     r"clutch\w*\s+(?:his|her|my|their|the)?\s*chest", r"(?:wont|will not|cant|not|no gree|refus\w* to) stop\w* bleed\w*",
     r"(?:took|taken|take|injected|used)\s+(?:a\s+)?double\b", r"methanol", r"antifreeze",
-    rf"(?:took|take|taken|drank|drink|swallow\w*)\s+(?:\w+\s+){{0,2}}pass(?:ed)? (?:level|limit|the dose)",
+    r"(?:took|take|taken|drank|drink|swallow\w*)\s+(?:\w+\s+){0,2}pass(?:ed)? (?:level|limit|the dose)",
     r"end(?:ing)? everything", r"(?:cant|can not|cannot) see (?:again|anything) (?:\w+\s+){0,3}(?:after|since)",
     # Pidgin
     r"(?:im|e|she|he|pikin|my \w+)\s+(?:\w+\s+)?(?:don|dey)\s+(?:faint|collapse|shake|jerk)",

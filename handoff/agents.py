@@ -89,7 +89,10 @@ class AgentDesk:
         snapshot = await core.live.snapshot()
         await core.hub.queues_changed()  # estimated waits depend on who is online
         role = await stored_role(core.storage.engine, agent.id)
-        return frames.agent_welcome(agent.id, agent.name, role, snapshot, chats)
+        # a console connecting now learns who already left (later changes come as `presence`)
+        present = {e.conversation_id: await self.presence.present(e.conversation_id)
+                   for entries in snapshot.values() for e in entries}
+        return frames.agent_welcome(agent.id, agent.name, role, snapshot, chats, present)
 
     async def disconnected(self, agent: AgentRecord, socket: Any) -> None:
         core = self.core

@@ -222,8 +222,9 @@ def offline() -> Frame:
     return {"type": "offline"}
 
 
-def ticket_saved(ticket_id: int) -> Frame:
-    return {"type": "ticket_saved", "ticket_id": ticket_id}
+def ticket_saved(ticket_id: int, reply_within: str) -> Frame:
+    """``reply_within``: the policy's general response window (``24-48 hours``), for the widget's card."""
+    return {"type": "ticket_saved", "ticket_id": ticket_id, "reply_within": reply_within}
 
 
 def paged() -> Frame:
@@ -233,10 +234,17 @@ def paged() -> Frame:
 # -- agent endpoint ------------------------------------------------------
 
 
-def queues_body(snapshot: Mapping[str, List[QueueEntry]]) -> Dict[str, List[Frame]]:
-    """Every queue's entries, as ``queues`` and the agent's ``welcome`` show them."""
+def queues_body(
+    snapshot: Mapping[str, List[QueueEntry]], present: Optional[Mapping[str, bool]] = None
+) -> Dict[str, List[Frame]]:
+    """Every queue's entries, as ``queues`` and the agent's ``welcome`` show them;
+    ``present`` (the welcome's): each entry's ``shopper_present``."""
     now = time.time()
-    return {name: [entry.frame(now) for entry in snapshot.get(name, [])] for name in QUEUES}
+    body = {name: [entry.frame(now) for entry in snapshot.get(name, [])] for name in QUEUES}
+    if present is not None:
+        for entry in (e for entries in body.values() for e in entries):
+            entry["shopper_present"] = present.get(entry["conversation_id"], True)
+    return body
 
 
 def queues(snapshot: Mapping[str, List[QueueEntry]]) -> Frame:
@@ -244,13 +252,14 @@ def queues(snapshot: Mapping[str, List[QueueEntry]]) -> Frame:
 
 
 def agent_welcome(
-    agent_id: int, name: str, role: str, snapshot: Mapping[str, List[QueueEntry]], chats: List[Frame]
+    agent_id: int, name: str, role: str, snapshot: Mapping[str, List[QueueEntry]], chats: List[Frame],
+    present: Optional[Mapping[str, bool]] = None,
 ) -> Frame:
     return {
         "type": "welcome",
         "v": VERSION,
         "agent": {"id": agent_id, "name": name, "role": role},
-        "queues": queues_body(snapshot),
+        "queues": queues_body(snapshot, present),
         "chats": chats,
     }
 

@@ -4,8 +4,9 @@ Tables: ``agents``, ``conversations``, ``messages`` (every shopper, bot,
 agent and system message), ``handoffs`` (one row per stint in a queue: queue,
 reason, enqueued / claimed / closed times, agent, outcome, rating),
 ``tickets`` (messages left while nobody was online, and their inbox status),
-``ticket_replies`` (the agents' emailed replies) and ``pages`` (emergency
-on-call pages). Migrations live in ``migrations/`` (Alembic); a change here
+``ticket_replies`` (the agents' emailed replies), ``pages`` (emergency
+on-call pages) and ``shopper_keys`` (what links a shopper's conversations).
+Migrations live in ``migrations/`` (Alembic); a change here
 needs a new revision there (``tests/handoff/test_storage.py`` checks that the
 migrated schema matches these models).
 """
@@ -221,3 +222,17 @@ class Attachment(Base):
     sha256: Mapped[str] = mapped_column(String(64), nullable=False)
     storage_key: Mapped[str] = mapped_column(String(256), nullable=False)
     created_at: Mapped[dt.datetime] = mapped_column(_STAMP, nullable=False)
+
+
+class ShopperKey(Base):
+    """What links a conversation to its shopper's others: a verified email or phone,
+    or the widget's browser id (handoff/shopper_keys.py; migration 0006)."""
+
+    __tablename__ = "shopper_keys"
+
+    conversation_id: Mapped[str] = mapped_column(String(32), ForeignKey("conversations.id"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)  # email | phone | browser
+    value: Mapped[str] = mapped_column(String(254), primary_key=True)
+    created_at: Mapped[dt.datetime] = mapped_column(_STAMP, nullable=False)
+
+    __table_args__ = (Index("ix_shopper_keys_kind_value", "kind", "value"),)

@@ -110,9 +110,10 @@ class Gateway:
     # -- shopper endpoint ----------------------------------------------------
 
     async def shopper_hello(
-        self, socket: Any, token: Optional[str], role: str, line: str, address: str = ""
+        self, socket: Any, token: Optional[str], role: str, line: str, address: str = "",
+        *, browser: Optional[str] = None,
     ) -> Tuple[ConversationRecord, List[Frame], bool]:
-        return await self._shopper.hello(socket, token, role, line, address)
+        return await self._shopper.hello(socket, token, role, line, address, browser=browser)
 
     async def shopper_left(self, conversation: ConversationRecord, socket: Any) -> None:
         await self._shopper.left(conversation, socket)

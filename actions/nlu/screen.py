@@ -18,8 +18,9 @@ classifier, on every user message:
   three words none of which is a support word and some of which are off-topic
   words of the training data ("crypto prices"), is ``out_of_scope`` (say what
   the assistant can do, not "say it again");
-* a low-confidence message with an order number, email or phone takes the
-  classifier's best guess (details are never "not understood");
+* a low-confidence or out-of-scope message with an order number, email or
+  phone takes the classifier's best other guess (details are never "not
+  understood" nor off topic);
 * a question about another company ("GTBank's opening hours", "my Jumia
   order") is ``out_of_scope``, and so is ``inform`` without any details;
 * a message none of whose words occurs in the training data (and that has no
@@ -159,6 +160,15 @@ class SafetyScreen(GraphComponent):
             return False
         return kind == "other" or intent not in PAYMENT_INTENTS
 
+    @staticmethod
+    def _words_beside_entities(message: Message) -> List[str]:
+        """The words of a message that are not part of an extracted entity."""
+        text = message.get(TEXT) or ""
+        for entity in sorted(message.get(ENTITIES) or [], key=lambda e: -int(e.get("start", 0))):
+            start, end = int(entity.get("start", 0)), int(entity.get("end", 0))
+            text = text[:start] + " " + text[end:]
+        return words(text)
+
     def _short_off_topic(self, message: Message) -> bool:
         """One to three words, none of them a support word, some of them an off-topic word
         ("crypto prices", "naira"): a topic, not keyboard mashing."""
@@ -211,11 +221,14 @@ class SafetyScreen(GraphComponent):
             _set_intent(message, ADVICE_INTENT)
         elif self._unintelligible(message):
             _set_intent(message, FALLBACK_INTENT)
+        elif intent in (FALLBACK_INTENT, OUT_OF_SCOPE_INTENT) and self._has_order_details(message):
+            # Details are never "not understood" nor off topic (a bare email while the form asks for it).
+            guess = _next_intent(message, (FALLBACK_INTENT, OUT_OF_SCOPE_INTENT, *SAFETY_INTENTS))
+            bare = not self._words_beside_entities(message)  # nothing but the details
+            _set_intent(message, INFORM_INTENT if bare or guess is None else str(guess["name"]))
         elif intent == FALLBACK_INTENT and (self._best_guess(message) == OUT_OF_SCOPE_INTENT
                                             or self._short_off_topic(message)):
             _set_intent(message, OUT_OF_SCOPE_INTENT)
-        elif intent == FALLBACK_INTENT and self._has_order_details(message) and self._best_guess(message):
-            _set_intent(message, str(self._best_guess(message)))  # details are never "not understood"
         elif self._about_another_business(text, intent):
             _set_intent(message, OUT_OF_SCOPE_INTENT)
         elif intent == INFORM_INTENT and not self._has_order_details(message) and not _LONG_NUMBER.search(text):

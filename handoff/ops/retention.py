@@ -8,8 +8,10 @@ the period, and that is neither waiting for nor with an agent, loses every
 field a person typed or that names one: message texts, buttons and images
 (``extra``) and client ids; handoff summaries, context (order numbers,
 emails) and rating comments; ticket emails and texts, and the texts of the
-agent desk's replies to tickets; and every file sent in them goes,
-row and bytes (``attachments``, :mod:`handoff.attachments`). What stays is the
+agent desk's replies to tickets; every file sent in them goes,
+row and bytes (``attachments``, :mod:`handoff.attachments`), and its shopper
+keys (verified contacts, browser id: :mod:`handoff.shopper_keys`) are
+deleted. What stays is the
 skeleton the reports count: conversation line and start, who sent a message
 and when, each handoff stint's queue, reason, times, agent, outcome and
 score. So ``python -m handoff report`` gives the same figures afterwards, for
@@ -28,7 +30,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-from sqlalchemy import Text, cast, exists, func, null, or_, select, update
+from sqlalchemy import Text, cast, delete, exists, func, null, or_, select, true, update
 from sqlalchemy.engine import Connection, Engine
 
 from handoff import models
@@ -43,6 +45,7 @@ handoffs_t = models.Handoff.__table__
 tickets_t = models.Ticket.__table__
 replies_t = models.TicketReply.__table__
 attachments_t = attachment_rows.attachments_t
+keys_t = models.ShopperKey.__table__
 
 #: Erases the assistant's tracker copies of these conversations; raises if it cannot.
 TrackerEraser = Callable[[Sequence[str]], None]
@@ -66,8 +69,8 @@ def tracker_eraser(tracker_db_url: Optional[str] = None) -> Optional[TrackerEras
     return erase
 
 
-def _blanking() -> List[Tuple[str, Any, Dict[str, Any], Any]]:
-    """Per table: name, table, the blank values, and "something left to blank"."""
+def _blanking() -> List[Tuple[str, Any, Optional[Dict[str, Any]], Any]]:
+    """Per table: name, table, the blank values (None: the rows are deleted), and "something left to blank"."""
     m, h, t = messages_t, handoffs_t, tickets_t
     return [
         ("messages", m, {"text": "", "extra": null(), "client_id": None},
@@ -76,6 +79,7 @@ def _blanking() -> List[Tuple[str, Any, Dict[str, Any], Any]]:
          or_(h.c.summary != "", h.c.rating_comment.isnot(None), cast(h.c.context, Text) != "{}")),
         ("tickets", t, {"email": "", "text": ""}, or_(t.c.email != "", t.c.text != "")),
         ("ticket_replies", replies_t, {"text": ""}, replies_t.c.text != ""),  # the desk's emailed answers
+        ("shopper_keys", keys_t, None, true()),  # a contact or browser id is nothing but personal
     ]
 
 
@@ -164,6 +168,8 @@ def apply(
                 where = (table.c.conversation_id.in_(batch), pending)
                 if dry_run:
                     found = connection.execute(select(func.count()).select_from(table).where(*where)).scalar_one()
+                elif blank is None:
+                    found = connection.execute(delete(table).where(*where)).rowcount
                 else:
                     found = connection.execute(update(table).where(*where).values(**blank)).rowcount
                 outcome.rows[name] += int(found or 0)

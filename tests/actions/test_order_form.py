@@ -6,7 +6,7 @@ import asyncio
 import pytest
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.order_form import BAD_CONTACT_TEXT, BAD_ORDER_NUMBER_TEXT, ValidateOrderForm
+from actions.order_form import BAD_CONTACT_TEXT, BAD_ORDER_NUMBER_TEXT, ActionOffTopicInForm, ValidateOrderForm
 
 FORM = ValidateOrderForm()
 DOMAIN = {"forms": {"order_form": {"required_slots": ["order_number", "order_contact"]}}}
@@ -125,3 +125,38 @@ def test_the_form_stops_asking_after_its_sixth_question_whatever_came_between(ma
     asked.append({"event": "bot", "text": "?", "metadata": {"utter_action": "utter_ask_order_contact"}})
     sixth = asyncio.run(FORM.run(CollectingDispatcher(), make_tracker(events=asked), domain))
     assert [e for e in sixth if e.get("name") == "requested_slot"][-1]["value"] is None  # the form ends
+
+
+@pytest.mark.parametrize("typed, said", [
+    ("who won the league last night?", "utter_out_of_scope"),  # a question: the out-of-scope answer
+    ("what is the capital of Ghana", "utter_out_of_scope"),
+    ("by the way who won the match", "utter_out_of_scope"),  # the question word is not first
+    ("the one with the vitamins", BAD_ORDER_NUMBER_TEXT),  # an attempt at the answer: the hint
+    ("carry on", None),  # the question again, nothing else
+])
+def test_off_topic_while_the_form_asks(make_tracker, typed: str, said) -> None:
+    tracker = make_tracker(text=typed, intent="out_of_scope", slots={"requested_slot": "order_number"},
+                           events=_rejections(0))
+    dispatcher = CollectingDispatcher()
+    asyncio.run(ActionOffTopicInForm().run(dispatcher, tracker, DOMAIN))
+    got = [m.get("response") or m.get("text") for m in dispatcher.messages]
+    assert got == ([said] if said else [])
+
+
+def test_the_third_off_topic_answer_ends_the_form(make_tracker) -> None:
+    tracker = make_tracker(text="the blue one", intent="out_of_scope", slots={"requested_slot": "order_contact"},
+                           events=_rejections(2) + [{"event": "user", "text": "the blue one"}])
+    dispatcher = CollectingDispatcher()
+    asyncio.run(ActionOffTopicInForm().run(dispatcher, tracker, DOMAIN))
+    assert dispatcher.messages == []  # no third reproach
+    events = asyncio.run(FORM.run(CollectingDispatcher(), tracker, {**DOMAIN, "slots": {}}))
+    assert [e for e in events if e.get("name") == "requested_slot"][-1]["value"] is None
+
+
+def test_an_off_topic_answer_with_its_hint_counts_once(make_tracker) -> None:
+    events = _rejections(1) + [{"event": "user", "text": "the green one"},
+                               {"event": "bot", "text": BAD_CONTACT_TEXT}]  # the second, just given
+    tracker = make_tracker(text="the green one", intent="out_of_scope", slots={"requested_slot": "order_contact"},
+                           events=events)
+    result = asyncio.run(FORM.run(CollectingDispatcher(), tracker, {**DOMAIN, "slots": {}}))
+    assert not [e for e in result if e.get("name") == "requested_slot" and e.get("value") is None]

@@ -40,3 +40,11 @@ def test_a_fallback_not_torn_with_a_person_stays_a_fallback() -> None:
 
 def test_an_emergency_wins_over_any_classifier_result() -> None:
     assert screened("my son is having a seizure, no agent", TORN) == "medical_emergency"
+
+
+def test_details_are_never_off_topic() -> None:
+    ranking = [{"name": "out_of_scope", "confidence": 0.6}, {"name": "ask_email", "confidence": 0.2}]
+    message = Message(data={TEXT: "bisola.o@example.org", INTENT: ranking[0], INTENT_RANKING_KEY: ranking,
+                            "entities": [{"entity": "email", "value": "bisola.o@example.org", "start": 0, "end": 20}]})
+    SafetyScreen(None, None, {"all": ["email"], "off_topic": ["org"]}).process([message])  # type: ignore[arg-type]
+    assert message.get(INTENT)["name"] == "inform"
