@@ -2,7 +2,7 @@
 
     run     train if needed, seed the demo shop, start the whole system
     test    make sure PostgreSQL/Redis/Chromium are there, train if needed, run ruff,
-            mypy and pytest (once per Python environment)
+            mypy and pytest (three sessions, two at a time: bot/suite.py)
     train   train the model if config, domain or data changed
     seed    load a shop data file into the shop database
 """
@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import List, Optional, Tuple
+from typing import List, Optional
 
 from bot import paths
 from bot.model_cache import ensure_model
@@ -119,46 +119,25 @@ Press Ctrl-C to stop.""", flush=True)
         stack.stop()
 
 
-#: the tests of the gateway's environment; every other test runs in the assistant's
-# tests/widget last: its session-wide Playwright (sync API) keeps an event loop running in the
-# main thread, which the async tests after it would meet
-GATEWAY_TESTS = ("tests/handoff", "tests/faults", "tests/ops", "tests/assistant", "tests/widget")
-
-
-def test_runs(pytest_args: List[str]) -> List[Tuple[str, List[str]]]:
-    """(python, pytest arguments) per environment. Without arguments: the
-    gateway's tests in its environment, then everything else in the
-    assistant's. With arguments naming gateway tests, the gateway's
-    environment only; with others, the assistant's only."""
-    rasa_python = str(paths.VENV_BIN / "python")
-    if not pytest_args:
-        return [
-            (str(GATEWAY_PYTHON), list(GATEWAY_TESTS)),
-            (rasa_python, ["tests", *(f"--ignore={path}" for path in GATEWAY_TESTS)]),
-        ]
-    if any(arg.startswith(GATEWAY_TESTS) for arg in pytest_args):
-        return [(str(GATEWAY_PYTHON), pytest_args)]
-    return [(rasa_python, pytest_args)]
-
-
 def cmd_test(args: argparse.Namespace) -> int:
+    from bot import suite
     from bot.services import ensure_all
 
     _step("services: PostgreSQL, Redis, Chromium")
     ensure_all()
     _step("model")
     ensure_model()
-    failed = 0
-    if not args.pytest_args:  # the checks of pyproject.toml: ruff (whole repository), mypy --strict (handoff/)
-        tools = GATEWAY_PYTHON.parent
-        for check in ([str(tools / "ruff"), "check", "."], [str(tools / "mypy")]):
-            _step(f"{Path(check[0]).name} {' '.join(check[1:])}")
-            failed = failed or subprocess.call(check, cwd=paths.ROOT)
-    for python, pytest_args in test_runs(list(args.pytest_args)):
-        _step(f"pytest {' '.join(pytest_args)} ({python})")
-        code = subprocess.call([python, "-m", "pytest", *pytest_args], cwd=paths.ROOT)
-        failed = failed or code  # every run runs; the first failure's code is returned
-    return failed
+    if args.pytest_args:  # the tests asked for, in their environment, output as it comes
+        run = suite.run_for(list(args.pytest_args))
+        _step(f"pytest {' '.join(run.args)} ({run.python})")
+        return subprocess.call(run.command, cwd=paths.ROOT)
+    failed = 0  # the checks of pyproject.toml: ruff (whole repository), mypy --strict (handoff/)
+    tools = GATEWAY_PYTHON.parent
+    for check in ([str(tools / "ruff"), "check", "."], [str(tools / "mypy")]):
+        _step(f"{Path(check[0]).name} {' '.join(check[1:])}")
+        failed = failed or subprocess.call(check, cwd=paths.ROOT)
+    code = suite.run_lanes(suite.default_lanes(suite.lane_count()))  # every pytest session runs
+    return failed or code
 
 
 def build_parser() -> argparse.ArgumentParser:

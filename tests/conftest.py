@@ -23,6 +23,25 @@ os.environ.setdefault("KARA_RASA_TOKEN", secrets.token_urlsafe(24))
 os.environ.setdefault("KARA_OPS_FILE", str(Path(__file__).resolve().parent / "ops-always.yml"))
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "kills_stack: the test kills a process of the assistant its "
+                            "package shares (it runs after the package's other tests)")
+
+
+def pytest_collection_modifyitems(items: List[pytest.Item]) -> None:
+    """In each test directory, the tests marked ``kills_stack`` run after the
+    others (in their own order): no later test of the directory waits for a
+    Rasa server to start again (about half a minute each)."""
+    by_dir: dict = {}
+    for index, item in enumerate(items):
+        by_dir.setdefault(Path(str(item.path)).parent, []).append(index)
+    for indexes in by_dir.values():
+        block = [items[i] for i in indexes]
+        block.sort(key=lambda item: item.get_closest_marker("kills_stack") is not None)  # stable
+        for index, item in zip(indexes, block):
+            items[index] = item
+
+
 #: shop databases of assistants that several tests share (appended by the fixtures that start them)
 SHARED_SHOPS: List[str] = []
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import signal
 
+import pytest
+
 from bot.processes import BotStack
 from handoff.rasa_pool import RasaPool
 from tests.faults.test_faults import cid_of, common, hello, texts
@@ -14,6 +16,7 @@ from tests.faults.test_privacy import EMAIL
 from .helpers import stored_events, user_texts
 
 
+@pytest.mark.kills_stack  # (the package's next test would wait for its restart)
 async def test_the_other_process_takes_over_a_verified_order(assistant: BotStack, gateway_process,
                                                              fresh_pg) -> None:
     urls = ",".join(assistant.rasa_urls)

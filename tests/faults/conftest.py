@@ -6,7 +6,9 @@ server's life: the tests kill and restart only what they started.
 * ``own_stack``: an action server + Rasa server of this package (trained model
   from the cache, its own seeded SQLite shop), started once for the package.
   ``stack`` gives it to one test with both processes alive (a test before may
-  have killed one: it is started again on the same port).
+  have killed one: it is started again on the same port). Tests that kill one
+  are marked ``kills_stack``: they run after the package's other tests
+  (``tests/conftest.py``).
 * ``private_redis``: a redis-server of the test's own on a free port, without
   persistence, that the test may kill and start again (``restart()``).
 * From ``tests/handoff``: ``gateway_process`` (``python -m handoff serve`` as a

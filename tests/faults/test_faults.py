@@ -60,6 +60,7 @@ def token_of(client: Client) -> str:
 # -- the assistant's processes ------------------------------------------------
 
 
+@pytest.mark.kills_stack
 async def test_action_server_dies_mid_conversation(stack, gateway_process, fresh_pg) -> None:
     """The action server is killed between two turns of the order form: the
     shopper is told it cannot be looked up now and offered a person; every
@@ -97,6 +98,7 @@ async def test_action_server_dies_mid_conversation(stack, gateway_process, fresh
     assert gw.proc.poll() is None
 
 
+@pytest.mark.kills_stack
 async def test_rasa_dies(stack, gateway_process, fresh_pg) -> None:
     """Rasa is killed: shoppers (in a chat already, or new) are told the
     assistant is unavailable and offered a person, their messages stored; a

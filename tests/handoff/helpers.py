@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import subprocess
@@ -136,8 +137,11 @@ async def login(gw: RunningGateway, username: str, password: str) -> Dict[str, A
             return await r.json()
 
 
-async def agent(gw: RunningGateway, username: str, password: str = "correct horse") -> Client:
-    token = (await login(gw, username, password))["token"]
+async def agent(gw: RunningGateway, username: str, password: str = "correct horse",
+                token: Optional[str] = None) -> Client:
+    """An agent socket that said hello and got its welcome; with ``token``
+    (from :func:`login`) no new login (a reconnect within a grace period)."""
+    token = token or (await login(gw, username, password))["token"]
     client = await Client.connect(gw.ws_url + "/ws/agent")
     await client.send(type="hello", v=1, token=token)
     await client.expect("welcome")
@@ -156,10 +160,18 @@ async def claimed_chat(gw: RunningGateway, username: str = "ada", name: str = "A
     return s, a, cid, token
 
 
+@functools.lru_cache(maxsize=None)
+def password_hash(password: str) -> str:
+    """A real Argon2id hash of ``password``, made once per password: each hash
+    costs about a quarter of a second of CPU by design, and the tests add
+    hundreds of agents (a shared salt changes nothing a login checks)."""
+    return hash_password(password)
+
+
 async def add_agent(db_url: str, username: str, name: str, password: str = "correct horse") -> int:
     storage = Storage(db_url)
     try:
-        return (await storage.create_agent(username, name, hash_password(password))).id
+        return (await storage.create_agent(username, name, password_hash(password))).id
     finally:
         await storage.close()
 
