@@ -107,6 +107,7 @@ class Handoffs:
             events += [Hub.to_shopper(cid, offline), Hub.to_shopper(cid, frames.offline())]
         await core.hub.send(*events)
         await core.hub.queues_changed()
+        core.wake_assigner()  # handoff/assign.py
         if emergency:
             # An emergency is never offered a ticket: with nobody online the
             # on-call person is paged at once, otherwise after the claim window.
