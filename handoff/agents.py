@@ -19,6 +19,7 @@ from dataclasses import replace
 from typing import Any, Optional
 
 from . import countdown, frames
+from .assign import desk_agents
 from .auth import AGENT as AGENT_TOKEN
 from .auth import verify_password
 from .bot import BotTurns
@@ -27,7 +28,7 @@ from .core import HISTORY_LIMIT, GatewayCore
 from .frames import Frame
 from .handoffs import Handoffs
 from .hub import Hub
-from .live_status import ONLINE
+from .live_status import OFFLINE, ONLINE
 from .live_state import AGENT, BOT, CLOSED, WAITING, LiveState, QueueEntry
 from .ops.roles import stored_role
 from .presence import ShopperPresence
@@ -90,9 +91,13 @@ class AgentDesk:
         snapshot = await core.live.snapshot()
         await core.hub.queues_changed()  # estimated waits depend on who is online
         role = await stored_role(core.storage.engine, agent.id)
-        status = (await core.live.statuses()).get(agent.id, ONLINE)
+        statuses = await core.live.statuses()
+        status = statuses.get(agent.id, ONLINE)
+        await core.hub.send(Hub.to_agents(frames.agent_status(agent.id, agent.name, status)))
         core.wake_assigner()
-        return frames.agent_welcome(agent.id, agent.name, role, snapshot, chats, status)
+        roster = [frames.roster_agent(a, record.name, statuses.get(a, ONLINE))
+                  for a, (record, _) in sorted((await desk_agents(core, await core.live.online_agents())).items())]
+        return frames.agent_welcome(agent.id, agent.name, role, snapshot, chats, status, roster)
 
     async def disconnected(self, agent: AgentRecord, socket: Any) -> None:
         core = self.core
@@ -101,6 +106,8 @@ class AgentDesk:
             return  # another socket of this agent is still here
         core.agents.pop(agent.id, None)
         await core.live.agent_offline(agent.id, core.process_id)
+        if agent.id not in await core.live.online_agents():  # not on another process either
+            await core.hub.send(Hub.to_agents(frames.agent_status(agent.id, agent.name, OFFLINE)))
         await core.hub.queues_changed()
         if await core.live.owned_by(agent.id):
             core.tasks.later(core.config.grace_seconds, lambda: self.grace_over(agent))

@@ -245,15 +245,22 @@ def queues(snapshot: Mapping[str, List[QueueEntry]]) -> Frame:
 
 def agent_welcome(
     agent_id: int, name: str, role: str, snapshot: Mapping[str, List[QueueEntry]], chats: List[Frame],
-    status: str = "online",
+    status: str = "online", agents: Optional[List[Frame]] = None,
 ) -> Frame:
+    """``agents``: who is online now, :func:`roster_agent` each (then ``agent_status`` frames)."""
     return {
         "type": "welcome",
         "v": VERSION,
         "agent": {"id": agent_id, "name": name, "role": role, "status": status},
         "queues": queues_body(snapshot),
         "chats": chats,
+        "agents": agents or [],
     }
+
+
+def roster_agent(agent_id: int, name: str, status: str) -> Frame:
+    """An agent online, in ``welcome.agents`` (whom a chat can be transferred to)."""
+    return {"id": agent_id, "name": name, "status": status}
 
 
 def handoff(entry: QueueEntry) -> Frame:
@@ -306,7 +313,8 @@ def transfer_pending(entry: QueueEntry) -> Frame:
 
 
 def agent_status(agent_id: int, name: str, status: str) -> Frame:
-    """An agent's status changed (online, away, busy): to every agent."""
+    """An agent's status changed (online, away, busy), they connected, or are
+    ``offline`` (their last socket closed): to every agent."""
     return {"type": "agent_status", "agent": {"id": agent_id, "name": name}, "status": status}
 
 

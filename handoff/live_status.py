@@ -19,6 +19,8 @@ if TYPE_CHECKING:  # the protocol module imports the statuses; it needs no Redis
 
 ONLINE, AWAY, BUSY = "online", "away", "busy"
 STATUSES = (ONLINE, AWAY, BUSY)
+#: not a status one sets: ``agent_status`` says so when an agent's last socket (any process) closed
+OFFLINE = "offline"
 
 
 class MemoryAgentStatus:

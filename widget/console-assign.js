@@ -7,6 +7,8 @@
  *   `agent_status` (another tab of the same agent).
  * - `transfer_pending` (and `welcome.chats[].transfer_pending`) puts a line on
  *   the chat's panel: the agent keeps the chat until someone takes it.
+ * - "Transfer to agent" on every chat panel offers the chat to an agent online
+ *   (`transfer` with `agent_id`; `welcome.agents` and `agent_status` keep the list).
  * - Supervisors get a "Live chats" button: a drawer listing every waiting and
  *   claimed chat and the agents online (`list_chats`), where a chat can be read
  *   without joining (`watch`: its messages arrive live, nobody else is told)
@@ -25,6 +27,8 @@
   var SENDER = { shopper: "Shopper", bot: "Assistant", agent: "Agent", system: "Notice", note: "Private note" };
 
   var me = { id: null, role: null };
+  var roster = {}; // agent id -> {id, name, status}: who is online, for "Transfer to agent"
+  var pickers = []; // the agent selects of the chat panels
   var send = function (frame) { return global.KaraConsole && global.KaraConsole.send(frame); };
 
   // ---- status ---------------------------------------------------------------------
@@ -58,6 +62,42 @@
     var to = pending.offered_to ? pending.offered_to.name : "the " + (QUEUE_LABEL[pending.queue] || pending.queue) + " queue";
     line.textContent = "Transfer pending to " + to + ": you keep this chat until someone takes it.";
     pane.tab.classList.add("ca-tab-pending");
+  }
+
+  // ---- transfer to a named agent (a part of every chat panel, console-desk.js) -----------
+
+  if (global.KaraDesk) global.KaraDesk.part(function (pane, ctx) {
+    var picker = el("select", { "class": "c-select", "aria-label": "Transfer to agent" });
+    var button = el("button", { type: "button", "class": "c-btn", text: "Offer",
+      onclick: function () {
+        if (!picker.value) return;
+        var queue = pane.handoff.queue || "general";
+        ctx.send({ type: "transfer", conversation_id: pane.id, queue: queue, agent_id: Number(picker.value) });
+      } });
+    var row = el("div", { "class": "c-transfer ca-transfer-agent" }, [picker, button]);
+    pane.actions.insertBefore(row, pane.actions.children[1] || null);
+    pickers.push({ select: picker, button: button, pane: pane });
+    fillPicker(pickers[pickers.length - 1]);
+  });
+
+  function fillPicker(p) {
+    if (p.pane.isEnded) return;
+    var keep = p.select.value;
+    p.select.textContent = "";
+    Object.keys(roster).map(function (k) { return roster[k]; })
+      .filter(function (a) { return a.id !== me.id; })
+      .sort(function (a, b) { return a.name < b.name ? -1 : 1; })
+      .forEach(function (a) {
+        p.select.appendChild(el("option", { value: String(a.id), text: a.name + (a.status !== "online" ? " (" + a.status + ")" : "") }));
+      });
+    if (!p.select.options.length) p.select.appendChild(el("option", { value: "", text: "No other agent online" }));
+    if (keep && roster[keep]) p.select.value = keep;
+    p.button.disabled = !p.select.value;
+  }
+
+  function rosterChanged() {
+    pickers = pickers.filter(function (p) { return p.select.isConnected; });
+    pickers.forEach(fillPicker);
   }
 
   // ---- supervisors: the live desk ---------------------------------------------------
@@ -180,10 +220,16 @@
         me.role = frame.agent && frame.agent.role;
         showStatus(frame.agent && frame.agent.status);
         deskBtn.hidden = me.role !== "supervisor";
+        roster = {};
+        (frame.agents || []).forEach(function (a) { roster[a.id] = a; });
+        rosterChanged();
         (frame.chats || []).forEach(function (c) { markPending(c.conversation_id, c.transfer_pending); });
         return refresh();
       case "agent_status":
-        if (frame.agent && frame.agent.id === me.id) showStatus(frame.status);
+        if (frame.agent && frame.agent.id === me.id && frame.status !== "offline") showStatus(frame.status);
+        if (frame.agent && frame.status === "offline") delete roster[frame.agent.id];
+        else if (frame.agent) roster[frame.agent.id] = { id: frame.agent.id, name: frame.agent.name, status: frame.status };
+        rosterChanged();
         return refreshSoon();
       case "transfer_pending": return markPending(frame.conversation_id, frame);
       case "live_chats": return renderDesk(frame);

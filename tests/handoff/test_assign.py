@@ -98,10 +98,16 @@ async def test_emergency_first_and_away_gets_nothing(make_gateway, live) -> None
     assert (await gw.gateway.live.get(general.received[0]["conversation_id"])).state == WAITING
 
 
-async def test_bad_status_is_refused(make_gateway) -> None:
+async def test_bad_status_is_refused_and_the_roster(make_gateway) -> None:
     gw = await make_gateway()
     await add_agent(gw.gateway.config.db_url, "ada", "Ada")
+    ben_id = await add_agent(gw.gateway.config.db_url, "ben", "Ben")
     a = await agent(gw, "ada")
+    b = await agent(gw, "ben")
+    assert [x["name"] for x in b.received[0]["agents"]] == ["Ada", "Ben"]  # who is online
+    await a.expect("agent_status", agent={"id": ben_id, "name": "Ben"}, status="online")
+    await b.close()
+    await a.expect("agent_status", agent={"id": ben_id, "name": "Ben"}, status="offline")
     await a.send(type="status", status="asleep", ref="s1")
     error = await a.expect("error", ref="s1")
     assert error["code"] == "bad_value" and error["field"] == "status"

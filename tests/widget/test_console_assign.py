@@ -129,3 +129,27 @@ def test_transfer_kept_until_taken_and_supervisor_reads_without_joining(manual: 
     expect(panel.get_by_text("Transferred: a colleague took over this chat.")).to_be_visible()
     widget.expect_message("system", "Tolu Ajayi joined the chat")
     expect(row).to_contain_text("With Tolu Ajayi")
+
+
+def test_an_agent_offers_a_chat_to_a_colleague(manual: Gateway, new_context) -> None:
+    kemi = manual.create_agent("Kemi Ade")
+    tolu = manual.create_agent("Tolu Ajayi")
+    kemi_page = new_context().new_page()
+    kemi_console = Console(kemi_page).login(manual.base_url, kemi["username"], kemi["password"])
+    widget = waiting_shopper(new_context, manual.base_url)
+    cid = widget.conversation_id()
+    panel = kemi_console.claim(kemi_console.card(cid))
+    picker = panel.get_by_label("Transfer to agent")
+    expect(picker.locator("option")).to_have_text(["No other agent online"])
+    tolu_page = new_context().new_page()
+    tolu_console = Console(tolu_page).login(manual.base_url, tolu["username"], tolu["password"])
+    expect(picker.locator("option")).to_have_text(["Tolu Ajayi"])  # came online
+    panel.get_by_role("button", name="Offer").click()
+    expect(panel.locator(".ca-pending")).to_have_text(
+        "Transfer pending to Tolu Ajayi: you keep this chat until someone takes it.")
+    widget.expect_message("system", "Kemi Ade transferred your chat to Tolu Ajayi")
+    card = tolu_console.card(cid)
+    expect(card).to_contain_text("Offered to you")
+    tolu_console.claim(card)
+    expect(panel.get_by_text("Transferred: a colleague took over this chat.")).to_be_visible()
+    widget.expect_message("system", "Tolu Ajayi joined the chat")
