@@ -169,7 +169,9 @@ class AgentDesk:
                 return False
             raise await self._not_claimed(agent, cid)
         await core.storage.claim_handoff(entry.handoff_id, agent.id)
-        if entry.kept_by is not None:  # a transfer is taken: the old owner's stint ends
+        # a transfer is taken (the chat was with its agent): the old owner's stint ends
+        taken_from = before.agent_id if before.state == AGENT else entry.kept_by
+        if taken_from is not None:
             await self._ended(before.handoff_id, "transferred")
         note = await core.system(cid, f"{agent.name} joined the chat.")
         chat = await self.chat(cid)
@@ -179,11 +181,11 @@ class AgentDesk:
             Hub.to_shopper(cid, frames.state(AGENT, agent_name=agent.name)),
             Hub.to_agent(agent.id, frames.claimed(chat, ref)),
         ]
-        if entry.kept_by is not None:
-            events.append(Hub.to_agent(entry.kept_by, frames.chat_ended(cid, "transferred")))
+        if taken_from is not None:
+            events.append(Hub.to_agent(taken_from, frames.chat_ended(cid, "transferred")))
         await core.hub.send(*events)
         await core.hub.queues_changed()
-        if entry.kept_by is not None:
+        if taken_from is not None:
             core.wake_assigner()  # the old owner has a free slot
         return True
 

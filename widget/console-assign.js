@@ -127,6 +127,8 @@
     desk.open = open;
     drawer.hidden = !open;
     deskBtn.setAttribute("aria-expanded", String(open));
+    var bar = document.querySelector(".topbar");
+    if (bar) drawer.style.top = Math.round(bar.getBoundingClientRect().bottom) + "px"; // the bar may wrap
     if (open) { refresh(); heading.focus(); } else stopWatching();
   }
   deskBtn.addEventListener("click", function () { showDesk(!desk.open); });

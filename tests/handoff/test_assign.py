@@ -81,8 +81,8 @@ async def test_emergency_first_and_away_gets_nothing(make_gateway, live) -> None
     await staff(db, ("ada", 1))
     a = await agent(gw, "ada")
     await a.send(type="status", status="away")
-    status = await a.expect("agent_status")
-    assert status["status"] == "away" and status["agent"]["name"] == "Ada"
+    status = await a.expect("agent_status", status="away")
+    assert status["agent"]["name"] == "Ada"
     general = await handed_off(gw)
     emergency = await handed_off(gw, line="emergency", role="provider")
     assert await claims(a) == []
@@ -214,5 +214,33 @@ async def test_named_agent_takes_the_transfer(make_gateway, live) -> None:
     try:
         stints = await storage.handoffs(cid)
         assert [(h.queue, h.outcome) for h in stints] == [("general", "transferred"), ("security", None)]
+    finally:
+        await storage.close()
+
+
+async def test_a_pending_transfer_goes_with_its_lost_agent(make_gateway, live) -> None:
+    gw = await make_gateway(grace_seconds=0.3, **live)
+    db = gw.gateway.config.db_url
+    await staff(db, ("ada", 3), ("ben", 3))
+    a = await agent(gw, "ada")
+    s = await handed_off(gw)
+    cid = s.received[0]["conversation_id"]
+    await a.send(type="claim", conversation_id=cid)
+    await a.expect("claimed")
+    await a.send(type="transfer", conversation_id=cid, queue="disputes")
+    await a.expect("transfer_pending")
+    await a.close()  # lost: after the grace period the chat is requeued, its transfer withdrawn
+    await s.expect_message("back at the front of the queue", sender="system", timeout=5)
+    b = await agent(gw, "ben")
+    queues = b.received[0]["queues"]
+    assert queues["disputes"] == []
+    [entry] = queues["general"]
+    assert entry["conversation_id"] == cid and entry["requeued"] and entry["kept_by"] is None
+    await b.send(type="claim", conversation_id=cid)
+    await b.expect("claimed")
+    storage = Storage(db)
+    try:
+        outcomes = [(h.queue, h.outcome) for h in await storage.handoffs(cid)]
+        assert outcomes == [("general", "requeued"), ("disputes", "abandoned"), ("general", None)]
     finally:
         await storage.close()

@@ -49,6 +49,7 @@ async def test_supervisor_lists_and_reads_a_chat_without_joining(make_gateway, l
     await s.send(type="message", text="where is my refund")
     await a.expect("message", conversation_id=cid, text="where is my refund")
     await s.quiet(0.2)
+    await a.quiet(0.1)  # (Sue's agent_status when she came online)
     before = len(s.received)
     await sup.send(type="watch", conversation_id=cid, ref="w1")
     view = await sup.expect("watching", ref="w1")
