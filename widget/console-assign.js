@@ -75,7 +75,11 @@
         ctx.send({ type: "transfer", conversation_id: pane.id, queue: queue, agent_id: Number(picker.value) });
       } });
     var row = el("div", { "class": "c-transfer ca-transfer-agent" }, [picker, button]);
-    pane.actions.insertBefore(row, pane.actions.children[1] || null);
+    var firstButton = null; // after the queue transfer and its note, before "Hand back to bot"
+    for (var i = 0; i < pane.actions.children.length && !firstButton; i++) {
+      if (pane.actions.children[i].tagName === "BUTTON") firstButton = pane.actions.children[i];
+    }
+    pane.actions.insertBefore(row, firstButton);
     pickers.push({ select: picker, button: button, pane: pane });
     fillPicker(pickers[pickers.length - 1]);
   });
