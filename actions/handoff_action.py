@@ -21,6 +21,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.orders_action import failure_count
 from actions.policy import template_vars
+from actions.shop.orders import parse_contact
 from actions.safety import conversation_language, language_name
 from handoff.contract import NOT_UNDERSTOOD, Handoff, handoff_payload
 
@@ -119,6 +120,25 @@ def one_line(text: str, limit: int = SUMMARY_MESSAGE_LIMIT) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "\u2026"
 
 
+def verified_contact(tracker: Tracker) -> Optional[str]:
+    """The email or phone (canonical) the order was verified with, None unless it is
+    verified: the ``order_contact`` value when ``order_verified`` was last set true
+    (a contact typed after that, e.g. for another question, is not the verified one)."""
+    if tracker.get_slot("order_verified") is not True:
+        return None
+    contact: Any = None
+    verified: Any = None
+    for event in tracker.events:
+        if event.get("event") != "slot":
+            continue
+        if event.get("name") == "order_contact":
+            contact = event.get("value")
+        elif event.get("name") == "order_verified" and event.get("value") is True:
+            verified = contact
+    found = parse_contact(verified)
+    return found.value if found is not None else None
+
+
 def build_handoff(tracker: Tracker, route: Route, extra: Optional[Mapping[str, Any]] = None) -> Handoff:
     """The contract payload: one-line summary and the context an agent needs
     (``extra`` adds or overrides context keys, e.g. ``adverse_reaction``)."""
@@ -143,6 +163,9 @@ def build_handoff(tracker: Tracker, route: Route, extra: Optional[Mapping[str, A
         "language": language,
         **(extra or {}),
     }
+    contact = verified_contact(tracker)
+    if contact is not None:  # the gateway lists the shopper's past conversations by it
+        context["verified_contact"] = contact
     return Handoff(queue=route.queue, reason=route.reason, summary=" | ".join(parts), context=context)
 
 

@@ -29,7 +29,8 @@ REQUEST_WORDS = (
     ("cancel", re.compile(r"\bcancel", re.IGNORECASE)),
     ("return", re.compile(r"\breturn", re.IGNORECASE)),
     ("refund", re.compile(r"\brefund|\bmoney back|\bmy money\b", re.IGNORECASE)),
-    ("track", re.compile(r"\btrack|\bwhere\b|\bstatus\b|\bdeliver|\barriv|\bshipped\b|\breach\b", re.IGNORECASE)),
+    ("track", re.compile(r"\btrack|\bwhere\b|\bstatus\b|\bdeliver|\barriv|\bshipped\b|\breach\b|\bcheck\b",
+                         re.IGNORECASE)),
 )
 
 

@@ -52,6 +52,12 @@ LOCKED_TEXT = (
     "For your security, I can't check orders any more in this conversation. "
     "A person from our support team can help you with your order."
 )
+GAVE_UP_TEXT = (
+    "I still don't have the order number and the email or phone used on the order, so I've stopped "
+    "asking for now. Your order number starts with KH- and is in your order confirmation; ask me again "
+    "whenever you have it, or talk to a person."
+)
+TRACK_AGAIN = {"title": "Track an order", "payload": "/track_order"}
 UNAVAILABLE_TEXT = (
     "I can't reach our order system right now. Please try again in a few minutes, "
     "or talk to a person from our support team."
@@ -182,6 +188,8 @@ def handle_order(
     (:mod:`actions.shop.guesses`)."""
     if failures >= MAX_VERIFICATION_FAILURES:
         return Reply(LOCKED_TEXT, buttons=(TALK_TO_PERSON,))
+    if not order_number or not contact:  # the form gave up on answers it could not use
+        return Reply(GAVE_UP_TEXT, (TRACK_AGAIN, TALK_TO_PERSON), {"order_number": None, "order_contact": None})
     kind = request if request in REQUESTS else "track"
     with make_session() as session, session.begin():
         if guesses.locked(session, order_number, client, at):

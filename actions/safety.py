@@ -22,10 +22,14 @@ LANGUAGES = ("en", "pcm", "yo", "ha", "ig")
 LANGUAGE_NAMES = {"en": "English", "pcm": "Pidgin", "yo": "Yoruba", "ha": "Hausa", "ig": "Igbo"}
 
 
+#: Hausa's hooked letters have no decomposition: fold them by hand (ƙirji -> kirji).
+_HOOKED = str.maketrans({"\u0199": "k", "\u0257": "d", "\u0253": "b", "\u01b4": "y"})
+
+
 def normalise(text: str) -> str:
-    """Lower case, no diacritics, no apostrophes, single spaces."""
+    """Lower case, no diacritics (Hausa's hooked letters included), no apostrophes, single spaces."""
     decomposed = unicodedata.normalize("NFKD", text or "")
-    plain = "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c)).lower().translate(_HOOKED)
     plain = re.sub(r"[\u2019'`]", "", plain)
     plain = re.sub(r"[^\w@.+]+", " ", plain)
     return " ".join(plain.split())
@@ -33,6 +37,14 @@ def normalise(text: str) -> str:
 
 def _any(*patterns: str) -> Pattern[str]:
     return re.compile(r"\b(?:" + "|".join(patterns) + r")", re.IGNORECASE)
+
+
+def _near(first: str, second: str, gap: int = 4) -> str:
+    """``first`` and ``second`` within ``gap`` words of each other, in either
+    order: Yoruba, Hausa and Igbo put the body part after the pain ("zafi a
+    kirji"), English both ways ("pain in my chest", "chest is killing me")."""
+    between = rf"\s+(?:\w+\s+){{0,{gap}}}"
+    return rf"(?:{first}){between}(?:{second})|(?:{second}){between}(?:{first})"
 
 
 def _words(*patterns: str) -> Pattern[str]:
@@ -50,9 +62,34 @@ _CANT = (r"(?:cant|cnat|cnt|cannot|can hardly|can barely|hardly|barely|can not|c
          r"|trouble|difficult\w*|problem\w*|wahala)")
 _WHO = (r"(?:he|she|hes|shes|him|her|baby|child|kid|son|daughter|mum|mom|mummy|mother|dad|daddy|father|husband"
         r"|wife|brother|sister|friend|grandma|grandmother|grandpa|grandfather|patient|someone|somebody|person|pikin"
+        r"|papa|mama|oga|madam|nna|nne"
         r"|im|e|they|i|me|uncle|aunt|aunty|neighbour|neighbor|boy|girl|man|woman)")
 _SUBSTANCE = (r"(?:pills?|tablets?|capsules?|bleach|kerosene|insecticide|sniper|rat poison|poison|detergent|battery"
               r"|batteries|chemicals?|petrol|hypo|izal|medicine|medicines|drugs?|syrup|acid|jik|dettol|sleeping)")
+# Pain in the chest or heart, in any word order and language: Yoruba aya/okan,
+# Hausa kirji/zuciya, Igbo akpa obi/obi; pain dun/irora, zafi/ciwo/radadi, mgbu.
+_CHEST = r"chest|chets|aya|kirji\w*|akpa obi"
+_HEART = r"okan|zuciya|obi"
+_PAIN_LOCAL = r"dun|irora|zafi|ciwo\w*|radadi|mgbu|egbu|afu"
+_PAIN = (r"pain\w*|pian|hurt\w*|killing|crush\w*|squeez\w*|tight\w*|pressure|burn\w*|heavy|on fire|"
+         + _PAIN_LOCAL)
+_HEAD_HIT = r"head injur\w*|(?:hit|bang\w*|knock\w*|injur\w*|hurt|struck|fell on)\s+(?:\w+\s+){0,2}head"
+_HEAD_SIGNS = (r"vomit\w*|confus\w*|not making sense|drowsy|sleepy|seiz\w*|bleed\w*|pass\w* out|unconc\w*"
+               r"|cant remember|dizzy|not talking|no dey talk")
+_INFANT = r"baby|babys|infant|newborn|new born|neonate|\d+ (?:days?|weeks?|months?) old"
+_INFANT_SIGNS = (r"floppy|limp|very high fever|high fever|wont (?:feed|suck|breastfeed|wake)|not (?:feeding|sucking"
+                 r"|breastfeeding)|refus\w* (?:to )?(?:feed|breastfeed|suck)|stiff|sunken")
+# Too much of something (any drug name) or a whole pack of it, but not "took too
+# much time" or "took the whole day".
+_TOO_MUCH = (r"(?:took|taken|take|swallow\w*|drank|drink|drunk)\s+(?:\w+\s+){0,2}too (?:many|much)\s+"
+             r"(?!time|long|days?|weeks?|hours?|money|effort)\w+")
+_A_PACK_OF = (r"(?:took|taken|swallow\w*|drank|ate|chew\w*)\s+(?:\w+\s+){0,1}(?:a|the|an|half a|half the)\s+"
+              rf"(?:bottle|pack|packet|strip|box|sachet|card|handful|jar)\s+of\s+(?:\w+\s+){{0,2}}(?:{_SUBSTANCE}"
+              r"|\w+(?:dol|mol|pam|fen|cin|ine|ide|one|lin|zole|pril|tan|done))\b")
+_WHOLE_PACK = (r"(?:took|taken|take|swallow\w*|drank|drink|drunk|ate|chew\w*)\s+(?:\w+\s+){0,2}(?:whole|entire|full"
+               r"|all (?:the|my|his|her|of))\s+(?:\w+\s+)?(?:bottle|pack|packet|strip|box|sachet|card|blister"
+               r"|tablets|pills|capsules|medicine|drugs)")
+
 EMERGENCY = _any(
     # breathing
     rf"{_CANT}\s+(?:\w+\s+){{0,3}}{_BREATH}",
@@ -73,14 +110,15 @@ EMERGENCY = _any(
     r"(?:pain\w*|pian|hurt\w*|tight\w*|pressure)\s+(?:\w+\s+){0,3}chest",
     r"heart attack", r"cardiac arrest", r"heart (?:is )?(?:stop\w*|racing|pounding)", r"stroke\b",
     # bleeding
-    r"bleed\w*\s+(?:\w+\s+){0,3}(?:heav\w*|bad\w*|alot|a lot|wont stop|not stop\w*|no gree stop|no wan stop"
+    r"bleed\w*\s+(?:\w+\s+){0,4}(?:heav\w*|bad\w*|alot|a lot|wont stop|not stop\w*|no gree stop|no wan stop"
     r"|too much|everywhere|profuse\w*|nonstop|non stop)",
     r"(?:heav\w*|serious\w*|bad\w*|profuse\w*|uncontroll\w*|plenty|severe\w*)\s+(?:\w+\s+){0,2}bleed\w*",
     r"blood\s+(?:\w+\s+){0,3}(?:everywhere|wont stop|not stop\w*|no gree stop|dey comot|dey pour|pour\w*|gush\w*"
     r"|too much)",
     r"(?:losing|lost) (?:a lot of |so much |too much )?blood", r"vomit\w* blood", r"cough\w* (?:up )?blood",
     # seizure, unconscious
-    r"seiz(?:ur|ru|er)\w*", r"siez(?:ur|ru|er)\w*", r"seasure\w*", r"convuls\w*",
+    r"seiz(?:ur|ru|er)\w*\b(?!\s+(?:medic\w*|meds|drugs?|tablets?|pills?|monitor\w*|alarm\w*))", r"siez(?:ur|ru|er)\w*",
+    r"seasure\w*", r"convuls\w*", r"(?:been|keeps?|kept|started|is|was) fitting", r"fitting for",
     r"(?:is|was|started|dey|keeps?) fitting",
     r"having (?:a )?fits?\b", r"epilep\w* (?:attack|fit|seizure|episode)",
     r"unconc?s\w*", r"uncon\w*ous\w*", r"passed out", r"pass(?:ed|ing)? out", r"faint(?:ed|ing|s)\b", r"feel\w* faint",
@@ -118,22 +156,54 @@ EMERGENCY = _any(
     r"medical emergency", r"(?:i am|im|i m|he is|hes|she is|shes|they are|baby is|child is|mother is"
     r"|father is|patient is|someone is|somebody is) (?:really )?dying\b(?! to)",
     r"(?:call|need|send|get) (?:an |the |me an |me the )?ambulance", r"life threatening",
+    # chest or heart pain in any word order, blue lips, asthma, stroke, head
+    # injury, an infant's danger signs, bites, too much of any drug
+    _near(_CHEST, _PAIN, 5), _near(_HEART, _PAIN_LOCAL),
+    rf"{_WHO}\s+(?:\w+\s+){{0,2}}(?:turn\w*|gone|going|went|getting|dey turn)\s+(?:\w+\s+)?(?:blue|purple)\b",
+    _near(r"lips?|fingernails?|nails?|tongue", r"blue|purple|grey|gray", 3),
+    r"asthma\w* attack", r"asma attack",
+    _near(r"face|mouth|smile", r"droop\w*|twisted|lopsided|numb\w*", 3), r"slurr\w*",
+    r"(?:speech|words?)\s+(?:\w+\s+){0,2}(?:slurr\w*|jumbled|garbled)",
+    _near(r"one side|left side|right side", r"numb\w*|weak\w*|paraly\w*|droop\w*|cant move|cannot move|dead", 3),
+    r"sudden\w*\s+(?:\w+\s+){0,3}(?:numb\w*|paraly\w*|cant (?:see|speak|talk|walk)|blind)",
+    _near(_HEAD_HIT, _HEAD_SIGNS, 8), _near(_INFANT, _INFANT_SIGNS, 8),
+    r"(?:bitten|bit|stung)\s+by\s+(?:a |an |the |one )?(?:\w+\s+)?(?:snake|scorpion|dog|cobra|viper)",
+    r"snake ?bite(?!\s*(?:kits?|serum|pack))", r"(?:snake|scorpion)\s+(?:\w+\s+){0,2}(?:bit|bite|stung|sting)\b(?!\s*(?:kits?|serum|pack))",
+    _TOO_MUCH, _WHOLE_PACK, _A_PACK_OF, r"barely (?:awake|conscious|breathing|responsive)", r"(?:cant|cannot|wont) stay awake",
+    r"(?:so much|lots of|a lot of|plenty|too much|pool of|loads of|plenty plenty)\s+blood",
+    r"bleed\w*\s+(?:\w+\s+){0,2}(?:plenty|well well|serious\w*)",
+    r"clutch\w*\s+(?:his|her|my|their|the)?\s*chest", r"(?:wont|will not|cant|not|no gree|refus\w* to) stop\w* bleed\w*",
+    r"(?:took|taken|take|injected|used)\s+(?:a\s+)?double\b", r"methanol", r"antifreeze",
+    r"(?:took|take|taken|drank|drink|swallow\w*)\s+(?:\w+\s+){0,2}pass(?:ed)? (?:level|limit|the dose)",
+    r"end(?:ing)? everything", r"(?:cant|can not|cannot) see (?:again|anything) (?:\w+\s+){0,3}(?:after|since)",
     # Pidgin
     r"(?:im|e|she|he|pikin|my \w+)\s+(?:\w+\s+)?(?:don|dey)\s+(?:faint|collapse|shake|jerk)",
+    r"blood\s+(?:\w+\s+){0,1}(?:dey )?commot",
+    rf"{_WHO}\s+(?:\w+\s+){{0,2}}(?:fall|fell)\s+(?:down\s+)?for ground",
+    r"(?:he|she|im|pikin|baby|papa|mama) no dey (?:talk|breathe|wake|respond|hear word)",
     r"body dey (?:shake|jerk)", r"no fit (?:breathe|breath|talk well)",
     # Yoruba (tone marks removed): cannot breathe, chest pain, blood flowing,
     # fainted, convulsion, poison, too much medicine, kill oneself, emergency
     r"ko le mi\b", r"ko le mii", r"mi daadaa", r"aya (?:n |ti )?dun", r"aya mi (?:n |ti )?dun", r"inu aya",
     r"eje (?:n |ti |pupo )?(?:da|san|jade|ya)", r"eje pupo", r"daku", r"giri\b", r"majele",
     r"mu oogun (?:\w+ ){0,2}ju", r"pa ara (?:mi|re|e)", r"pajawiri",
+    # ... drank a chemical (kemika, epo, ose/ifoso), fell and does not answer or wake
+    r"mu (?:\w+ )?(?:kemika|epo|ose|ifoso|majele|kerosine|bilisi)", r"ko (?:dahun|ji|mi) mo", r"ko le dahun",
+    r"subu (?:lule|sile)\s+(?:\w+\s+){0,3}(?:ko|ti)",
     # Hausa
     r"numfashi", r"ciwon kirji", r"kirji (?:na |yana )?(?:ciwo|zafi)", r"zubar (?:da )?jini",
     r"jini (?:na |yana |ya )?(?:zuba|fita|fito)", r"(?:ya|ta|na) suma", r"suma\b", r"farfadiya", r"guba",
     r"kashe kai\w*", r"sha magani (?:da yawa|fiye)",
+    # ... drank petrol, kerosene, bleach; does not answer or wake; fell and lies still
+    r"sha (?:\w+ )?(?:fetur|kalanzir|kananzir|bilic|guba|sinadari)", r"(?:ba ya|ba ta|baya|bata) (?:amsa|farkawa|tashi)",
+    r"bai (?:farka|tashi|amsa)\b", r"ba ta (?:farka|tashi|amsa)\b",
     # Igbo
     r"iku ume", r"ike iku", r"ume (?:na )?(?:ekuru|ada)", r"obi (?:na )?(?:egbu|afu) (?:m )?mgbu",
     r"mgbu (?:n )?obi", r"obara (?:na )?(?:agba|asoputa|aputa)", r"obara (?:buru )?ibu", r"dara mba",
     r"ada mba", r"akwukwu", r"\bnsi\b", r"igbu onwe", r"gbuo onwe", r"mberede",
+    # ... does not wake or breathe well, drank too much medicine or a chemical
+    r"naghi (?:eteta|eku ume|aza|eku)", r"adighi (?:eteta|eku ume)", r"eku ume", r"ogwu (?:\w+ )?kari[a]?\b",
+    r"(?:nuru|anuru|nu) (?:\w+ )?(?:mmanu ugbo|kemikal\w*|ogwu ahihia|bleach)",
 )
 
 SELF_HARM = _any(

@@ -1,12 +1,12 @@
-"""``action_session_start``: who is talking, on which line, and the policy facts.
+"""``action_session_start``: who is talking, on which line.
 
 Replaces Rasa's default session start. Like the default it emits
 ``SessionStarted``, carries the previous session's slots over (unless the
 domain's ``session_config`` says not to) and ends with ``action_listen``. In
 between it sets ``role`` and ``line`` from the message metadata the gateway
 sends (``{"role": ..., "line": ...}``; unknown values are ignored, never
-trusted) and every policy fact slot from ``policy.yml``, so responses can
-use ``{support_email}`` and friends without restating a fact.
+trusted). The policy facts are no slots: Rasa fills ``{support_email}`` and
+friends from ``policy.yml`` when it renders a response (``bot/rasa_nlg.py``).
 """
 from __future__ import annotations
 
@@ -15,8 +15,6 @@ from typing import Any, Dict, List, Mapping, Optional
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActionExecuted, EventType, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
-
-from actions.policy import template_vars
 
 ROLES = ("shopper", "vendor", "provider")
 LINES = ("chat", "emergency")
@@ -39,21 +37,24 @@ def _choice(value: Any, allowed: tuple) -> Optional[str]:
 
 
 def carried_over_slots(tracker: Tracker, domain: Mapping[str, Any]) -> List[EventType]:
-    """``SlotSet`` for every slot set in the previous session, as Rasa's default does."""
+    """``SlotSet`` for every slot of the domain set in the previous session, as
+    Rasa's default does (not the policy facts a session of an older domain set)."""
     config = domain.get("session_config") if isinstance(domain, Mapping) else None
     if isinstance(config, Mapping) and config.get("carry_over_slots_to_new_session") is False:
         return []
+    slots = domain.get("slots") if isinstance(domain, Mapping) else None
     values: Dict[str, Any] = {}
     for event in tracker.applied_events():  # restarts and rewinds already undone
         if event.get("event") == "reset_slots":
             values.clear()
         elif event.get("event") == "slot" and event.get("name") != METADATA_SLOT:
             values[event["name"]] = event.get("value")
-    return [SlotSet(name, value) for name, value in values.items()]
+    return [SlotSet(name, value) for name, value in values.items()
+            if not isinstance(slots, Mapping) or name in slots]
 
 
 class ActionSessionStart(Action):
-    """Start a session with metadata and policy facts in slots."""
+    """Start a session with the role and line of the metadata in slots."""
 
     def name(self) -> str:
         return "action_session_start"
@@ -70,6 +71,5 @@ class ActionSessionStart(Action):
             events.append(SlotSet("role", role))
         if line is not None:
             events.append(SlotSet("line", line))
-        events.extend(SlotSet(name, value) for name, value in template_vars().items())
         events.append(ActionExecuted("action_listen"))
         return events

@@ -20,7 +20,9 @@ the gateway's client (a pool of one URL for (a) and (b)). Segments are
 interleaved a-b-c-c-b-a per level so drift on this shared machine falls on
 every setup alike. Turn CPU: user + system seconds of the setup's Rasa and
 action-server processes per turn; NLU parse: Rasa's CPU per ``/model/parse``
-of the same messages, one at a time.
+of the same messages, one at a time. Machine busy: the share of all cores
+busy during the setup's segments (its processes, PostgreSQL, this client and
+whatever else runs), which says whether a second Rasa process had a core.
 
 Prints a table and writes it to ``var/bench/assistant_scale.md``.
 """
@@ -35,6 +37,7 @@ from pathlib import Path
 from typing import Dict, List, Sequence, Tuple
 
 import aiohttp
+import psutil
 
 from bench.bot_latency import TEXTS
 from bench.cpu import CpuMeter
@@ -114,6 +117,12 @@ async def parse_cpu(meter: CpuMeter, url: str, token: str, count: int) -> float:
     return meter.per_item("parse", count)["b"]
 
 
+def _machine_busy() -> float:
+    """CPU seconds every core of the machine has been busy (not idle, not waiting on I/O)."""
+    times = psutil.cpu_times()
+    return sum(times) - times.idle - getattr(times, "iowait", 0.0)
+
+
 async def measure(pools: Dict[str, RasaPool], meter: CpuMeter, levels: Sequence[int], seconds: float,
                   ) -> Dict[Tuple[str, int], Dict[str, float]]:
     results: Dict[Tuple[str, int], Dict[str, float]] = {}
@@ -122,18 +131,21 @@ async def measure(pools: Dict[str, RasaPool], meter: CpuMeter, levels: Sequence[
         await segment(pools[setup], 4, 2)
     for level in levels:
         raw: Dict[str, Tuple[List[float], int, float]] = {s: ([], 0, 0.0) for s in setups}
+        busy: Dict[str, float] = {s: 0.0 for s in setups}  # CPU seconds of the whole machine
         for setup in (*setups, *reversed(setups)):
             print(f"  {level} conversations, setup {setup} ...", flush=True)
-            started = time.perf_counter()
+            started, machine_before = time.perf_counter(), _machine_busy()
             with meter.span(f"{setup}-{level}"):
                 latencies, failed = await segment(pools[setup], level, seconds)
+            busy[setup] += _machine_busy() - machine_before
             lat, fail, spent = raw[setup]
             raw[setup] = (lat + latencies, fail + failed, spent + time.perf_counter() - started)
         for setup, (latencies, failed, spent) in raw.items():
             stats = summary(latencies)
             cpu = meter.per_item(f"{setup}-{level}", len(latencies))
             results[(setup, level)] = {"tps": len(latencies) / spent, "p50": stats["p50"], "p95": stats["p95"],
-                                       "failed": failed, "cpu": cpu[setup]}
+                                       "failed": failed, "cpu": cpu[setup],
+                                       "busy": busy[setup] / (spent * (psutil.cpu_count() or 1))}
     return results
 
 
@@ -143,13 +155,13 @@ def render(results: Dict[Tuple[str, int], Dict[str, float]], levels: Sequence[in
     lines = [f"# Assistant at scale ({started:%Y-%m-%d %H:%M} UTC)", "", f"* machine: {machine()}",
              f"* {seconds:.0f} s per segment, {'-'.join(setups + setups[::-1])} per level "
              f"(so {2 * seconds:.0f} s per setup and level)",
-             "", "| setup | conversations | turns/s | turn p50 | turn p95 | failed | CPU per turn (Rasa + actions) |",
-             "| --- | --- | --- | --- | --- | --- | --- |"]
+             "", "| setup | conversations | turns/s | turn p50 | turn p95 | failed | CPU per turn (Rasa + actions) "
+             "| machine busy |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for level in levels:
         for setup in setups:
             r = results[(setup, level)]
             lines.append(f"| {LABEL[setup]} | {level} | {r['tps']:.1f} | {ms(r['p50'])} | {ms(r['p95'])} | "
-                         f"{int(r['failed'])} | {r['cpu'] * 1000:.1f} ms |")
+                         f"{int(r['failed'])} | {r['cpu'] * 1000:.1f} ms | {r['busy']:.0%} |")
     lines += ["", f"NLU parse of the same messages (Rasa CPU, one at a time): {parse_s * 1000:.1f} ms", ""]
     for level in levels:
         a, b, c = (results[(s, level)] for s in "abc")

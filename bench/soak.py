@@ -1,13 +1,15 @@
 """Soak: many shopper conversations and agents at once, for minutes, on the real system.
 
-    .venv/bin/python -m bench.soak [--shoppers 500] [--agents 20] [--seconds 300]
-                                   [--rasa-url URL] [--bot-share 0.3] [--json FILE] [--seed N]
-                                   [--trace-memory FILE [--trace-every S]]
+    .venv-gateway/bin/python -m bench.soak [--shoppers 500] [--agents 20] [--seconds 300]
+                                           [--rasa-url URL[,URL]] [--rasa-processes N]
+                                           [--bot-share 0.3] [--json FILE] [--seed N]
+                                           [--trace-memory FILE [--trace-every S]]
 
 Starts (through :class:`bench.system.System`) a PostgreSQL database of its
 own, one ``python -m handoff serve`` process with the default per-connection
 rate limit, and, unless ``--rasa-url`` is given, the assistant (action server
-+ Rasa server); then runs a bounded load on loopback:
++ Rasa server; ``--rasa-processes 2``: two of each on a PostgreSQL tracker
+store, behind the gateway's pool); then runs a bounded load on loopback:
 
 * **shoppers** (``--shoppers`` at once, connected over a ramp of at most 30 s)
   cycle through a conversation's life: sometimes an FAQ to the assistant
@@ -469,8 +471,8 @@ async def soak(args: argparse.Namespace, system: System) -> Dict[str, Any]:
     elapsed = time.monotonic() - t0
 
     gateway_alive = gw.proc.poll() is None
-    rasa_alive = bool(isinstance(http_json(f"{rasa_url}/version"), dict))
-    actions_alive = rasa_proc.actions.alive() if rasa_proc is not None else None
+    rasa_alive = all(isinstance(http_json(f"{url}/version"), dict) for url in rasa_url.split(","))
+    actions_alive = all(m.actions.alive() for m in rasa_proc.members) if rasa_proc is not None else None
     system.stop_gateway(gw)  # a clean stop: every pending commit is done
     log = gw.log.read_text(errors="replace")
     shoppers_db, agents_db, senders = stored_messages(db_url)
@@ -544,7 +546,9 @@ async def soak(args: argparse.Namespace, system: System) -> Dict[str, Any]:
             "agent_to_shopper_p95": _r(pct(figures.agent_to_shopper_ms, 95)),
             "bot_turn_p50": _r(pct(figures.bot_turn_ms, 50)),
             "bot_turn_p95": _r(pct(figures.bot_turn_ms, 95)),
+            "bot_turn_p99": _r(pct(figures.bot_turn_ms, 99)),
         },
+        "rasa_processes": len(rasa_url.split(",")),
     }
     return result
 
@@ -575,7 +579,8 @@ def report(result: Dict[str, Any]) -> str:
         f"peak {rss['peak']}, slope {rss['slope_mib_per_min']} MiB/min",
         f"  latency ms: shopper echo p50 {lat['shopper_echo_p50']} p95 {lat['shopper_echo_p95']} "
         f"p99 {lat['shopper_echo_p99']}; agent->shopper p95 {lat['agent_to_shopper_p95']}; "
-        f"bot turn p50 {lat['bot_turn_p50']} p95 {lat['bot_turn_p95']}",
+        f"bot turn p50 {lat['bot_turn_p50']} p95 {lat['bot_turn_p95']} p99 {lat['bot_turn_p99']} "
+        f"({result['rasa_processes']} Rasa process(es))",
     ]
     return "\n".join(lines)
 
@@ -585,7 +590,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--shoppers", type=int, default=500)
     parser.add_argument("--agents", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=300)
-    parser.add_argument("--rasa-url", help="a running assistant; default: start one")
+    parser.add_argument("--rasa-url", help="a running assistant (URL[,URL...]); default: start one")
+    parser.add_argument("--rasa-processes", type=int, default=1,
+                        help="Rasa processes of the assistant started (more than one: on a PostgreSQL tracker store)")
     parser.add_argument("--bot-share", type=float, default=0.3,
                         help="chance of an FAQ turn before each request for a person")
     parser.add_argument("--seed", type=int, default=6)
@@ -598,7 +605,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if not (1 <= args.shoppers <= 5000 and 1 <= args.agents <= 200 and 5 <= args.seconds <= 3600):
         parser.error("--shoppers 1..5000, --agents 1..200, --seconds 5..3600")
     raise_nofile()
-    with System() as system:
+    with System(rasa_processes=max(1, args.rasa_processes)) as system:
         result = asyncio.run(asyncio.wait_for(soak(args, system), args.seconds + 180))
     print(report(result), flush=True)
     print(json.dumps(result), flush=True)

@@ -119,6 +119,9 @@ class System:
     #: record py-spy profiles of the gateways while they are measured
     profile: bool = False
     profiles: List[Path] = field(default_factory=list)
+    #: Rasa processes of the assistant; more than one share a tracker store
+    #: on a PostgreSQL database of this run, as deployed (README, "Assistant at scale")
+    rasa_processes: int = 1
 
     def __enter__(self) -> "System":
         return self
@@ -140,14 +143,17 @@ class System:
             seed_shop(shop)
             print("  starting action server + Rasa server ...", flush=True)
             started = time.monotonic()
-            self.bot_stack = start_bot_stack(model, shop, self.tmp / "bot-logs", timeout=300)
+            tracker_db = self.database() if self.rasa_processes > 1 else None
+            self.bot_stack = start_bot_stack(model, shop, self.tmp / "bot-logs", timeout=300,
+                                             processes=self.rasa_processes, tracker_db_url=tracker_db)
             self.bot_start_s = time.monotonic() - started
             print(f"  assistant ready in {self.bot_start_s:.1f} s", flush=True)
         return self.bot_stack
 
     @property
     def rasa_url(self) -> str:
-        return self.bot().rasa_url
+        """The assistant for a gateway's ``--rasa-url``: every Rasa process, comma-separated."""
+        return ",".join(self.bot().rasa_urls)
 
     # -- databases ---------------------------------------------------------
 

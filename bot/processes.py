@@ -195,15 +195,17 @@ def tracker_store_lines(db_url: str, store_type: str = CACHED_SQL_STORE) -> List
 
 def write_endpoints(target: Path, actions_port: int, redis_url: Optional[str] = None,
                     tracker_db_url: Optional[str] = None, store_type: str = CACHED_SQL_STORE) -> Path:
-    """Rasa's endpoints file: the action server, the SQL tracker store, and
-    Redis locks when shared.
+    """Rasa's endpoints file: the action server, the responses' policy facts,
+    the SQL tracker store, and Redis locks when shared.
 
     With a tracker store in SQL a Rasa restart forgets nothing and several
     Rasa processes share every conversation's context. With Redis configured,
     Rasa uses its Redis lock store so that several Rasa processes never
     process two messages of one conversation at once.
     """
-    lines = ["action_endpoint:", f"  url: http://127.0.0.1:{actions_port}/webhook"]
+    lines = ["action_endpoint:", f"  url: http://127.0.0.1:{actions_port}/webhook",
+             # the policy facts' {placeholders} in responses (bot/rasa_nlg.py)
+             "nlg:", "  type: bot.rasa_nlg.PolicyFactsNLG"]
     if tracker_db_url:
         lines += tracker_store_lines(tracker_db_url, store_type)
     if redis_url:
@@ -263,7 +265,9 @@ def rasa_server(port: int, model: Path, endpoints: Path, log_dir: Path, auth_tok
 # only as a flag, and a flag is in every local user's process list. One
 # ``--flag=value`` word: a token may begin with "-", which argparse would
 # otherwise read as the next flag (a random token failed CI that way).
-_RASA_WITH_TOKEN = ("import os, sys; from rasa.__main__ import main; "
+# bot/rasa_speedups.py patches two of Rasa's per-turn costs before Rasa loads.
+_RASA_WITH_TOKEN = ("import os, sys; import bot.rasa_speedups; bot.rasa_speedups.install(); "
+                    "from rasa.__main__ import main; "
                     "sys.argv = ['rasa', *sys.argv[1:], '--auth-token=' + os.environ.pop('KARA_RASA_TOKEN')]; "
                     "sys.exit(main())")
 

@@ -97,7 +97,10 @@ class AgentDesk:
         core.wake_assigner()
         roster = [frames.roster_agent(a, record.name, statuses.get(a, ONLINE))
                   for a, (record, _) in sorted((await desk_agents(core, await core.live.online_agents())).items())]
-        return frames.agent_welcome(agent.id, agent.name, role, snapshot, chats, status, roster)
+        # a console connecting now learns who already left (later changes come as `presence`)
+        present = {e.conversation_id: await self.presence.present(e.conversation_id)
+                   for entries in snapshot.values() for e in entries}
+        return frames.agent_welcome(agent.id, agent.name, role, snapshot, chats, present, status, roster)
 
     async def disconnected(self, agent: AgentRecord, socket: Any) -> None:
         core = self.core

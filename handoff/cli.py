@@ -88,6 +88,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--loop", choices=LOOPS, help="event loop (default uvloop)")
     serve.add_argument("--log-level", default="INFO")
     serve.add_argument("--metrics-token", help="bearer token of GET /metrics; none: no /metrics (404)")
+    serve.add_argument("--attachments-dir", metavar="DIR", help="where sent files are kept (default var/attachments)")
+    serve.add_argument("--attachment-max-bytes", type=int, metavar="N", help="the largest file (default 10 MiB)")
 
     migrate = commands.add_parser("migrate", help="create or upgrade the database schema")
     migrate.add_argument("--db-url")

@@ -85,6 +85,19 @@ class GatewayConfig:
     transfer_offer_s: float = 60.0
     #: event loop: ``uvloop`` (libuv; what Rasa's own Sanic server runs on) or ``asyncio``
     loop: str = "uvloop"
+    #: attachments (handoff/attachments/): the directory their bytes are kept in (the embedded
+    #: default, relative to the working directory like var/gateway.db) ...
+    attachments_dir: Path = field(default_factory=lambda: Path("var/attachments"))
+    #: ... or an S3-compatible object store: ``http(s)://HOST[:PORT]/BUCKET`` (credentials in
+    #: ``KARA_ATTACHMENTS_S3_ACCESS_KEY`` / ``KARA_ATTACHMENTS_S3_SECRET_KEY``, ``..._REGION``)
+    attachments_s3_url: Optional[str] = None
+    #: the largest file a shopper or agent may send (413 above it)
+    attachment_max_bytes: int = 10 * 1024 * 1024
+    #: files one conversation may receive per window (0: no limit), shopper's and agent's together
+    attachments_per_conversation: int = 20
+    attachments_window_s: float = 3600.0
+    #: an upload's whole request may take this long (a 10 MB photo over a slow mobile network)
+    upload_timeout_s: float = 120.0
 
     @classmethod
     def from_env(cls, env: Optional[Mapping[str, str]] = None, **overrides: object) -> "GatewayConfig":
@@ -101,6 +114,7 @@ class GatewayConfig:
         config.allowed_origins = tuple(config.allowed_origins)
         config.trusted_proxies = tuple(config.trusted_proxies)
         config.widget_dir = Path(config.widget_dir)
+        config.attachments_dir = Path(config.attachments_dir)
         return config
 
 

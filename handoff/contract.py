@@ -18,7 +18,11 @@ Context keys: ``role``, ``line``, ``order_number``, ``order_verified``,
 ``intent``, ``confidence``, ``verification_failures``, ``language`` (``en``,
 ``pcm`` Pidgin, ``yo``, ``ha``, ``ig``: the language the shopper wrote in; the
 summary says it too, e.g. ``in Yoruba``) and, from ``action_emergency``,
-``adverse_reaction`` (bool: a reaction to a product, recorded for the vendor).
+``adverse_reaction`` (bool: a reaction to a product, recorded for the vendor),
+and, since 2026-12-06 and only when ``order_verified``, ``verified_contact``:
+the email (lower case) or phone (``0XXXXXXXXXX``) the order was verified with
+(the gateway keeps it to list the shopper's past conversations to agents,
+:mod:`handoff.shopper_keys`; an older gateway ignores it).
 
 The action server builds it with :func:`handoff_payload`; the gateway reads it
 back with :func:`parse_handoff`. This module imports only the standard library

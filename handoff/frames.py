@@ -97,7 +97,7 @@ def message_frame(message: MessageRecord, conversation_id: bool = False) -> Fram
         "ts": iso(message.created_at),
     }
     if message.extra:
-        for key in ("buttons", "image", "custom"):
+        for key in ("buttons", "image", "custom", "attachment"):
             if key in message.extra:
                 frame[key] = message.extra[key]
     if message.agent_name and message.sender in _NAMED:
@@ -222,8 +222,9 @@ def offline() -> Frame:
     return {"type": "offline"}
 
 
-def ticket_saved(ticket_id: int) -> Frame:
-    return {"type": "ticket_saved", "ticket_id": ticket_id}
+def ticket_saved(ticket_id: int, reply_within: str) -> Frame:
+    """``reply_within``: the policy's general response window (``24-48 hours``), for the widget's card."""
+    return {"type": "ticket_saved", "ticket_id": ticket_id, "reply_within": reply_within}
 
 
 def paged() -> Frame:
@@ -233,10 +234,17 @@ def paged() -> Frame:
 # -- agent endpoint ------------------------------------------------------
 
 
-def queues_body(snapshot: Mapping[str, List[QueueEntry]]) -> Dict[str, List[Frame]]:
-    """Every queue's entries, as ``queues`` and the agent's ``welcome`` show them."""
+def queues_body(
+    snapshot: Mapping[str, List[QueueEntry]], present: Optional[Mapping[str, bool]] = None
+) -> Dict[str, List[Frame]]:
+    """Every queue's entries, as ``queues`` and the agent's ``welcome`` show them;
+    ``present`` (the welcome's): each entry's ``shopper_present``."""
     now = time.time()
-    return {name: [entry.frame(now) for entry in snapshot.get(name, [])] for name in QUEUES}
+    body = {name: [entry.frame(now) for entry in snapshot.get(name, [])] for name in QUEUES}
+    if present is not None:
+        for entry in (e for entries in body.values() for e in entries):
+            entry["shopper_present"] = present.get(entry["conversation_id"], True)
+    return body
 
 
 def queues(snapshot: Mapping[str, List[QueueEntry]]) -> Frame:
@@ -245,14 +253,14 @@ def queues(snapshot: Mapping[str, List[QueueEntry]]) -> Frame:
 
 def agent_welcome(
     agent_id: int, name: str, role: str, snapshot: Mapping[str, List[QueueEntry]], chats: List[Frame],
-    status: str = "online", agents: Optional[List[Frame]] = None,
+    present: Optional[Mapping[str, bool]] = None, status: str = "online", agents: Optional[List[Frame]] = None,
 ) -> Frame:
     """``agents``: who is online now, :func:`roster_agent` each (then ``agent_status`` frames)."""
     return {
         "type": "welcome",
         "v": VERSION,
         "agent": {"id": agent_id, "name": name, "role": role, "status": status},
-        "queues": queues_body(snapshot),
+        "queues": queues_body(snapshot, present),
         "chats": chats,
         "agents": agents or [],
     }

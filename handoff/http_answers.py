@@ -28,6 +28,12 @@ def error(status: http.HTTPStatus, message: str, *extra: Tuple[str, str]) -> Ans
     return json_answer(status, {"error": message}, *extra)
 
 
+def allow_origin(origin: Optional[str]) -> Tuple[Tuple[str, str], ...]:
+    """The CORS headers of a shopper's route answering a browser ``origin`` already
+    checked (:func:`handoff.web.origin_allowed`); none without an Origin."""
+    return (("Access-Control-Allow-Origin", origin), ("Vary", "Origin")) if origin else ()
+
+
 def bearer(headers: Any) -> Optional[str]:
     """The token of an ``Authorization: Bearer TOKEN`` header, else None."""
     value = headers.get("Authorization") if headers is not None else None

@@ -10,12 +10,17 @@ per-connection task, one serialisation for all sockets). A burst of relayed
 messages travels as one payload (frames joined by newlines, see
 :meth:`Hub.publish`) and is written with one transport write per socket.
 
+``close-agent`` (payload ``[agent id, close code, reason]``) closes that
+agent's sockets on every process (:meth:`Hub.close_agent`: a disabled account).
+
 A sender's own socket gets its message back the same way: that echo, with the
 stored ``id`` and ``ts``, is the acknowledgement. Clients de-duplicate by
 message ``id`` (a message may arrive both live and in a resumed history).
 """
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 from typing import Any, Callable, Dict, Iterable, List, Optional, Set, Tuple
 
@@ -29,6 +34,7 @@ logger = logging.getLogger(__name__)
 
 QUEUES_TOPIC = "queues"
 AGENTS_TOPIC = "agents"
+CLOSE_AGENT_TOPIC = "close-agent"
 #: between the frames of a payload that carries several (see :meth:`Hub.publish`)
 SEPARATOR = "\n"
 
@@ -49,10 +55,12 @@ class Hub:
         self._held: Dict[Any, List[str]] = {}
         #: supervisors' sockets reading a chat without joining it (handoff/supervise.py)
         self._watchers: Dict[str, Set[Any]] = {}
+        self._closing: Set["asyncio.Future[None]"] = set()
 
     async def start(self) -> None:
         await self.bus.subscribe(QUEUES_TOPIC)
         await self.bus.subscribe(AGENTS_TOPIC)
+        await self.bus.subscribe(CLOSE_AGENT_TOPIC)
         await self.bus.start(self._deliver, self._on_missed)
 
     # -- local sockets -----------------------------------------------------
@@ -167,6 +175,25 @@ class Hub:
     async def queues_changed(self) -> None:
         await self.bus.publish((QUEUES_TOPIC, ""))
 
+    async def close_agent(self, agent_id: int, code: int, reason: str) -> None:
+        """Close every socket of ``agent_id``, on every process, with ``code``."""
+        await self.bus.publish((CLOSE_AGENT_TOPIC, json.dumps([agent_id, code, reason])))
+
+    def _close_local_agent(self, payload: str) -> None:
+        try:
+            agent_id, code, reason = json.loads(payload)
+        except ValueError:
+            return
+        for socket in list(self._agents.get(agent_id, ())):
+            closing = asyncio.ensure_future(socket.close(code, reason))
+            self._closing.add(closing)  # held until done (the loop keeps only weak references)
+            closing.add_done_callback(self._closed)
+
+    def _closed(self, done: "asyncio.Future[None]") -> None:
+        self._closing.discard(done)
+        if not done.cancelled() and done.exception() is not None:  # already closing: nothing to do
+            logger.debug("closing an agent's socket failed", exc_info=done.exception())
+
     def hold(self, socket: Any) -> None:
         """Keep frames for ``socket`` back until :meth:`release` (its welcome
         must be the first frame it gets, yet it listens before that)."""
@@ -193,6 +220,9 @@ class Hub:
     def _deliver(self, topic: str, payload: str) -> None:
         if topic == QUEUES_TOPIC:
             self._on_queues_changed()
+            return
+        if topic == CLOSE_AGENT_TOPIC:
+            self._close_local_agent(payload)
             return
         if topic.startswith("c:"):
             if self._watchers:

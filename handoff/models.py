@@ -4,8 +4,9 @@ Tables: ``agents``, ``conversations``, ``messages`` (every shopper, bot,
 agent and system message), ``handoffs`` (one row per stint in a queue: queue,
 reason, enqueued / claimed / closed times, agent, outcome, rating),
 ``tickets`` (messages left while nobody was online, and their inbox status),
-``ticket_replies`` (the agents' emailed replies) and ``pages`` (emergency
-on-call pages). Migrations live in ``migrations/`` (Alembic); a change here
+``ticket_replies`` (the agents' emailed replies), ``pages`` (emergency
+on-call pages) and ``shopper_keys`` (what links a shopper's conversations).
+Migrations live in ``migrations/`` (Alembic); a change here
 needs a new revision there (``tests/handoff/test_storage.py`` checks that the
 migrated schema matches these models).
 """
@@ -198,3 +199,40 @@ class ConversationLabel(Base):
     added_at: Mapped[dt.datetime] = mapped_column(_STAMP, nullable=False)
 
     __table_args__ = (Index("ix_conversation_labels_label", "label"),)
+
+
+class Attachment(Base):
+    """A file a shopper or an agent sent (handoff/attachments/; migration 0005): the bytes are
+    in the attachment store (a directory, or an object store), keyed by ``storage_key``."""
+
+    __tablename__ = "attachments"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(
+        String(32), ForeignKey("conversations.id"), nullable=False, index=True
+    )
+    #: the transcript message that shows it (``messages.id``)
+    message_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    sender: Mapped[str] = mapped_column(String(16), nullable=False)  # shopper | agent
+    agent_id: Mapped[Optional[int]] = mapped_column(Integer, ForeignKey("agents.id"), nullable=True)
+    name: Mapped[str] = mapped_column(String(128), nullable=False)
+    content_type: Mapped[str] = mapped_column(String(64), nullable=False)
+    size: Mapped[int] = mapped_column(Integer, nullable=False)
+    #: of the stored bytes (after an image was re-encoded)
+    sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    storage_key: Mapped[str] = mapped_column(String(256), nullable=False)
+    created_at: Mapped[dt.datetime] = mapped_column(_STAMP, nullable=False)
+
+
+class ShopperKey(Base):
+    """What links a conversation to its shopper's others: a verified email or phone,
+    or the widget's browser id (handoff/shopper_keys.py; migration 0006)."""
+
+    __tablename__ = "shopper_keys"
+
+    conversation_id: Mapped[str] = mapped_column(String(32), ForeignKey("conversations.id"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)  # email | phone | browser
+    value: Mapped[str] = mapped_column(String(254), primary_key=True)
+    created_at: Mapped[dt.datetime] = mapped_column(_STAMP, nullable=False)
+
+    __table_args__ = (Index("ix_shopper_keys_kind_value", "kind", "value"),)

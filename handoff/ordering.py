@@ -290,6 +290,22 @@ class MessageFlow:
         ]
         return count, self.relay(cid, stored, agent.id), True
 
+    async def attachment_recipient(self, cid: str, agent: Optional[AgentRecord]) -> Optional[int]:
+        """The agent whose console gets a file sent to ``cid``: the sender, who
+        must own the chat (else refused), or for a shopper's file the chat's agent."""
+        if agent is not None:
+            await self.desk.owned(agent, cid)
+            return agent.id
+        live = await self.core.live.get(cid)
+        return live.agent_id if live.state == AGENT else None
+
+    async def attachment(self, message: MessageRecord, agent_id: Optional[int]) -> MessageRecord:
+        """A sent file's message (handoff/attachments/): stored, then relayed
+        like any message; never to the assistant (it reads text only)."""
+        stored = self.core.storage.submit_message(message)
+        await self.relay(message.conversation_id, [stored], agent_id)
+        return (await stored)[0]
+
     async def relay(self, cid: str, stored: Stored, agent_id: Optional[int]) -> None:
         """Once committed, publish messages to the conversation and (when
         owned) to its agent, in order, in one bus round trip: one payload per

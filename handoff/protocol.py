@@ -106,6 +106,8 @@ class ShopperHello:
     role: str = "shopper"
     line: str = "chat"
     ref: Optional[str] = None
+    #: the widget's random id of this browser (since 2026-12-06; handoff/shopper_keys.py)
+    browser: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -322,6 +324,15 @@ def _email(value: Any) -> str:
     return email
 
 
+_BROWSER = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
+
+
+def _browser(value: Any) -> str:
+    if not isinstance(value, str) or not _BROWSER.match(value):
+        raise _Bad(Code.BAD_VALUE, "must be 16-64 letters, digits, '-' or '_'")
+    return value
+
+
 _text = _string(MAX_TEXT_CHARS, too_large=True)
 _id = _string(MAX_REF_CHARS)
 _token = _string(2048)
@@ -337,6 +348,7 @@ SHOPPER_FRAMES: Mapping[str, _Spec] = {
             "token": (_token, False),
             "role": (_one_of(ROLES), False),
             "line": (_one_of(LINES), False),
+            "browser": (_browser, False),
         },
     ),
     "message": (ShopperMessage, {"text": (_text, True), "client_id": (_id, False)}),

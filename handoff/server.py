@@ -31,12 +31,14 @@ from .config import GatewayConfig
 from .desk import routes as desk_routes  # tickets, ratings, canned replies, audit, agents, labels, search
 from .live_state import MemoryQueueStore
 from .live_state_redis import RedisQueueStore
+from .attachments.routes import PATH as ATTACHMENTS
+from .attachments.routes import AttachmentRoutes
 from .ops.http import OpsRoutes  # reports for supervisors, /metrics
 from .rasa_pool import RasaPool
 from .service import Gateway, random_secret
 from .session import AGENT, SHOPPER, session
 from .storage import Storage, migrate
-from .web import HttpRoutes, bind, process_request
+from .web import HttpRoutes, Upload, bind, process_request
 
 logger = logging.getLogger(__name__)
 
@@ -109,8 +111,11 @@ async def start(config: GatewayConfig) -> RunningGateway:
     gateway = build_gateway(config)
     await gateway.start()
 
+    attachments = AttachmentRoutes(gateway)  # files sent in chats: a larger POST body (web.Upload)
+    upload = Upload(config.attachment_max_bytes, config.upload_timeout_s, attachments.too_large)
     routes = HttpRoutes(config.widget_dir, gateway.login, config.allowed_origins, config.trusted_proxies,
-                        [OpsRoutes(gateway).respond, *desk_routes(gateway)])
+                        [OpsRoutes(gateway).respond, attachments.respond, *desk_routes(gateway)],
+                        {ATTACHMENTS: upload})
     sessions: "Set[asyncio.Task[Any]]" = set()
 
     def handler(socket: ServerConnection) -> Awaitable[None]:
@@ -136,8 +141,9 @@ async def start(config: GatewayConfig) -> RunningGateway:
         max_size=MAX_MESSAGE_BYTES,
         max_queue=4,
         write_limit=2**14,
-        # the connection answers 408 at open_timeout_s (web.GatewayConnection); this is the backstop
-        open_timeout=config.open_timeout_s + 1 if config.open_timeout_s > 0 else None,
+        # the connection answers 408 at open_timeout_s, an upload at upload_timeout_s
+        # (web.GatewayConnection); this is the backstop
+        open_timeout=max(config.open_timeout_s, config.upload_timeout_s) + 1 if config.open_timeout_s > 0 else None,
         ping_interval=ping,
         ping_timeout=ping,  # a pong must be back before the next ping
         close_timeout=CLOSE_TIMEOUT_S,

@@ -53,7 +53,7 @@ from .ordering import MessageFlow, Taken
 from .rasa_pool import RasaPool
 from .recovery import Recovery
 from .shopper import ShopperSide
-from .storage import AgentRecord, ConversationRecord, Storage
+from .storage import AgentRecord, ConversationRecord, MessageRecord, Storage
 from .supervise import Supervision
 from .throttle import Throttle
 from .waits import Waits
@@ -117,9 +117,10 @@ class Gateway:
     # -- shopper endpoint ----------------------------------------------------
 
     async def shopper_hello(
-        self, socket: Any, token: Optional[str], role: str, line: str, address: str = ""
+        self, socket: Any, token: Optional[str], role: str, line: str, address: str = "",
+        *, browser: Optional[str] = None,
     ) -> Tuple[ConversationRecord, List[Frame], bool]:
-        return await self._shopper.hello(socket, token, role, line, address)
+        return await self._shopper.hello(socket, token, role, line, address, browser=browser)
 
     async def shopper_left(self, conversation: ConversationRecord, socket: Any) -> None:
         await self._shopper.left(conversation, socket)
@@ -158,6 +159,12 @@ class Gateway:
 
     async def agent_messages(self, agent: AgentRecord, messages: Sequence[Any]) -> Taken:
         return await self._flow.agent_messages(agent, messages)
+
+    async def attachment_recipient(self, cid: str, agent: Optional[AgentRecord]) -> Optional[int]:
+        return await self._flow.attachment_recipient(cid, agent)
+
+    async def post_attachment(self, message: MessageRecord, agent_id: Optional[int]) -> MessageRecord:
+        return await self._flow.attachment(message, agent_id)
 
     async def agent_typing(self, agent: AgentRecord, cid: str, on: bool) -> None:
         await self._desk.typing(agent, cid, on)

@@ -78,7 +78,8 @@ async def _shopper_hello(
 ) -> Tuple[ConversationRecord, Optional[Awaitable[None]]]:
     gateway.hub.hold(socket)  # the welcome comes first
     try:
-        conversation, out, new = await gateway.shopper_hello(socket, frame.token, frame.role, frame.line, address)
+        conversation, out, new = await gateway.shopper_hello(socket, frame.token, frame.role, frame.line, address,
+                                                           browser=frame.browser)
         out[0] = frames.with_ref(out[0], ref)  # the welcome answers the hello
         for one in out:
             await send(socket, one)

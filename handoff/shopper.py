@@ -48,7 +48,8 @@ class ShopperSide:
         self.new_chats = Limit("new-chats", config.new_chats_per_address, config.new_chats_window_s)
 
     async def hello(
-        self, socket: Any, token: Optional[str], role: str, line: str, address: str = ""
+        self, socket: Any, token: Optional[str], role: str, line: str, address: str = "",
+        *, browser: Optional[str] = None,
     ) -> Tuple[ConversationRecord, List[Frame], bool]:
         """Open or resume a conversation for ``socket`` (from client ``address``).
 
@@ -56,9 +57,10 @@ class ShopperSide:
         whether it is new. A token that is forged, expired, of another kind,
         or names an unknown conversation raises ``unauthorized``; a new chat
         beyond the address's limit ``too_many_conversations`` (never on the
-        emergency line: a provider in an emergency always gets through)."""
+        emergency line: a provider in an emergency always gets through).
+        ``browser``: the widget's browser id, kept with a new conversation."""
         core = self.core
-        conversation, new = await self._open(token, role, line, address)
+        conversation, new = await self._open(token, role, line, address, browser)
         # a fresh token each time: the expiry slides while the shopper comes back
         token = core.signer.issue(SHOPPER_TOKEN, conversation.id, core.config.shopper_token_ttl_s)
         cid = conversation.id
@@ -76,7 +78,7 @@ class ShopperSide:
         return conversation, [welcome] + after, new
 
     async def _open(
-        self, token: Optional[str], role: str, line: str, address: str
+        self, token: Optional[str], role: str, line: str, address: str, browser: Optional[str] = None
     ) -> Tuple[ConversationRecord, bool]:
         """The conversation a token names, or a new one (counted against the address)."""
         core = self.core
@@ -88,7 +90,7 @@ class ShopperSide:
             return conversation, False
         if line != "emergency":
             await self._count_new_chat(address)
-        return await core.storage.create_conversation(uuid.uuid4().hex, role, line), True
+        return await core.storage.create_conversation(uuid.uuid4().hex, role, line, browser=browser), True
 
     async def _resumed_in(self, cid: str, live: LiveState) -> List[Frame]:
         """The frames that follow the welcome in this state."""
@@ -164,7 +166,7 @@ class ShopperSide:
         if left_queue:
             await core.hub.queues_changed()
             await core.resume_rasa(cid)
-        return frames.ticket_saved(ticket_id)
+        return frames.ticket_saved(ticket_id, response_window())
 
     async def medical_emergency(self, conversation: ConversationRecord, live: LiveState) -> None:
         """An emergency written while waiting or with an agent (handoff.emergency):

@@ -29,7 +29,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
-from . import models
+from . import models, shopper_keys
 from .config import DEFAULT_DB_URL
 from .contract import Handoff
 from .engines import MIGRATIONS_DIR as MIGRATIONS_DIR
@@ -77,13 +77,18 @@ class Storage(MessageWrites):
 
     # -- conversations -----------------------------------------------------
 
-    async def create_conversation(self, conversation_id: str, role: str, line: str) -> ConversationRecord:
+    async def create_conversation(
+        self, conversation_id: str, role: str, line: str, *, browser: Optional[str] = None
+    ) -> ConversationRecord:
+        """``browser``: the widget's browser id, kept as a shopper key (handoff/shopper_keys.py)."""
         record = ConversationRecord(conversation_id, role, line, utcnow())
         async with self.engine.begin() as connection:
             await connection.execute(
                 models.table_of(models.Conversation).insert(),
                 {"id": record.id, "role": role, "line": line, "created_at": record.created_at},
             )
+            if browser is not None:
+                await shopper_keys.remember(connection, record.id, [(shopper_keys.BROWSER, browser)], record.created_at)
         return record
 
     async def conversation(self, conversation_id: str) -> Optional[ConversationRecord]:
@@ -145,6 +150,10 @@ class Storage(MessageWrites):
             enqueued_at=at or utcnow(),
         )
         await self._add(row)
+        keys = shopper_keys.from_context(handoff.context)  # a verified email or phone
+        if keys:
+            async with self.engine.begin() as connection:
+                await shopper_keys.remember(connection, conversation_id, keys, row.enqueued_at)
         return _handoff(row)
 
     async def handoff(self, handoff_id: int) -> Optional[HandoffRecord]:

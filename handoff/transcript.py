@@ -7,7 +7,8 @@ rating), every
 ticket (with the email left) and page.
 
 ``python -m handoff transcript delete CONVERSATION_ID [--db-url URL]`` deletes
-all of those rows in one transaction. A conversation still waiting for or
+all of those rows in one transaction, and the files sent in the conversation
+(their bytes in the attachment store first, :mod:`handoff.attachments`). A conversation still waiting for or
 with an agent (an open handoff stint) is refused: close it first. Before the
 rows go, the assistant's copy goes: Rasa keeps the bot part of a conversation
 in its own tracker store, which the command empties through Rasa's HTTP API
@@ -28,6 +29,8 @@ from typing import Any, Dict, List, Optional
 from sqlalchemy import delete, func, select
 
 from . import models
+from .attachments import rows as attachment_rows
+from .attachments.store import AttachmentStore, configured_store
 from .storage import NOTE, make_engine
 
 
@@ -139,9 +142,12 @@ def erasable(db_url: str, conversation_id: str) -> bool:
         engine.dispose()
 
 
-def erase(db_url: str, conversation_id: str) -> Optional[Dict[str, int]]:
-    """Delete every row of one conversation (one transaction); rows deleted per
-    table, or None if there is no such conversation. Raises :class:`StillOpen`."""
+def erase(db_url: str, conversation_id: str,
+          attachments: Optional[AttachmentStore] = None) -> Optional[Dict[str, int]]:
+    """Delete every row of one conversation (one transaction) and its files
+    (from ``attachments``, default the store the environment configures);
+    rows deleted per table, or None if there is no such conversation. Raises
+    :class:`StillOpen`."""
     engine = make_engine(db_url)
     counts: Dict[str, int] = {}
     tables: List[Any] = [models.Message, models.Page, models.Ticket, models.Handoff]  # children first
@@ -150,6 +156,8 @@ def erase(db_url: str, conversation_id: str) -> Optional[Dict[str, int]]:
             if not _erasable(connection, conversation_id):
                 return None
             conv = models.table_of(models.Conversation)
+            counts["attachments"] = attachment_rows.remove(
+                connection, [conversation_id], attachments or configured_store())
             for model in tables:
                 table = models.table_of(model)
                 result = connection.execute(delete(table).where(table.c.conversation_id == conversation_id))

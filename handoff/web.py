@@ -33,7 +33,8 @@ import json
 import math
 import mimetypes
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Dict, Optional, Sequence, Tuple, Type
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Type
 
 from websockets.asyncio.server import ServerConnection
 from websockets.datastructures import Headers
@@ -54,6 +55,17 @@ Login = Callable[[str, str, str], Awaitable[Optional[Dict[str, Any]]]]
 #: or None: not its path. The operations routes (handoff/ops/http.py) and the
 #: agent desk's are of this shape; each says None for every path not its own.
 Extra = Callable[[str, str, Headers, Optional[bytes]], Awaitable[Optional[Tuple[http.HTTPStatus, Any, bytes]]]]
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A POST route whose body may be larger than :data:`MAX_BODY_BYTES` (a
+    file, :mod:`handoff.attachments`): at most ``max_bytes``, read within
+    ``timeout_s`` of the connection; ``too_large()`` answers a larger one."""
+
+    max_bytes: int
+    timeout_s: float
+    too_large: Callable[[], Tuple[http.HTTPStatus, Any, bytes]]
 
 
 def _json(status: http.HTTPStatus, body: Dict[str, Any]) -> Answer:
@@ -93,12 +105,14 @@ class HttpRoutes:
         allowed_origins: Sequence[str] = (),
         trusted_proxies: Sequence[str] = (),
         extra: Sequence[Extra] = (),
+        uploads: Optional[Mapping[str, Upload]] = None,
     ) -> None:
         self.widget_dir = Path(widget_dir).resolve()
         self.login = login
         self.extra = tuple(extra)  # asked in order before the routes below
         self.allowed_origins = tuple(allowed_origins)
         self.trusted_proxies = tuple(trusted_proxies)
+        self.uploads = dict(uploads or {})  # path -> its larger body
 
     def address(self, peer: object, headers: Headers) -> str:
         """The client address a request is counted under (handoff.throttle)."""
@@ -216,15 +230,21 @@ class GatewayConnection(ServerConnection):
     #: the POST was read: whatever else comes is ignored
     answering = False
     received: bytes = b""
+    #: once a POST's head is read: (method, path, headers, Content-Length), and its body so far
+    head: Optional[Tuple[str, str, Headers, int]] = None
+    chunks: Optional[List[bytes]] = None
+    have = 0
+    #: an upload (:class:`Upload`) has its own, longer deadline
+    upload_deadline = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
         if self.open_timeout_s > 0:
             asyncio.get_running_loop().call_later(self.open_timeout_s, self.too_slow)
 
-    def too_slow(self) -> None:
+    def too_slow(self, upload: bool = False) -> None:
         """The request is not read yet (a websocket handshake or a POST)."""
-        if self.request is None and not self.answering:
+        if self.request is None and not self.answering and upload == self.upload_deadline:
             self.answer(_text(http.HTTPStatus.REQUEST_TIMEOUT, "Request timeout.\n"))
 
     def data_received(self, data: bytes) -> None:
@@ -239,35 +259,59 @@ class GatewayConnection(ServerConnection):
                 self.post_received()
                 return
         if self.posting:
-            if not self.answering:
+            if self.answering:
+                return
+            if self.chunks is not None:  # the head is read: the body comes in chunks (a file may be MBs)
+                self.chunks.append(data)
+                self.have += len(data)
+            else:
                 self.received += data
-                self.post_received()
+            self.post_received()
             return
         super().data_received(data)
 
     def post_received(self) -> None:
+        if self.head is None and not self.read_head():
+            return
+        assert self.head is not None and self.chunks is not None
+        method, path, headers, length = self.head
+        if self.have < length:
+            return
+        body = b"".join(self.chunks)[:length]
+        self.answering = True  # nothing more is read
+        self.received, self.chunks = b"", None
+        peer = self.transport.get_extra_info("peername")
+        task = asyncio.ensure_future(self.routes.respond(method, path, body, headers, peer))
+        task.add_done_callback(self.answered)
+
+    def read_head(self) -> bool:
+        """Whether the request line and headers are read (and the body may
+        come); a request refused at its head is answered here."""
         head, sep, body = self.received.partition(b"\r\n\r\n")
         if not sep:
             if len(head) > MAX_HEAD_BYTES:
                 self.answer(_text(http.HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "Headers too large.\n"))
-            return
+            return False
         try:
             method, path, headers = _parse_head(head)
             length = int(headers.get("Content-Length", ""))
         except ValueError:
             self.answer(_json(http.HTTPStatus.REQUEST_ENTITY_TOO_LARGE, {"error": "body too large or missing length"})
                         if b"\r\n" in head else _text(http.HTTPStatus.BAD_REQUEST, "Bad request.\n"))
-            return
-        if not 0 <= length <= MAX_BODY_BYTES:
-            self.answer(_json(http.HTTPStatus.REQUEST_ENTITY_TOO_LARGE, {"error": "body too large or missing length"}))
-            return
-        if len(body) < length:
-            return
-        self.answering = True  # nothing more is read
-        self.received = b""
-        peer = self.transport.get_extra_info("peername")
-        task = asyncio.ensure_future(self.routes.respond(method, path, body[:length], headers, peer))
-        task.add_done_callback(self.answered)
+            return False
+        upload = self.routes.uploads.get(path.split("?", 1)[0])
+        if not 0 <= length <= (upload.max_bytes if upload else MAX_BODY_BYTES):
+            too_large = upload.too_large() if upload else None
+            self.answer((too_large[0], Headers(too_large[1]), too_large[2]) if too_large else
+                        _json(http.HTTPStatus.REQUEST_ENTITY_TOO_LARGE, {"error": "body too large or missing length"}))
+            return False
+        if upload is not None and upload.timeout_s > self.open_timeout_s > 0:
+            self.upload_deadline = True  # the connection's deadline no longer applies: this one does
+            asyncio.get_running_loop().call_later(upload.timeout_s, self.too_slow, True)
+        self.head, self.chunks, self.have, self.received = (method, path, headers, length), [body], len(body), b""
+        if headers.get("Expect", "").lower() == "100-continue" and len(body) < length:
+            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")  # curl waits for it before a large body
+        return True
 
     def answered(self, task: "asyncio.Future[Optional[Answer]]") -> None:
         if task.cancelled():

@@ -182,6 +182,7 @@
         T.appendText(el("div", { class: "c-msg-text" }), m.text),
       ]);
     }
+    if (m.attachment && global.KaraConsoleAttach) global.KaraConsoleAttach.render(li, m); // console-attach.js
     if (m.id !== undefined) li.setAttribute("data-id", m.id);
     if (extra) extra(li);
     list.appendChild(li);

@@ -44,6 +44,8 @@
       }
     } else if (frame.type === "welcome") {
       (frame.chats || []).forEach(fromChat);
+      // waiting chats whose shopper left before this console connected (entry.shopper_present)
+      Object.keys(frame.queues || {}).forEach(function (q) { (frame.queues[q] || []).forEach(fromChat); });
     } else if (frame.type === "claimed") {
       fromChat(frame.chat);
     }

@@ -1,7 +1,7 @@
 /*
  * Agent console: the shopper's past conversations, in a chat's context panel
- * (GET /api/conversations/<id>/related: the same verified order or ticket
- * email). Each opens on the history page (/console/history?c=<id>) in a new
+ * (GET /api/conversations/<id>/related: the same verified order, verified
+ * email or phone, browser, or ticket email; every reason is shown). Each opens on the history page (/console/history?c=<id>) in a new
  * tab; window.open gives that tab a copy of this tab's session, so it is signed in.
  */
 (function (global) {
@@ -29,7 +29,7 @@
         var href = ctx.base + "/console/history?c=" + encodeURIComponent(c.conversation_id);
         var link = el("a", { href: href, target: "_blank", text: when(c.created_at) });
         link.addEventListener("click", function (e) { e.preventDefault(); global.open(href, "_blank"); });
-        list.appendChild(el("li", { "data-conversation": c.conversation_id }, [link, el("span", { class: "cr-match", text: c.match })]));
+        list.appendChild(el("li", { "data-conversation": c.conversation_id }, [link, el("span", { class: "cr-match", text: (c.reasons || [c.match]).join(" · ") })]));
       });
     }).catch(function () { none.textContent = "Past conversations are not available."; });
   }

@@ -52,6 +52,8 @@
     ["widget-view.js", "KaraWidgetView"],
     ["widget-chat.js", "KaraWidgetChat"],
     ["widget-transcript.js", "KaraWidgetTranscript"], // "Email me this conversation"
+    ["widget-attach.js", "KaraWidgetAttach"], // photos and PDFs both ways
+    ["widget-history.js", "KaraWidgetHistory"], // "Previous conversations", the browser id
   ];
 
   function loadScript(file, globalName) {

@@ -125,6 +125,8 @@
       hello: function () {
         var frame = { type: "hello", v: P.VERSION, role: self.config.role, line: self.config.line };
         if (self.session.token) frame.token = self.session.token;
+        var browser = global.KaraWidgetHistory && global.KaraWidgetHistory.browserId(self.wsBase);
+        if (browser) frame.browser = browser; // agents see this browser's other conversations
         return frame;
       },
       onFrame: function (frame) { self.handle(frame); },
@@ -177,7 +179,7 @@
         return this.setState("agent", this.agentName);
       case "rating_request": return this.view.showRating();
       case "offline": return this.view.showOffline();
-      case "ticket_saved": return this.view.ticketSaved(frame.ticket_id);
+      case "ticket_saved": return this.view.ticketSaved(frame.ticket_id, frame.reply_within);
       case "paged":
         this.session.paged_at = frame.ts || new Date().toISOString();
         this.store.save(this.session);
@@ -197,6 +199,7 @@
     this.session.token = frame.token;
     this.session.conversation_id = frame.conversation_id;
     this.store.save(this.session);
+    this.emit("conversation", { conversation_id: frame.conversation_id, token: frame.token }); // widget-history.js
 
     // Redraw the transcript from the server's history: the source of truth.
     this.view.clearMessages();

@@ -301,6 +301,7 @@
       ]);
       this.lastSender = sender + ":" + label;
     }
+    if (msg.attachment && global.KaraWidgetAttach) global.KaraWidgetAttach.render(li, msg, this.config); // widget-attach.js
     if (msg.id) li.setAttribute("data-id", msg.id);
     if (msg.client_id) li.setAttribute("data-client-id", msg.client_id);
     if (opts.pending) this._setDelivery(li, "pending");
@@ -608,10 +609,12 @@
     this._fieldError(form.querySelector(".kw-field-error"), message);
   };
 
-  View.prototype.ticketSaved = function (ticketId) {
+  /** within: the gateway's reply window from the policy (no fact is written in a page). */
+  View.prototype.ticketSaved = function (ticketId, within) {
     var form = this.list.querySelector(".kw-ticket-form");
     var done = el("p", { class: "kw-card-done", role: "status",
-      text: "Message received" + (ticketId ? " (reference " + ticketId + ")" : "") + ". We'll reply by email." });
+      text: "Message received" + (ticketId ? " (reference " + ticketId + ")" : "") + ". We'll reply by email" +
+        (typeof within === "string" && within ? " within " + within : "") + "." });
     if (form) form.replaceWith(done);
     else this._card("kw-offline", [done]);
   };

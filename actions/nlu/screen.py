@@ -12,13 +12,15 @@ classifier, on every user message:
   ...) becomes ``medical_advice`` unless the classifier found an order or
   handoff request;
 * "I don't want a human, just tell me X": ``request_human`` gives way to the
-  next intent of the ranking;
+  next intent of the ranking, also when the classifier's doubt between the two
+  made it a fallback;
 * a low-confidence message whose best guess is ``out_of_scope``, or of one to
   three words none of which is a support word and some of which are off-topic
   words of the training data ("crypto prices"), is ``out_of_scope`` (say what
   the assistant can do, not "say it again");
-* a low-confidence message with an order number, email or phone takes the
-  classifier's best guess (details are never "not understood");
+* a low-confidence or out-of-scope message with an order number, email or
+  phone takes the classifier's best other guess (details are never "not
+  understood" nor off topic);
 * a question about another company ("GTBank's opening hours", "my Jumia
   order") is ``out_of_scope``, and so is ``inform`` without any details;
 * a message none of whose words occurs in the training data (and that has no
@@ -158,6 +160,15 @@ class SafetyScreen(GraphComponent):
             return False
         return kind == "other" or intent not in PAYMENT_INTENTS
 
+    @staticmethod
+    def _words_beside_entities(message: Message) -> List[str]:
+        """The words of a message that are not part of an extracted entity."""
+        text = message.get(TEXT) or ""
+        for entity in sorted(message.get(ENTITIES) or [], key=lambda e: -int(e.get("start", 0))):
+            start, end = int(entity.get("start", 0)), int(entity.get("end", 0))
+            text = text[:start] + " " + text[end:]
+        return words(text)
+
     def _short_off_topic(self, message: Message) -> bool:
         """One to three words, none of them a support word, some of them an off-topic word
         ("crypto prices", "naira"): a topic, not keyboard mashing."""
@@ -178,6 +189,16 @@ class SafetyScreen(GraphComponent):
         if word in self._vocabulary:
             return True
         return len(word) >= 4 and bool(difflib.get_close_matches(word, self._words, n=1, cutoff=0.8))
+
+    @staticmethod
+    def _torn_with_human(message: Message) -> bool:
+        """A fallback because the classifier could not choose between ``request_human``
+        and something else: "no agent, just tell me how long refunds take" reads as
+        both, and the negation says which (the fallback classifier's ambiguity rule)."""
+        if (message.get(INTENT) or {}).get("name") != FALLBACK_INTENT:
+            return False
+        top_two = [r.get("name") for r in message.get(INTENT_RANKING_KEY) or [] if r.get("name") != FALLBACK_INTENT][:2]
+        return HUMAN_INTENT in top_two
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
@@ -200,16 +221,19 @@ class SafetyScreen(GraphComponent):
             _set_intent(message, ADVICE_INTENT)
         elif self._unintelligible(message):
             _set_intent(message, FALLBACK_INTENT)
+        elif intent in (FALLBACK_INTENT, OUT_OF_SCOPE_INTENT) and self._has_order_details(message):
+            # Details are never "not understood" nor off topic (a bare email while the form asks for it).
+            guess = _next_intent(message, (FALLBACK_INTENT, OUT_OF_SCOPE_INTENT, *SAFETY_INTENTS))
+            bare = not self._words_beside_entities(message)  # nothing but the details
+            _set_intent(message, INFORM_INTENT if bare or guess is None else str(guess["name"]))
         elif intent == FALLBACK_INTENT and (self._best_guess(message) == OUT_OF_SCOPE_INTENT
                                             or self._short_off_topic(message)):
             _set_intent(message, OUT_OF_SCOPE_INTENT)
-        elif intent == FALLBACK_INTENT and self._has_order_details(message) and self._best_guess(message):
-            _set_intent(message, str(self._best_guess(message)))  # details are never "not understood"
         elif self._about_another_business(text, intent):
             _set_intent(message, OUT_OF_SCOPE_INTENT)
         elif intent == INFORM_INTENT and not self._has_order_details(message) and not _LONG_NUMBER.search(text):
             _set_intent(message, OUT_OF_SCOPE_INTENT)  # "2+2", "12 x 12": no order details at all
-        elif found.negated_human and intent == HUMAN_INTENT:
+        elif found.negated_human and (intent == HUMAN_INTENT or self._torn_with_human(message)):
             alternative = _next_intent(message, (HUMAN_INTENT, FALLBACK_INTENT, *SAFETY_INTENTS))
             if alternative is not None:
                 _set_intent(message, str(alternative["name"]))

@@ -12,7 +12,9 @@ Route sets on the gateway's HTTP port (each documents its routes):
 * :mod:`handoff.desk.labels`: labels on conversations (``/api/conversations/<id>/labels``);
 * :mod:`handoff.desk.search`: search across transcripts (``/api/search``), a
   conversation's transcript and the shopper's past conversations, and the
-  history page (``/console/history``).
+  history page (``/console/history``);
+* :mod:`handoff.desk.shopper_history`: the shopper's own earlier conversations,
+  by their tokens (``/api/shopper/conversations``, ``/api/shopper/transcript``).
 
 :func:`routes` gives them all for one gateway; ``handoff/server.py`` lists
 them after the operations routes. Shared plumbing (who is asking, JSON) is
@@ -34,9 +36,11 @@ def routes(gateway: "Gateway") -> List[Any]:
     from .canned import CannedRoutes
     from .labels import LabelRoutes
     from .search import SearchRoutes
+    from .shopper_history import ShopperHistoryRoutes
     from .tickets_http import DeskRoutes
     from .web import Desk
 
     desk = Desk(gateway)
     return [DeskRoutes(gateway).respond, CannedRoutes(desk).respond, AuditRoutes(desk).respond,
-            AgentRoutes(desk).respond, LabelRoutes(desk).respond, SearchRoutes(desk).respond]
+            AgentRoutes(desk).respond, LabelRoutes(desk).respond, SearchRoutes(desk).respond,
+            ShopperHistoryRoutes(gateway).respond]

@@ -11,7 +11,8 @@
   "active"}`` -> 200 the agent. ``active: false`` disables the account: it
   cannot sign in, every token it holds stops working at its next request or
   websocket hello (``agents.active`` is read at each one), and its open
-  console sockets on this process are closed (4401, as an expired token).
+  console sockets on every gateway process are closed at once (4401, as an
+  expired token; :meth:`handoff.hub.Hub.close_agent`, over the bus).
   A supervisor cannot disable or demote themselves (so the desk always keeps
   one who can undo it).
 
@@ -27,7 +28,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import http
-import logging
 import re
 from typing import Any, Dict, List, Optional, cast
 
@@ -41,7 +41,6 @@ from ..ops.roles import AGENT, ROLES
 from . import audit
 from .web import Answer, BadInput, Caller, Desk, bad, body_object, error, json_answer, method_not_allowed, text_field
 
-logger = logging.getLogger(__name__)
 PATH, PAGE, PAGE_FILE = "/api/agents", "/console/admin", "admin.html"
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 MIN_PASSWORD, MAX_PASSWORD = 8, 256
@@ -181,10 +180,5 @@ class AgentRoutes:
         return json_answer(http.HTTPStatus.OK, changed)
 
     async def _disconnect(self, agent_id: int) -> None:
-        """Close the disabled agent's console sockets here (other processes refuse
-        them at their next hello: the token is checked against ``agents.active``)."""
-        for socket in list(self.desk.gateway.hub.agent_sockets(agent_id)):
-            try:
-                await socket.close(*DISABLED_CLOSE)
-            except Exception:  # already closing: nothing to do
-                logger.debug("closing a disabled agent's socket failed", exc_info=True)
+        """Close the disabled agent's console sockets on every gateway process (over the bus)."""
+        await self.desk.gateway.hub.close_agent(agent_id, *DISABLED_CLOSE)

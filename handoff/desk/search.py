@@ -18,10 +18,12 @@
   shopper's other conversations, newest first. A conversation is the same
   shopper's when one of its handoffs carries the same *verified* order number
   (``context.order_number`` with ``order_verified``: the assistant checked it
-  against the order's email or phone) or one of its tickets the same email
-  (``match`` says which; a ticket email is what the shopper typed). The
-  gateway keeps no browser id beyond the conversation itself: the widget
-  resumes the same conversation in the same browser.
+  against the order's email or phone), when it shares a shopper key
+  (:mod:`handoff.shopper_keys`: the same verified email or phone, the same
+  browser), or when one of its tickets has the same email (a ticket email is
+  what the shopper typed). ``reasons`` says every why, ``match`` the first:
+  ``verified order KH-204518``, ``verified email ada@example.com``,
+  ``verified phone 08037462283``, ``same browser``, ``ticket email ...``.
 
 The index: SQLite's FTS5 (``messages_fts``, an external-content table on
 ``messages.text`` kept by triggers; the embedded default) or PostgreSQL's
@@ -43,7 +45,7 @@ from sqlalchemy import Table, Text, func, select, text
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.engine import Connection
 
-from .. import models
+from .. import models, shopper_keys
 from ..contract import ORDER_NUMBER
 from . import audit, labels
 from .web import Answer, BadInput, Caller, Desk, bad, error, json_answer, method_not_allowed
@@ -160,7 +162,7 @@ def related(connection: Connection, cid: str) -> List[Dict[str, Any]]:
     """The same shopper's other conversations (module docs), newest first."""
     labels.labels_of(connection, cid)  # 404 for an unknown conversation
     h, t, c = handoffs_t, tickets_t, conversations_t
-    reasons: Dict[str, Set[str]] = {}
+    reasons = shopper_keys.related(connection, cid)  # a verified email or phone, the same browser
     own = connection.execute(select(h.c.context).where(h.c.conversation_id == cid))
     orders = _verified_orders([row[0] for row in own])
     for order in sorted(orders):

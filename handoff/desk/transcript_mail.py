@@ -27,6 +27,7 @@ import re
 from typing import TYPE_CHECKING, Any, List, Optional, Tuple
 
 from ..auth import SHOPPER as SHOPPER_TOKEN
+from ..http_answers import allow_origin, json_answer
 from ..mail import Mailer, MailError
 from ..storage import MessageRecord
 from ..throttle import Limit, Throttle, Throttled
@@ -114,7 +115,5 @@ class TranscriptRoutes:
         return self._json(http.HTTPStatus.OK, {"sent": True, "email": address}, origin)
 
     def _json(self, status: http.HTTPStatus, body: Any, origin: Optional[str], *extra: Tuple[str, str]) -> Answer:
-        headers = [("Content-Type", "application/json"), ("Cache-Control", "no-store"), *extra]
-        if origin:  # only an allowed Origin gets here with one (respond checks it first)
-            headers += [("Access-Control-Allow-Origin", origin), ("Vary", "Origin")]
-        return status, headers, json.dumps(body, ensure_ascii=False).encode("utf-8")
+        # only an allowed Origin gets here with one (respond checks it first)
+        return json_answer(status, body, *extra, *allow_origin(origin))

@@ -59,7 +59,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _report(args: argparse.Namespace, url: str) -> int:
-    from . import db, reports
+    from . import db, report_render, reports
     from .settings import load_ops
 
     ops = load_ops(args.ops)
@@ -74,10 +74,10 @@ def _report(args: argparse.Namespace, url: str) -> int:
             report = reports.build(connection, ops, period)
     finally:
         engine.dispose()
-    sys.stdout.write(reports.render(report))
+    sys.stdout.write(report_render.render(report))
     if args.csv:
         with open(args.csv, "w", encoding="utf-8", newline="") as out:
-            out.write(reports.to_csv(report))
+            out.write(report_render.to_csv(report))
         print(f"CSV written to {args.csv}")
     return 0
 

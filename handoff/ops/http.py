@@ -38,7 +38,7 @@ from ..http_answers import NO_STORE, Answer, bearer
 from ..http_answers import error as _error
 from ..http_answers import json_answer as _json
 from ..http_answers import page as page_answer
-from . import db, missed, reports
+from . import db, missed, report_render, reports
 from .roles import SUPERVISOR, role_of
 from .settings import Ops, load_ops
 from .sqlstats import Stats
@@ -189,7 +189,7 @@ class OpsRoutes:
         name = f"kara-report-{first.isoformat()}-{last.isoformat()}.csv"
         headers = [("Content-Type", "text/csv; charset=utf-8"), NO_STORE,
                    ("Content-Disposition", f'attachment; filename="{name}"')]
-        return http.HTTPStatus.OK, headers, reports.to_csv(report).encode("utf-8")
+        return http.HTTPStatus.OK, headers, report_render.to_csv(report).encode("utf-8")
 
     async def _missed(self, query: Dict[str, List[str]]) -> Answer:
         """What the assistant did not understand in the period, grouped by wording (:mod:`handoff.ops.missed`)."""

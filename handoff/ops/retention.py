@@ -8,7 +8,10 @@ the period, and that is neither waiting for nor with an agent, loses every
 field a person typed or that names one: message texts, buttons and images
 (``extra``) and client ids; handoff summaries, context (order numbers,
 emails) and rating comments; ticket emails and texts, and the texts of the
-agent desk's replies to tickets. What stays is the
+agent desk's replies to tickets; every file sent in them goes,
+row and bytes (``attachments``, :mod:`handoff.attachments`), and its shopper
+keys (verified contacts, browser id: :mod:`handoff.shopper_keys`) are
+deleted. What stays is the
 skeleton the reports count: conversation line and start, who sent a message
 and when, each handoff stint's queue, reason, times, agent, outcome and
 score. So ``python -m handoff report`` gives the same figures afterwards, for
@@ -27,10 +30,12 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
-from sqlalchemy import Text, cast, exists, func, null, or_, select, update
+from sqlalchemy import Text, cast, delete, exists, func, null, or_, select, true, update
 from sqlalchemy.engine import Connection, Engine
 
 from handoff import models
+from handoff.attachments import rows as attachment_rows
+from handoff.attachments.store import AttachmentStore, configured_store
 
 BATCH = 500
 
@@ -39,6 +44,8 @@ messages_t = models.Message.__table__
 handoffs_t = models.Handoff.__table__
 tickets_t = models.Ticket.__table__
 replies_t = models.TicketReply.__table__
+attachments_t = attachment_rows.attachments_t
+keys_t = models.ShopperKey.__table__
 
 #: Erases the assistant's tracker copies of these conversations; raises if it cannot.
 TrackerEraser = Callable[[Sequence[str]], None]
@@ -62,8 +69,8 @@ def tracker_eraser(tracker_db_url: Optional[str] = None) -> Optional[TrackerEras
     return erase
 
 
-def _blanking() -> List[Tuple[str, Any, Dict[str, Any], Any]]:
-    """Per table: name, table, the blank values, and "something left to blank"."""
+def _blanking() -> List[Tuple[str, Any, Optional[Dict[str, Any]], Any]]:
+    """Per table: name, table, the blank values (None: the rows are deleted), and "something left to blank"."""
     m, h, t = messages_t, handoffs_t, tickets_t
     return [
         ("messages", m, {"text": "", "extra": null(), "client_id": None},
@@ -72,7 +79,16 @@ def _blanking() -> List[Tuple[str, Any, Dict[str, Any], Any]]:
          or_(h.c.summary != "", h.c.rating_comment.isnot(None), cast(h.c.context, Text) != "{}")),
         ("tickets", t, {"email": "", "text": ""}, or_(t.c.email != "", t.c.text != "")),
         ("ticket_replies", replies_t, {"text": ""}, replies_t.c.text != ""),  # the desk's emailed answers
+        ("shopper_keys", keys_t, None, true()),  # a contact or browser id is nothing but personal
     ]
+
+
+def _files(connection: Connection, batch: List[str], store: AttachmentStore, dry_run: bool) -> int:
+    """The batch's attachments removed (bytes and rows), or counted."""
+    if not dry_run:
+        return attachment_rows.remove(connection, batch, store)
+    where = attachments_t.c.conversation_id.in_(batch)
+    return int(connection.execute(select(func.count()).select_from(attachments_t).where(where)).scalar_one())
 
 
 @dataclass
@@ -109,6 +125,7 @@ def _candidates(connection: Connection, cutoff: dt.datetime, among: Optional[Seq
     c = conversations_t
     old, still_open = _old(cutoff)
     left = [exists().where(table.c.conversation_id == c.c.id, pending) for _, table, _, pending in _blanking()]
+    left.append(exists().where(attachments_t.c.conversation_id == c.c.id))  # files are deleted, not blanked
     query = select(c.c.id).where(old, ~still_open, or_(*left)).order_by(c.c.created_at, c.c.id)
     if among is not None:
         query = query.where(c.c.id.in_(among))
@@ -122,15 +139,19 @@ def apply(
     now: Optional[dt.datetime] = None,
     dry_run: bool = False,
     erase_trackers: Optional[TrackerEraser] = None,
+    attachments: Optional[AttachmentStore] = None,
 ) -> Outcome:
     """Anonymise what is older than ``days`` (see module docs); ``dry_run``:
     count only. ``erase_trackers`` runs first, per batch; if it raises,
-    that batch and the ones after it are left as they were."""
+    that batch and the ones after it are left as they were. The files go
+    from ``attachments`` (default: the store the environment configures)."""
     if days < 1:
         raise ValueError("keep transcripts for at least one day")
     now = now or dt.datetime.now(dt.timezone.utc)
     outcome = Outcome(cutoff=now - dt.timedelta(days=days), dry_run=dry_run)
     outcome.rows = {name: 0 for name, *_ in _blanking()}
+    outcome.rows["attachments"] = 0
+    store = attachments or configured_store()
     with engine.connect() as connection:
         ids = _candidates(connection, outcome.cutoff)
         old, still_open = _old(outcome.cutoff)
@@ -147,9 +168,12 @@ def apply(
                 where = (table.c.conversation_id.in_(batch), pending)
                 if dry_run:
                     found = connection.execute(select(func.count()).select_from(table).where(*where)).scalar_one()
+                elif blank is None:
+                    found = connection.execute(delete(table).where(*where)).rowcount
                 else:
                     found = connection.execute(update(table).where(*where).values(**blank)).rowcount
                 outcome.rows[name] += int(found or 0)
+            outcome.rows["attachments"] += _files(connection, batch, store, dry_run)
         outcome.conversation_ids += batch
     if not dry_run and outcome.conversation_ids:
         from ..desk.search import forget_blanked  # the search index keeps no blanked word

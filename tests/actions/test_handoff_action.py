@@ -126,3 +126,24 @@ def test_emergency_line_opened_by_payload_quotes_nothing(run_action, make_tracke
     _, [payload] = split(run_action(ActionHandoff(), tracker)[0])
     assert payload["summary"] == "provider | provider emergency | in English"
     assert payload["context"]["line"] == "emergency" and payload["priority"] == QUEUE_PRIORITY["emergency"]
+
+
+def test_verified_contact_is_the_one_the_order_was_verified_with(run_action, make_tracker) -> None:
+    def slot(name, value):
+        return {"event": "slot", "name": name, "value": value}
+
+    events = [slot("order_number", "KH-204518"), slot("order_contact", "ADA@Example.com"),
+              slot("order_verified", True),
+              slot("order_contact", "someone.else@example.com")]  # typed later, not verified
+    tracker = make_tracker(intent="request_human", text="a person please", events=events,
+                           slots={"role": "shopper", "order_number": "KH-204518", "order_verified": True,
+                                  "order_contact": "someone.else@example.com"})
+    _, payloads = split(run_action(ActionHandoff(), tracker)[0])
+    assert payloads[0]["context"]["verified_contact"] == "ada@example.com"
+    by_phone = make_tracker(intent="request_human", text="a person", events=[
+        slot("order_contact", "+234 803 746 2283"), slot("order_verified", True)],
+        slots={"order_verified": True})
+    assert split(run_action(ActionHandoff(), by_phone)[0])[1][0]["context"]["verified_contact"] == "08037462283"
+    unverified = make_tracker(intent="request_human", text="a person", events=[
+        slot("order_contact", "ada@example.com"), slot("order_verified", False)], slots={"order_verified": False})
+    assert "verified_contact" not in split(run_action(ActionHandoff(), unverified)[0])[1][0]["context"]

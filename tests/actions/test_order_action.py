@@ -137,6 +137,18 @@ def test_locked_core_never_opens_a_session() -> None:
     assert reply.text == LOCKED_TEXT
 
 
+def test_a_form_that_gave_up_offers_a_way_on_without_touching_the_database() -> None:
+    def no_session():
+        raise AssertionError("the database was opened without details")
+
+    reply = handle_order(
+        no_session, order_number="KH-204518", contact=None, request="refund", failures=0,
+        conversation_id="c", at=datetime(2026, 11, 27, tzinfo=timezone.utc), policy=load_policy(),
+    )
+    assert "stopped asking" in reply.text
+    assert [b["title"] for b in reply.buttons] == ["Track an order", "Talk to a person"]
+
+
 def test_refund_is_stored_with_reference_and_business_day_dates(shop, run_action, make_tracker) -> None:
     message, slot_values = ask(run_action, make_tracker, "KH-204522", "NGOZI.N@example.com", request="refund")
     [(number, kind, reference, start, end, conversation)] = stored_requests(shop)

@@ -50,6 +50,24 @@ EMERGENCIES = {
               "ɗana ya sha guba"],
     "Igbo": ["nwa m enweghị ike iku ume", "obi na-afụ m mgbu", "ọ dara mba", "ọbara na-asọpụta ya",
              "nwa m ṅụrụ nsi"],
+    # Found by a probe written after the first screen (issue 11): whole kinds it missed.
+    "word order and synonyms": ["my chest is killing me", "pain in the middle of my chest since morning",
+                                "the bleeding from her leg will not stop", "blood dey commot from im mouth",
+                                "she took double her insulin", "my neighbour clutched his chest and sat down"],
+    "colour and asthma": ["his lips are turning purple", "my son is going blue around the mouth",
+                          "she is having an asthma attack right now"],
+    "stroke": ["her mouth is drooping on one side", "his speech is slurred and he looks confused",
+               "my father suddenly can't speak"],
+    "head injury": ["he banged his head on the pavement and now he is very drowsy",
+                    "she hit her head and has vomited twice"],
+    "infant danger signs": ["my 2 weeks old baby is limp and won't feed", "the newborn is refusing to breastfeed and is floppy"],
+    "bites": ["my cousin was bitten by a snake in the bush", "a scorpion stung my daughter"],
+    "any drug, too much of it": ["he took too much codeine", "she swallowed a whole packet of tramadol",
+                                 "I ate a strip of diazepam", "my friend is barely awake after the pills"],
+    "Hausa, any order and hooked letters": ["ina jin radadi a kirjina", "ƙirjina yana ciwo", "yaron ya sha kalanzir",
+                                            "mahaifiyata ba ta farkawa"],
+    "Yoruba and Igbo, more": ["okan mi n dun mi", "omo mi mu kemika", "baba mi ko dahun mo",
+                              "obi m na-egbu m mgbu", "nwa m anaghị eku ume", "ọ naghị eteta"],
 }
 
 NOT_EMERGENCIES = [
@@ -59,6 +77,12 @@ NOT_EMERGENCIES = [
     "the box was crushed when it arrived", "I'm dying to know when my order arrives",
     "track KH-204518", "the fitting room", "can I return a blood pressure monitor",
     "do you sell first aid kits", "I'm a pharmacy selling on Kara", "Ẹ kú àárọ̀", "Sannu", "Ndewo",
+    "the delivery took too much time", "it took too many days to arrive", "I ate all the chocolates in the box",
+    "my hair is turning grey, do you sell dye", "the face cream is purple, is that normal",
+    "the vendor no dey answer my calls", "I check the tracking, e no dey move", "my heart is heavy, my order is late",
+    "the inhaler I ordered is not working, can I return it", "the chest of drawers I ordered",
+    "how much is the whole pack of diapers", "the seizure medication I ordered hasn't arrived",
+    "do you sell snake bite kits", "I took a bottle of water with me", "the baby monitor is not working",
 ]
 
 

@@ -16,7 +16,7 @@ KINDS = {"medical_emergency", "adverse_reaction", "medical_advice", "intent_with
          "negation", "repeated_misunderstanding", "out_of_domain", "nigerian_language", "question_in_form",
          "correction", "second_order", "thanks_goodbye", "faq", "handoff"}
 SAFETY_KINDS = {"allergy", "drug_reaction", "poisoning", "overdose", "chest_pain", "breathing", "bleeding",
-                "seizure", "unconscious", "self_harm"}
+                "seizure", "unconscious", "self_harm", "stroke", "head_injury", "bite", "infant"}
 LANGUAGES = {"en", "pcm", "yo", "ha", "ig"}
 
 

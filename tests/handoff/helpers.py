@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Dict, List, Optional
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple
 
 import aiohttp
 import websockets
@@ -142,6 +142,18 @@ async def agent(gw: RunningGateway, username: str, password: str = "correct hors
     await client.send(type="hello", v=1, token=token)
     await client.expect("welcome")
     return client
+
+
+async def claimed_chat(gw: RunningGateway, username: str = "ada", name: str = "Ada") -> Tuple[Client, Client, str, str]:
+    """A new agent's socket that claimed a shopper's handed-off chat: (shopper,
+    agent, conversation id, the shopper's token)."""
+    await add_agent(gw.gateway.config.db_url, username, name)
+    a = await agent(gw, username)
+    s = await handed_off(gw)
+    cid, token = s.received[0]["conversation_id"], s.received[0]["token"]
+    await a.send(type="claim", conversation_id=cid)
+    await a.expect("claimed")
+    return s, a, cid, token
 
 
 async def add_agent(db_url: str, username: str, name: str, password: str = "correct horse") -> int:

@@ -40,9 +40,9 @@ async def call(gw: Any, path: str, token: Optional[str] = None, body: Any = None
             return r.status, await r.json(content_type=None)
 
 
-async def desk(make_gateway: Any, db_url: str) -> Tuple[Any, str, str]:
-    """A gateway with the supervisor sade and the agent tunde; their tokens."""
-    gw = await make_gateway(db_url=db_url)
+async def desk(make_gateway: Any, db_url: str, **gateway: Any) -> Tuple[Any, str, str]:
+    """A gateway (``gateway``: more settings) with the supervisor sade and the agent tunde; their tokens."""
+    gw = await make_gateway(db_url=db_url, **gateway)
     await add_agent(db_url, "sade", "Sade Bello")
     await add_agent(db_url, "tunde", "Tunde Ola")
     engine = db.engine(db_url)
@@ -221,3 +221,23 @@ async def _conversation_of(gw: Any, token: str) -> str:
     waiting = [e for entries in welcome["queues"].values() for e in entries]
     assert len(waiting) == 1
     return str(waiting[0]["conversation_id"])
+
+
+async def test_a_disabled_agent_is_closed_on_every_gateway_process(make_gateway, redis_url, redis_prefix,
+                                                                   tmp_path: Path) -> None:
+    """Two gateways on one Redis and one database: disabling through the first
+    closes the agent's console on the second at once, not at its next hello."""
+    db_url = f"sqlite:///{tmp_path / 'two.db'}"
+    redis = {"redis_url": redis_url, "redis_prefix": redis_prefix}
+    one, sade, _ = await desk(make_gateway, db_url, **redis)
+    two = await make_gateway(db_url=db_url, **redis)
+    tunde = (await login(two, "tunde", "correct horse"))["token"]
+    console = await Client.connect(two.ws_url + "/ws/agent")
+    await console.send(type="hello", v=1, token=tunde)
+    tunde_id = (await console.expect("welcome"))["agent"]["id"]
+    status, _ = await call(one, f"/api/agents/{tunde_id}", sade, {"active": False})
+    assert status == 200
+    with pytest.raises(websockets.ConnectionClosed) as closed:
+        for _ in range(20):
+            await console.next(timeout=2)  # well before any reconnect would notice
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4401

@@ -15,6 +15,7 @@ from handoff.desk.search import PG_VECTOR
 from handoff.ops import db, retention
 from handoff.storage import MessageRecord, Storage, migrate
 
+from .helpers import Client, handed_off, shopper
 from .test_desk import call, desk
 
 WORD = "zanzibarite"  # a word nobody else writes: the index probe
@@ -109,6 +110,47 @@ async def test_the_shoppers_past_conversations(make_gateway, db_url) -> None:
     assert await related("c2") == {"c5": "ticket email ada@example.com"}
     assert await related("c6") == {}
     assert (await call(gw, "/api/conversations/nope/related", tunde))[0] == 404
+
+
+async def test_past_conversations_by_verified_contact_and_browser(make_gateway, db_url) -> None:
+    """e1/e2 verified the same email, p1/p2 the same phone (each its own order);
+    u1 names that email unverified; two widget chats share a browser id."""
+    migrate(db_url)
+    storage = Storage(db_url)
+    orders = iter(range(204520, 204530))
+
+    def verified(contact: str, yes: bool = True) -> Dict[str, object]:
+        return {"order_number": f"KH-{next(orders)}", "order_verified": yes, "verified_contact": contact}
+
+    try:
+        for cid, context in (("e1", verified("ada@example.com")), ("e2", verified("ada@example.com")),
+                             ("p1", verified("08037462283")), ("p2", verified("08037462283")),
+                             ("u1", verified("ada@example.com", yes=False))):
+            await storage.create_conversation(cid, "shopper", "chat")
+            for _ in range(2):  # a requeue opens a stint with the same context: the key is kept once
+                await storage.open_handoff(cid, Handoff("general", "requested_human", "", context))
+    finally:
+        await storage.close()
+    gw, _, tunde = await desk(make_gateway, db_url)
+    browser = "Kb7x-" + "q" * 20
+    chats: List[Client] = [await handed_off(gw, browser=browser), await shopper(gw, browser=browser),
+                           await shopper(gw, browser="another_browser_id_0001"), await shopper(gw)]
+    first, second, other, plain = (c.received[0]["conversation_id"] for c in chats)
+
+    async def reasons(cid: str) -> Dict[str, List[str]]:
+        status, body = await call(gw, f"/api/conversations/{cid}/related", tunde)
+        assert status == 200, body
+        return {r["conversation_id"]: r["reasons"] for r in body["conversations"]}
+
+    assert await reasons("e1") == {"e2": ["verified email ada@example.com"]}  # u1's contact was not verified
+    assert await reasons("p2") == {"p1": ["verified phone 08037462283"]}
+    assert await reasons("u1") == {}
+    assert await reasons(first) == {second: ["same browser"]}
+    assert await reasons(other) == {} and await reasons(plain) == {}
+    bad = await Client.connect(gw.ws_url + "/ws/shopper")
+    await bad.send(type="hello", v=1, browser="<script>", ref="h")
+    error = await bad.expect("error", ref="h")
+    assert (error["code"], error["field"]) == ("bad_value", "browser")
 
 
 def _index_holds(url: str, word: str) -> bool:

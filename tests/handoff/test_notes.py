@@ -8,7 +8,7 @@ from typing import Any, Dict, List
 from handoff import transcript
 from handoff.storage import Storage, sync_url
 
-from .helpers import add_agent, agent, handed_off, shopper
+from .helpers import add_agent, agent, claimed_chat, handed_off, shopper
 
 
 def _notes(frames: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
@@ -107,12 +107,7 @@ async def test_the_emailed_transcript_has_no_notes(make_gateway, monkeypatch) ->
                             ("FROM", "support@example.com"), ("TIMEOUT_S", "5")):
             monkeypatch.setenv("KARA_SMTP_" + name, value)
         gw = await make_gateway()
-        await add_agent(gw.gateway.config.db_url, "ada", "Ada")
-        a = await agent(gw, "ada")
-        s = await handed_off(gw)
-        cid, token = s.received[0]["conversation_id"], s.received[0]["token"]
-        await a.send(type="claim", conversation_id=cid)
-        await a.expect("claimed")
+        s, a, cid, token = await claimed_chat(gw)
         await a.send(type="note", conversation_id=cid, text="Shopper sounds upset, go gently")
         await a.expect("message", sender="note")
         await a.send(type="message", conversation_id=cid, text="Hello, I am Ada")

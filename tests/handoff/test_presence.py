@@ -43,6 +43,19 @@ async def test_presence_across_processes(make_gateway, redis_url, redis_prefix) 
     assert (await a.expect("presence"))["shopper"] == "left"
 
 
+async def test_a_console_connecting_later_learns_a_waiting_shopper_left(make_gateway, live) -> None:
+    gw = await make_gateway(**live)
+    await add_agent(gw.gateway.config.db_url, "ada", "Ada")
+    gone = await handed_off(gw)
+    stays = await handed_off(gw)
+    gone_id, stays_id = gone.received[0]["conversation_id"], stays.received[0]["conversation_id"]
+    await gone.close()  # left while waiting, before any console was there
+    a = await agent(gw, "ada")
+    entries = {e["conversation_id"]: e for e in a.received[0]["queues"]["general"]}
+    assert entries[gone_id]["shopper_present"] is False
+    assert entries[stays_id]["shopper_present"] is True
+
+
 async def test_no_presence_while_with_the_bot(make_gateway) -> None:
     gw = await make_gateway()
     await add_agent(gw.gateway.config.db_url, "ada", "Ada")

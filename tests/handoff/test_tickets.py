@@ -58,6 +58,7 @@ async def leave_ticket(gw: Any, email: str, text: str) -> Tuple[str, int, str]:
     note = await s.expect_message("saved as ticket", sender="system")
     cid = s.received[0]["conversation_id"]
     await s.close()
+    assert saved["reply_within"] == load_policy().window("general_response").text()  # the widget's card says it
     return cid, int(saved["ticket_id"]), note["text"]
 
 

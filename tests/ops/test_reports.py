@@ -8,7 +8,7 @@ import io
 
 import pytest
 
-from handoff.ops import db, reports
+from handoff.ops import db, report_render, reports
 from handoff.ops.reports import ALL
 from handoff.ops.settings import Ops
 from handoff.ops.sqlstats import Stats
@@ -144,11 +144,11 @@ def test_tickets(november: reports.Report) -> None:
 
 
 def test_text_and_csv(november: reports.Report) -> None:
-    text = reports.render(november)
+    text = report_render.render(november)
     assert "conversations: 13 (chat 12, emergency 1)" in text
     assert "resolved by the assistant alone: 3 (23.1%)" in text
     assert "  answered: 2, time to answer 32.0 h / 59.8 h" in text
-    rows = list(csv.DictReader(io.StringIO(reports.to_csv(november))))
+    rows = list(csv.DictReader(io.StringIO(report_render.to_csv(november))))
     assert rows[0] == {"figure": "conversations", "queue": "", "agent": "", "detail": "", "value": "13"}
 
     def value(figure: str, queue: str = "", agent: str = "", detail: str = "") -> str:
@@ -175,7 +175,7 @@ def test_an_empty_period(seeded_url: str, ops: Ops) -> None:
     finally:
         engine.dispose()
     assert (empty.conversations, empty.resolved_alone_share, empty.breaches, empty.tickets) == (0, None, [], {ALL: 0})
-    assert "conversations: 0" in reports.render(empty)
+    assert "conversations: 0" in report_render.render(empty)
 
 
 def test_ticket_answers(november: reports.Report) -> None:
@@ -187,7 +187,7 @@ def test_ticket_answers(november: reports.Report) -> None:
     assert november.ticket_answer[ALL].mean == (c08 + 3600) / 2
     # p50 (c08 + 3600) / 2 = 32.0 h, p95 3600 + (c08 - 3600) * 0.95 = 59.8 h
     assert november.ticket_answer[ALL].p50 == pytest.approx(32 * 3600 - 2.5 * 60)
-    assert "  answered: 2, time to answer 32.0 h / 59.8 h; general 2, 32.0 h / 59.8 h" in reports.render(november)
+    assert "  answered: 2, time to answer 32.0 h / 59.8 h; general 2, 32.0 h / 59.8 h" in report_render.render(november)
 
 
 def test_a_database_before_the_inbox_says_answers_are_not_stored(tmp_path, ops: Ops) -> None:
@@ -209,4 +209,4 @@ def test_a_database_before_the_inbox_says_answers_are_not_stored(tmp_path, ops: 
     finally:
         engine.dispose()
     assert old.tickets_answered is None and old.ticket_answer == {}
-    assert "answered / time to answer: not stored (migrate the database" in reports.render(old)
+    assert "answered / time to answer: not stored (migrate the database" in report_render.render(old)

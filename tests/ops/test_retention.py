@@ -24,6 +24,7 @@ OLD_MESSAGES = 2 + 2 + 2 + 2 + 4 + 3 + 2 + 2 + 1 + 2 + 2 + 1 + 4  # c01 c02 c12 
 OLD_HANDOFFS = 3  # with a comment, context or summary: c04's rated stint, c06's security stint, c16's
 OLD_TICKETS = 3  # c08 c11 c16
 OLD_REPLIES = 2  # the answers to c08's and c16's tickets
+OLD_KEYS = 2  # c01's verified email and browser id (c13's browser id is recent: kept)
 
 
 def _old_open(url: str) -> None:
@@ -35,6 +36,11 @@ def _old_open(url: str) -> None:
             s.conversation("stuck", at(1, 9, month=10))
             s.message("stuck", "shopper", "my email is stuck@example.com", at(1, 9, 1, month=10))
             s.stint("stuck", "general", "requested_human", at(1, 9, 2, month=10), summary="stuck@example.com")
+            keys = models.ShopperKey.__table__
+            for cid, kind, value in (("c01", "email", "ada@example.com"), ("c01", "browser", "b" * 32),
+                                     ("c13", "browser", "b" * 32)):
+                connection.execute(keys.insert(), dict(conversation_id=cid, kind=kind, value=value,
+                                                       created_at=at(1, 9)))
     finally:
         engine.dispose()
 
@@ -71,20 +77,23 @@ def test_old_transcripts_are_anonymised_and_the_figures_stay(seeded_url: str, op
             tickets = connection.execute(select(models.Ticket.__table__)).all()
             replies = connection.execute(select(models.TicketReply.__table__)).all()
             misses = missed.find(connection)
+            keys = connection.execute(select(models.ShopperKey.__table__.c.conversation_id)).scalars().all()
     finally:
         engine.dispose()
 
     expected = ["c12", "c14", "c01", "c02", "c04", "c05", "c06", "c07", "c08", "c09", "c10", "c11", "c16"]
     assert sorted(done.conversation_ids) == sorted(expected)
     assert done.rows == {"messages": OLD_MESSAGES, "handoffs": OLD_HANDOFFS, "tickets": OLD_TICKETS,
-                         "ticket_replies": OLD_REPLIES}
+                         "ticket_replies": OLD_REPLIES, "shopper_keys": OLD_KEYS,
+                         "attachments": 0}  # files: tests/handoff/test_attachments.py
     assert (dry.conversation_ids, dry.rows) == (done.conversation_ids, done.rows)
     assert done.skipped_open == 1
     assert [i for batch in erased for i in batch] == done.conversation_ids
     assert done.cutoff == at(21, 12)
     assert done.sentence(DAYS) == (
         f"anonymised 13 conversations with no message for 10 days (before 2026-11-21 12:00 UTC): "
-        f"{OLD_MESSAGES} messages, {OLD_HANDOFFS} handoffs, {OLD_TICKETS} tickets, {OLD_REPLIES} ticket_replies; "
+        f"{OLD_MESSAGES} messages, {OLD_HANDOFFS} handoffs, {OLD_TICKETS} tickets, {OLD_REPLIES} ticket_replies, "
+        f"{OLD_KEYS} shopper_keys, 0 attachments; "
         "1 still waiting for or "
         "with an agent, kept; the assistant's copies: erased")
     assert dry.sentence(DAYS).startswith("would anonymise 13 conversations")
@@ -93,7 +102,8 @@ def test_old_transcripts_are_anonymised_and_the_figures_stay(seeded_url: str, op
     assert after.comments == []
     assert dataclasses.replace(before, comments=[]) == after
     assert (again.conversation_ids, again.rows) == ([], {"messages": 0, "handoffs": 0, "tickets": 0,
-                                                         "ticket_replies": 0})
+                                                         "ticket_replies": 0, "shopper_keys": 0,
+                                                         "attachments": 0})
 
     old = set(expected)
     assert all(m.text == "" and m.extra is None and m.client_id is None for m in messages if m.conversation_id in old)
@@ -105,6 +115,7 @@ def test_old_transcripts_are_anonymised_and_the_figures_stay(seeded_url: str, op
     assert len(replies) == OLD_REPLIES and all(r.text == "" for r in replies)
     assert {t.status for t in tickets} == {"open", "answered"}  # the inbox's figures stay
     assert [m.conversation_id for m in misses] == []  # c16's questions are gone with their texts
+    assert keys == ["c13"]  # an old conversation's verified contact and browser id are gone
 
 
 def test_a_failing_tracker_hook_keeps_everything(seeded_url: str, ops: Ops) -> None:

@@ -10,7 +10,7 @@ import time
 import pytest
 from playwright.sync_api import expect
 
-from actions.policy import template_vars
+from actions.policy import load_policy, template_vars
 
 from .conftest import watch
 from .pages import Console, Widget
@@ -179,7 +179,9 @@ def test_offline_lets_the_shopper_leave_a_message(own_gateway, new_context):
     page.get_by_label("Your email address").fill("ngozi@example.com")
     page.get_by_label("Your message").fill("Please call me about order KH-204518.")
     page.get_by_role("button", name="Leave a message").click()
-    expect(page.get_by_text(re.compile(r"Message received \(reference \S+\)"))).to_be_visible()
+    window = load_policy().window("general_response").text()  # the card names the policy's reply window
+    expect(page.get_by_text(re.compile(r"Message received \(reference \S+\)\. We'll reply by email within "
+                                       + re.escape(window) + r"\."))).to_be_visible()
     tickets = wait_for_row(own_gateway, "SELECT email, text FROM tickets WHERE conversation_id = ?",
                            w.conversation_id())
     assert tickets == [("ngozi@example.com", "Please call me about order KH-204518.")]
