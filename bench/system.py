@@ -60,7 +60,8 @@ NOFILE = 65536
 #: new-chat limit either: every benchmark client is on 127.0.0.1)
 # Benchmarks queue chats at whatever hour they run: no out-of-hours answer (on by default).
 GATEWAY_ENV = {"KARA_GATEWAY_RATE_PER_S": "0", "KARA_GATEWAY_NEW_CHATS_PER_ADDRESS": "0",
-               "KARA_GATEWAY_OUT_OF_HOURS_TICKET": "0"}
+               "KARA_GATEWAY_OUT_OF_HOURS_TICKET": "0",
+               "KARA_GATEWAY_AUTO_ASSIGN": "0"}  # the benchmarks' agents claim chats themselves
 
 
 def raise_nofile(limit: int = NOFILE) -> int:

@@ -19,6 +19,7 @@ from dataclasses import replace
 from typing import Any, Optional
 
 from . import countdown, frames
+from .assign import desk_agents
 from .auth import AGENT as AGENT_TOKEN
 from .auth import verify_password
 from .bot import BotTurns
@@ -27,7 +28,8 @@ from .core import HISTORY_LIMIT, GatewayCore
 from .frames import Frame
 from .handoffs import Handoffs
 from .hub import Hub
-from .live_state import AGENT, BOT, CLOSED, LiveState
+from .live_status import OFFLINE, ONLINE
+from .live_state import AGENT, BOT, CLOSED, WAITING, LiveState, QueueEntry
 from .ops.roles import stored_role
 from .presence import ShopperPresence
 from .protocol import Code, ProtocolError
@@ -89,17 +91,26 @@ class AgentDesk:
         snapshot = await core.live.snapshot()
         await core.hub.queues_changed()  # estimated waits depend on who is online
         role = await stored_role(core.storage.engine, agent.id)
+        statuses = await core.live.statuses()
+        status = statuses.get(agent.id, ONLINE)
+        await core.hub.send(Hub.to_agents(frames.agent_status(agent.id, agent.name, status)))
+        core.wake_assigner()
+        roster = [frames.roster_agent(a, record.name, statuses.get(a, ONLINE))
+                  for a, (record, _) in sorted((await desk_agents(core, await core.live.online_agents())).items())]
         # a console connecting now learns who already left (later changes come as `presence`)
         present = {e.conversation_id: await self.presence.present(e.conversation_id)
                    for entries in snapshot.values() for e in entries}
-        return frames.agent_welcome(agent.id, agent.name, role, snapshot, chats, present)
+        return frames.agent_welcome(agent.id, agent.name, role, snapshot, chats, present, status, roster)
 
     async def disconnected(self, agent: AgentRecord, socket: Any) -> None:
         core = self.core
+        await core.hub.unwatch_all(socket)  # a supervisor's read-only views (handoff/supervise.py)
         if await core.hub.remove_agent(agent.id, socket):
             return  # another socket of this agent is still here
         core.agents.pop(agent.id, None)
         await core.live.agent_offline(agent.id, core.process_id)
+        if agent.id not in await core.live.online_agents():  # not on another process either
+            await core.hub.send(Hub.to_agents(frames.agent_status(agent.id, agent.name, OFFLINE)))
         await core.hub.queues_changed()
         if await core.live.owned_by(agent.id):
             core.tasks.later(core.config.grace_seconds, lambda: self.grace_over(agent))
@@ -136,6 +147,7 @@ class AgentDesk:
             transcript,
             countdown.chat_due(live.entry, transcript),
             await self.presence.present(cid),
+            live.pending,
         )
 
     async def owned(self, agent: AgentRecord, cid: str) -> LiveState:
@@ -147,24 +159,53 @@ class AgentDesk:
             raise ProtocolError(Code.NOT_OWNER, "Another agent has this conversation.")
         return live
 
-    async def claim(self, agent: AgentRecord, cid: str, ref: Optional[str]) -> None:
+    async def claim(self, agent: AgentRecord, cid: str, ref: Optional[str], capacity: Optional[int] = None) -> bool:
+        """Take a waiting chat, or one transferred by its owner (who gets
+        ``chat_ended`` ``transferred`` now). An agent's own ``claim`` is
+        refused with an error; automatic assignment (:mod:`handoff.assign`,
+        with the agent's ``capacity``) gets False when the chat is gone."""
         core = self.core
-        entry = await core.live.claim(cid, agent.id, agent.name)
+        before = await core.live.get(cid)
+        entry = await core.live.claim(cid, agent.id, agent.name, capacity=capacity)
         if entry is None:
-            live = await core.live.get(cid)
-            if live.state == AGENT:
-                raise ProtocolError(Code.ALREADY_CLAIMED, "Another agent claimed this chat first.")
-            raise ProtocolError(Code.NOT_FOUND, "That conversation is not waiting for an agent.")
+            if capacity is not None:
+                return False
+            raise await self._not_claimed(agent, cid)
         await core.storage.claim_handoff(entry.handoff_id, agent.id)
+        # a transfer is taken (the chat was with its agent): the old owner's stint ends
+        taken_from = before.agent_id if before.state == AGENT else entry.kept_by
+        if taken_from is not None:
+            await self._ended(before.handoff_id, "transferred")
         note = await core.system(cid, f"{agent.name} joined the chat.")
         chat = await self.chat(cid)
-        await core.hub.send(
+        events = [
             Hub.to_shopper(cid, note),
             Hub.to_shopper(cid, frames.agent_joined(agent.name)),
             Hub.to_shopper(cid, frames.state(AGENT, agent_name=agent.name)),
             Hub.to_agent(agent.id, frames.claimed(chat, ref)),
-        )
+        ]
+        if taken_from is not None:
+            events.append(Hub.to_agent(taken_from, frames.chat_ended(cid, "transferred")))
+        await core.hub.send(*events)
         await core.hub.queues_changed()
+        if taken_from is not None:
+            core.wake_assigner()  # the old owner has a free slot
+        return True
+
+    async def _not_claimed(self, agent: AgentRecord, cid: str) -> ProtocolError:
+        live = await self.core.live.get(cid)
+        pending = live.pending
+        if pending is not None and live.agent_id == agent.id:
+            return ProtocolError(Code.BAD_STATE, "You transferred this chat; you keep it until someone takes it.")
+        if pending is not None and pending.offered_to not in (None, agent.id):
+            return ProtocolError(Code.NOT_OWNER, f"This chat is offered to {pending.offered_to_name}.")
+        if live.state == AGENT:
+            return ProtocolError(Code.ALREADY_CLAIMED, "Another agent claimed this chat first.")
+        return ProtocolError(Code.NOT_FOUND, "That conversation is not waiting for an agent.")
+
+    async def _ended(self, handoff_id: Optional[int], outcome: str) -> None:
+        if handoff_id is not None:
+            await self.core.storage.end_handoff(handoff_id, outcome)
 
     async def seen(self, agent: AgentRecord, cid: str, up_to: str) -> None:
         """The owner read the chat up to ``up_to``: relayed to the shopper's
@@ -195,28 +236,89 @@ class AgentDesk:
         )
         await self.core.hub.send(Hub.to_agent(agent.id, frames.message_frame(record, conversation_id=True)))
 
-    async def transfer(self, agent: AgentRecord, cid: str, queue: str, note: Optional[str] = None) -> None:
-        """To another queue; ``note`` is kept as a private note the next agent reads on claim."""
+    async def transfer(
+        self, agent: AgentRecord, cid: str, queue: str, note: Optional[str] = None, *,
+        to_agent: Optional[int] = None, by: Optional[AgentRecord] = None,
+    ) -> QueueEntry:
+        """To another queue, or offered to the named agent ``to_agent`` (in
+        ``queue``); ``note`` is kept as a private note the next agent reads on
+        claim. The owner keeps the chat until someone takes it (``claim``);
+        ``by``: the supervisor who reassigns it (handoff/supervise.py)."""
         core = self.core
         live = await self.owned(agent, cid)
         old = live.entry
         if old is None:
             raise ProtocolError(Code.NOT_FOUND, "That conversation has no handoff to transfer.")
+        target = await self._transfer_target(agent, to_agent)
         if note is not None and note.strip():
-            await self._store_note(agent, cid, note)
-        context = dict(old.context, transferred_from=old.queue, transferred_by=agent.name)
+            await self._store_note(by or agent, cid, note)
+        context = dict(old.context, transferred_from=old.queue, transferred_by=(by or agent).name)
         record = await core.storage.open_handoff(
             cid, Handoff(queue=queue, reason=old.reason, summary=old.summary, context=context)
         )
         entry = replace(
-            old, queue=queue, handoff_id=record.id, context=context, enqueued_at=time.time(), requeued=False
+            old, queue=queue, handoff_id=record.id, context=context, enqueued_at=time.time(), requeued=False,
+            kept_by=agent.id, kept_by_name=agent.name,
+            offered_to=target.id if target else None, offered_to_name=target.name if target else None,
         )
-        if not await core.live.requeue(cid, agent.id, entry, front=False):
+        if not await core.live.offer(cid, agent.id, entry):
             await core.storage.end_handoff(record.id, "abandoned")
             raise ProtocolError(Code.NOT_OWNER, "Another agent has this conversation.")
-        await core.storage.end_handoff(old.handoff_id, "transferred")
-        await core.hub.send(Hub.to_agent(agent.id, frames.chat_ended(cid, "transferred")))
-        await self.handoffs.announce(entry, f"{agent.name} transferred your chat to the {queue} queue.")
+        await self._ended(live.pending.handoff_id if live.pending else None, "abandoned")  # an earlier transfer
+        whom = target.name if target else f"the {queue} queue"
+        shown = await core.system(cid, f"{(by or agent).name} transferred your chat to {whom}.")
+        await core.hub.send(
+            Hub.to_shopper(cid, shown),
+            Hub.to_shopper(cid, frames.state(WAITING, queue=queue)),
+            Hub.to_agents(frames.handoff(entry)),
+            Hub.to_agent(agent.id, frames.transfer_pending(entry)),
+        )
+        await core.hub.queues_changed()
+        if target is not None:
+            core.tasks.later(core.config.transfer_offer_s, lambda: self.offer_lapsed(entry))
+        core.wake_assigner()
+        return entry
+
+    async def _transfer_target(self, agent: AgentRecord, to_agent: Optional[int]) -> Optional[AgentRecord]:
+        """The named agent of a transfer: active and online, not the owner."""
+        if to_agent is None:
+            return None
+        if to_agent == agent.id:
+            raise ProtocolError(Code.BAD_VALUE, "That agent has this chat already.", field="agent_id")
+        return await self.online_agent(to_agent)
+
+    async def online_agent(self, agent_id: int) -> AgentRecord:
+        """An active agent who is online (any status), else refused."""
+        target = await self.core.storage.agent(agent_id)
+        if target is None or not target.active:
+            raise ProtocolError(Code.NOT_FOUND, "No such agent.", field="agent_id")
+        if agent_id not in await self.core.live.online_agents():
+            raise ProtocolError(Code.UNAVAILABLE, f"{target.name} is not online; transfer to a queue instead.")
+        return target
+
+    async def offer_lapsed(self, entry: QueueEntry) -> None:
+        """The named agent did not take the chat in ``transfer_offer_s``: it
+        is open to anyone in its queue (the owner still keeps it)."""
+        core, cid = self.core, entry.conversation_id
+        live = await core.live.get(cid)
+        if live.pending is None or live.pending.handoff_id != entry.handoff_id or live.agent_id is None:
+            return
+        opened = replace(live.pending, offered_to=None, offered_to_name=None)
+        if not await core.live.offer(cid, live.agent_id, opened, replaces=entry.handoff_id):
+            return
+        await core.hub.send(
+            Hub.to_agents(frames.handoff(opened)), Hub.to_agent(live.agent_id, frames.transfer_pending(opened))
+        )
+        await core.hub.queues_changed()
+        core.wake_assigner()
+
+    async def _freed(self, live: LiveState) -> None:
+        """The owner let go (close, handback): a pending transfer is withdrawn
+        with the chat, and the owner has a free slot."""
+        if live.pending is not None:
+            await self._ended(live.pending.handoff_id, "abandoned")
+            await self.core.hub.queues_changed()
+        self.core.wake_assigner()
 
     async def handback(self, agent: AgentRecord, cid: str) -> None:
         core = self.core
@@ -225,6 +327,7 @@ class AgentDesk:
             raise ProtocolError(Code.NOT_OWNER, "Another agent has this conversation.")
         await core.storage.end_handoff(live.handoff_id, "handed_back")  # type: ignore[arg-type]
         await self._handle_time(live.handoff_id)
+        await self._freed(live)
         note = await core.system(cid, f"{agent.name} handed you back to the assistant.")
         await core.hub.send(
             Hub.to_shopper(cid, note),
@@ -245,6 +348,7 @@ class AgentDesk:
             raise ProtocolError(Code.NOT_OWNER, "Another agent has this conversation.")
         await core.storage.end_handoff(live.handoff_id, "closed")  # type: ignore[arg-type]
         await self._handle_time(live.handoff_id)
+        await self._freed(live)
         note = await core.system(cid, f"{agent.name} closed the chat. How did we do?")
         await core.hub.send(
             Hub.to_shopper(cid, note),

@@ -81,6 +81,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--rasa-timeout", type=float)
     serve.add_argument("--ping-interval", type=float, help="seconds; 0 disables keepalive pings")
     serve.add_argument("--no-migrate", dest="migrate", action="store_const", const=False)
+    serve.add_argument("--no-auto-assign", dest="auto_assign", action="store_const", const=False,
+                       help="agents claim every chat themselves (default: waiting chats are assigned)")
+    serve.add_argument("--transfer-offer", type=float, dest="transfer_offer_s", metavar="S",
+                       help="a transfer to a named agent opens to the queue after S seconds (default 60)")
     serve.add_argument("--loop", choices=LOOPS, help="event loop (default uvloop)")
     serve.add_argument("--log-level", default="INFO")
     serve.add_argument("--metrics-token", help="bearer token of GET /metrics; none: no /metrics (404)")

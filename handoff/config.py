@@ -79,6 +79,10 @@ class GatewayConfig:
     out_of_hours_ticket: bool = True
     #: how often the SLA watcher looks for breaches and quiet agents (handoff/escalation.py)
     sla_check_s: float = 5.0
+    #: give waiting chats to online agents below their capacity (handoff/assign.py); off: agents claim
+    auto_assign: bool = True
+    #: a chat transferred to a named agent who has not taken it is open to the whole queue after this
+    transfer_offer_s: float = 60.0
     #: event loop: ``uvloop`` (libuv; what Rasa's own Sanic server runs on) or ``asyncio``
     loop: str = "uvloop"
     #: attachments (handoff/attachments/): the directory their bytes are kept in (the embedded

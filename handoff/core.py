@@ -100,6 +100,13 @@ class GatewayCore:
         self.tasks = Tasks()
         #: the agents with a socket on this process
         self.agents: Dict[int, AgentRecord] = {}
+        #: runs automatic assignment soon (handoff/assign.py; set by the Gateway)
+        self.assigner: Optional[Callable[[], None]] = None
+
+    def wake_assigner(self) -> None:
+        """A chat started waiting or an agent may take one: assign soon."""
+        if self.assigner is not None:
+            self.assigner()
 
     async def system(self, conversation_id: str, text: str) -> Frame:
         """Store a ``system`` message (a transition the transcript keeps); its frame."""

@@ -253,15 +253,22 @@ def queues(snapshot: Mapping[str, List[QueueEntry]]) -> Frame:
 
 def agent_welcome(
     agent_id: int, name: str, role: str, snapshot: Mapping[str, List[QueueEntry]], chats: List[Frame],
-    present: Optional[Mapping[str, bool]] = None,
+    present: Optional[Mapping[str, bool]] = None, status: str = "online", agents: Optional[List[Frame]] = None,
 ) -> Frame:
+    """``agents``: who is online now, :func:`roster_agent` each (then ``agent_status`` frames)."""
     return {
         "type": "welcome",
         "v": VERSION,
-        "agent": {"id": agent_id, "name": name, "role": role},
+        "agent": {"id": agent_id, "name": name, "role": role, "status": status},
         "queues": queues_body(snapshot, present),
         "chats": chats,
+        "agents": agents or [],
     }
+
+
+def roster_agent(agent_id: int, name: str, status: str) -> Frame:
+    """An agent online, in ``welcome.agents`` (whom a chat can be transferred to)."""
+    return {"id": agent_id, "name": name, "status": status}
 
 
 def handoff(entry: QueueEntry) -> Frame:
@@ -278,10 +285,12 @@ def chat(
     transcript: List[MessageRecord],
     sla_due: Optional[str],
     shopper_present: bool = True,
+    pending: Optional[QueueEntry] = None,
 ) -> Frame:
     """A chat as ``claimed`` and the agent's ``welcome.chats`` show it
     (``sla_due``: until a person answered, :mod:`handoff.countdown`;
-    ``shopper_present``: :mod:`handoff.presence`)."""
+    ``shopper_present``: :mod:`handoff.presence`; ``transfer_pending``: the
+    owner transferred it and keeps it until it is taken)."""
     return {
         "conversation_id": conversation_id,
         "role": role,
@@ -296,7 +305,61 @@ def chat(
             "context": entry.context if entry else {},
         },
         "transcript": messages(transcript),
+        "transfer_pending": _transfer(pending) if pending is not None else None,
     }
+
+
+def _transfer(entry: QueueEntry) -> Frame:
+    frame = entry.frame()
+    return {"queue": entry.queue, "offered_to": frame["offered_to"]}
+
+
+def transfer_pending(entry: QueueEntry) -> Frame:
+    """To the owner: their transfer waits in ``queue`` (offered to an agent,
+    or to anyone once ``offered_to`` is null); they keep the chat meanwhile."""
+    return {"type": "transfer_pending", "conversation_id": entry.conversation_id, **_transfer(entry)}
+
+
+def agent_status(agent_id: int, name: str, status: str) -> Frame:
+    """An agent's status changed (online, away, busy), they connected, or are
+    ``offline`` (their last socket closed): to every agent."""
+    return {"type": "agent_status", "agent": {"id": agent_id, "name": name}, "status": status}
+
+
+def live_chats(chats: List[Frame], agents: List[Frame], ref: Optional[str]) -> Frame:
+    """A supervisor's view of the desk: every waiting and claimed chat, every agent online."""
+    return with_ref({"type": "live_chats", "chats": chats, "agents": agents}, ref)
+
+
+def live_chat(
+    entry: QueueEntry, state: str, owner: Optional[Tuple[int, Optional[str]]], pending: Optional[QueueEntry] = None
+) -> Frame:
+    """One chat of ``live_chats``: its entry, ``state`` (waiting, agent), owner, pending transfer."""
+    return {
+        "conversation_id": entry.conversation_id,
+        "state": state,
+        "agent": {"id": owner[0], "name": owner[1]} if owner is not None else None,
+        "entry": entry.frame(),
+        "transfer_pending": _transfer(pending) if pending is not None else None,
+    }
+
+
+def reassigned(
+    conversation_id: str, agent_id: Optional[int], name: Optional[str], queue: Optional[str], ref: Optional[str]
+) -> Frame:
+    """The answer to a supervisor's ``reassign``: to that agent (claimed) or queue (pending)."""
+    agent = {"id": agent_id, "name": name} if agent_id is not None else None
+    return with_ref({"type": "reassigned", "conversation_id": conversation_id, "agent": agent, "queue": queue}, ref)
+
+
+def desk_agent(agent_id: int, name: str, status: str, chats: int, capacity: int) -> Frame:
+    """One agent of ``live_chats``: status, chats owned, capacity."""
+    return {"id": agent_id, "name": name, "status": status, "chats": chats, "capacity": capacity}
+
+
+def watching(chat_frame: Frame, ref: Optional[str]) -> Frame:
+    """A supervisor opened a chat read-only (``watch``): its live messages follow."""
+    return with_ref({"type": "watching", "chat": chat_frame}, ref)
 
 
 def claimed(chat_frame: Frame, ref: Optional[str]) -> Frame:

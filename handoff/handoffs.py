@@ -83,11 +83,15 @@ class Handoffs:
         record = await core.storage.open_handoff(
             cid, Handoff(queue=old.queue, reason=old.reason, summary=old.summary, context=old.context)
         )
-        entry = replace(old, handoff_id=record.id, requeued=True)
+        entry = replace(old, handoff_id=record.id, requeued=True, kept_by=None, kept_by_name=None,
+                        offered_to=None, offered_to_name=None)
+        pending = (await core.live.get(cid)).pending  # a transfer its agent made goes with them
         if not await core.live.requeue(cid, agent_id, entry, front=True):
             await core.storage.end_handoff(record.id, "abandoned")
             return None
         await core.storage.end_handoff(old.handoff_id, why)
+        if pending is not None:
+            await core.storage.end_handoff(pending.handoff_id, "abandoned")
         await self.announce(entry, text)
         return entry
 
@@ -107,6 +111,7 @@ class Handoffs:
             events += [Hub.to_shopper(cid, offline), Hub.to_shopper(cid, frames.offline())]
         await core.hub.send(*events)
         await core.hub.queues_changed()
+        core.wake_assigner()  # handoff/assign.py
         if emergency:
             # An emergency is never offered a ticket: with nobody online the
             # on-call person is paged at once, otherwise after the claim window.

@@ -28,7 +28,7 @@ from websockets.asyncio.server import ServerConnection, broadcast
 from websockets.protocol import State
 
 from .bus import Bus
-from .frames import Frame, dumps
+from .frames import Frame, dumps, for_agent
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +53,8 @@ class Hub:
         self._shoppers: Dict[str, Set[Any]] = {}
         self._agents: Dict[int, Set[Any]] = {}
         self._held: Dict[Any, List[str]] = {}
+        #: supervisors' sockets reading a chat without joining it (handoff/supervise.py)
+        self._watchers: Dict[str, Set[Any]] = {}
         self._closing: Set["asyncio.Future[None]"] = set()
 
     async def start(self) -> None:
@@ -76,7 +78,31 @@ class Hub:
         sockets.discard(socket)
         if not sockets:
             del self._shoppers[conversation_id]
-            await self.bus.unsubscribe(f"c:{conversation_id}")
+            if conversation_id not in self._watchers:
+                await self.bus.unsubscribe(f"c:{conversation_id}")
+
+    async def watch(self, conversation_id: str, socket: Any) -> None:
+        """An agent socket reads the chat's messages (what its shopper sees, as
+        agent ``message`` frames) without joining: it listens on the
+        conversation's topic, nothing is published for it."""
+        if conversation_id not in self._shoppers and conversation_id not in self._watchers:
+            await self.bus.subscribe(f"c:{conversation_id}")
+        self._watchers.setdefault(conversation_id, set()).add(socket)
+
+    async def unwatch(self, conversation_id: str, socket: Any) -> None:
+        sockets = self._watchers.get(conversation_id)
+        if sockets is None or socket not in sockets:
+            return
+        sockets.discard(socket)
+        if not sockets:
+            del self._watchers[conversation_id]
+            if conversation_id not in self._shoppers:
+                await self.bus.unsubscribe(f"c:{conversation_id}")
+
+    async def unwatch_all(self, socket: Any) -> None:
+        """The socket closed: stop its views."""
+        for conversation_id in [cid for cid, sockets in self._watchers.items() if socket in sockets]:
+            await self.unwatch(conversation_id, socket)
 
     async def add_agent(self, agent_id: int, socket: Any) -> int:
         """Returns how many sockets this agent now has on this process."""
@@ -199,6 +225,8 @@ class Hub:
             self._close_local_agent(payload)
             return
         if topic.startswith("c:"):
+            if self._watchers:
+                self._to_watchers(topic[2:], payload)
             sockets: Any = self._shoppers.get(topic[2:], ())
         elif topic.startswith("a:"):
             try:
@@ -216,6 +244,16 @@ class Hub:
             self.write_many(sockets, payload.split(SEPARATOR))
         else:
             self.write(sockets, payload)
+
+    def _to_watchers(self, conversation_id: str, payload: str) -> None:
+        """The chat's messages, as agents get them, to the sockets watching it."""
+        watchers = self._watchers.get(conversation_id)
+        if not watchers:
+            return
+        texts = [for_agent(text, conversation_id) for text in payload.split(SEPARATOR)
+                 if text.startswith('{"type":"message"')]
+        if texts:
+            self.write_many(watchers, texts)
 
     def write_many(self, sockets: Iterable[Any], texts: List[str]) -> None:
         """Write several ready frames, in order, to local sockets without

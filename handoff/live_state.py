@@ -34,6 +34,7 @@ from typing import Any, Dict, List, Optional, Protocol, Set, Tuple
 
 from .contract import QUEUE_PRIORITY, QUEUES
 from .countdown import due_iso
+from .live_status import MemoryAgentStatus
 
 #: Conversation states, as the shopper sees them.
 BOT, WAITING, AGENT, CLOSED = "bot", "waiting", "agent", "closed"
@@ -56,6 +57,12 @@ class QueueEntry:
     enqueued_at: float = field(default_factory=time.time)
     line: str = "chat"
     requeued: bool = False
+    #: a pending transfer (handoff/assign.py): the agent who keeps the chat until it is taken
+    kept_by: Optional[int] = None
+    kept_by_name: Optional[str] = None
+    #: a transfer to a named agent: only they may take it (until it falls back to the queue)
+    offered_to: Optional[int] = None
+    offered_to_name: Optional[str] = None
 
     @property
     def priority(self) -> int:
@@ -84,7 +91,13 @@ class QueueEntry:
             "enqueued_at": _iso(self.enqueued_at),
             "waited_s": max(0, int(now - self.enqueued_at)),
             "sla_due": due_iso(self.queue, self.enqueued_at),
+            "kept_by": _who(self.kept_by, self.kept_by_name),
+            "offered_to": _who(self.offered_to, self.offered_to_name),
         }
+
+
+def _who(agent_id: Optional[int], name: Optional[str]) -> Optional[Dict[str, Any]]:
+    return None if agent_id is None else {"id": agent_id, "name": name}
 
 
 def _iso(ts: float) -> str:
@@ -103,6 +116,9 @@ class LiveState:
     entry: Optional[QueueEntry] = None
     #: set while ``closed`` and the shopper's rating of that handoff is awaited
     rating_handoff: Optional[int] = None
+    #: with an agent who transferred it: the entry waiting in its queue until
+    #: someone takes it (the owner keeps the chat meanwhile)
+    pending: Optional[QueueEntry] = None
 
 
 Snapshot = Dict[str, List[QueueEntry]]
@@ -132,8 +148,23 @@ class QueueStore(Protocol):
     async def enqueue(self, entry: QueueEntry, *, front: bool = False) -> None:
         """Put a chat in ``entry.queue`` (back, or front), state ``waiting``."""
 
-    async def claim(self, conversation_id: str, agent_id: int, agent_name: str) -> Optional[QueueEntry]:
-        """Atomically take a waiting chat; None when it is not waiting (lost race)."""
+    async def claim(
+        self, conversation_id: str, agent_id: int, agent_name: str, *, capacity: Optional[int] = None
+    ) -> Optional[QueueEntry]:
+        """Atomically take a waiting chat, or one whose owner transferred it
+        (its ``pending`` entry; the owner loses it: ``entry.kept_by``); None
+        when it is neither (lost race), is offered to another agent
+        (``offered_to``), is the claimer's own, or, with ``capacity``, when
+        the claimer already owns that many chats. Records the claim time."""
+
+    async def offer(
+        self, conversation_id: str, agent_id: int, entry: QueueEntry, *, replaces: Optional[int] = None
+    ) -> bool:
+        """Owner ``agent_id`` transfers the chat but keeps it until someone
+        takes it: ``entry`` waits in its queue (at the back; where it was when
+        it already waits there) as the chat's ``pending``. With ``replaces``,
+        only if the pending entry is still that handoff's. False (and nothing
+        changes) otherwise, or when ``agent_id`` is not the owner."""
 
     async def release(
         self, conversation_id: str, agent_id: int, state: str, *, rating_handoff: Optional[int] = None
@@ -179,6 +210,15 @@ class QueueStore(Protocol):
     async def owners(self) -> Set[int]:
         """Agents who own at least one chat (online or not)."""
 
+    async def set_status(self, agent_id: int, status: str) -> None:
+        """An agent's status (``online``, ``away``, ``busy``: :mod:`handoff.live_status`)."""
+
+    async def statuses(self) -> Dict[int, str]:
+        """Every agent's status that was set (an agent never set is ``online``)."""
+
+    async def claim_times(self) -> Dict[int, float]:
+        """Agent -> when they last claimed a chat (``time.time()``): who is idle longest."""
+
     async def once(self, key: str, ttl_s: float) -> bool:
         """True for the first caller of ``key`` (any process) until ``ttl_s`` passes."""
 
@@ -206,7 +246,7 @@ COUNTERS_BEFORE_SWEEP = 10_000
 HANDLE_TIMES_KEPT = 50
 
 
-class MemoryQueueStore:
+class MemoryQueueStore(MemoryAgentStatus):
     """One-process live state in dicts. Each method runs without awaiting, so
     it is atomic on the event loop exactly like a Lua script on Redis."""
 
@@ -226,6 +266,7 @@ class MemoryQueueStore:
         # Memory dies with its process and is never emptied under it: nothing
         # to rebuild (a restarted one-process gateway starts with empty queues).
         self._populated = True
+        MemoryAgentStatus.__init__(self)
 
     async def get(self, conversation_id: str) -> LiveState:
         self._expire()
@@ -277,14 +318,41 @@ class MemoryQueueStore:
         ids.insert(0, cid) if front else ids.append(cid)
         self._keep(cid, LiveState(state=WAITING, queue=entry.queue, handoff_id=entry.handoff_id, entry=entry))
 
-    async def claim(self, conversation_id: str, agent_id: int, agent_name: str) -> Optional[QueueEntry]:
+    async def claim(
+        self, conversation_id: str, agent_id: int, agent_name: str, *, capacity: Optional[int] = None
+    ) -> Optional[QueueEntry]:
         current = self._states.get(conversation_id)
-        if current is None or current.state != WAITING or current.entry is None:
+        if current is None or (capacity is not None and len(self._owned.get(agent_id, ())) >= capacity):
+            return None
+        entry = current.entry if current.state == WAITING else current.pending
+        if entry is None or current.state not in (WAITING, AGENT) or current.agent_id == agent_id:
+            return None
+        if entry.offered_to is not None and entry.offered_to != agent_id:
             return None
         self._unlist(conversation_id)
-        self._states[conversation_id] = replace(current, state=AGENT, agent_id=agent_id, agent_name=agent_name)
+        if current.agent_id is not None:  # a transfer: its owner lets go now
+            self._owned.get(current.agent_id, set()).discard(conversation_id)
+        self._states[conversation_id] = LiveState(
+            state=AGENT, queue=entry.queue, handoff_id=entry.handoff_id, agent_id=agent_id, agent_name=agent_name,
+            entry=entry,
+        )
         self._owned.setdefault(agent_id, set()).add(conversation_id)
-        return current.entry
+        self._claimed_at[agent_id] = time.time()
+        return entry
+
+    async def offer(
+        self, conversation_id: str, agent_id: int, entry: QueueEntry, *, replaces: Optional[int] = None
+    ) -> bool:
+        if not self._owns(conversation_id, agent_id):
+            return False
+        current = self._states[conversation_id]
+        if replaces is not None and (current.pending is None or current.pending.handoff_id != replaces):
+            return False
+        if conversation_id not in self._queues[entry.queue]:
+            self._unlist(conversation_id)
+            self._queues[entry.queue].append(conversation_id)
+        self._states[conversation_id] = replace(current, pending=entry)
+        return True
 
     def _owns(self, conversation_id: str, agent_id: int) -> bool:
         current = self._states.get(conversation_id)
@@ -296,6 +364,7 @@ class MemoryQueueStore:
         if not self._owns(conversation_id, agent_id):
             return False
         current = self._states[conversation_id]
+        self._unlist(conversation_id)  # a pending transfer is withdrawn
         self._owned.get(agent_id, set()).discard(conversation_id)
         kept = LiveState(state=state, handoff_id=current.handoff_id, rating_handoff=rating_handoff)
         self._keep(conversation_id, kept)
@@ -321,7 +390,8 @@ class MemoryQueueStore:
         for queue in QUEUES:
             entries = []
             for cid in self._queues[queue]:
-                entry = self._states[cid].entry
+                state = self._states[cid]
+                entry = state.entry if state.state == WAITING else state.pending
                 if entry is not None:
                     entries.append(entry)
             result[queue] = entries

@@ -19,6 +19,12 @@ Keys (``P`` is the prefix, ``kara`` by default; tests use their own):
   restarted empty, which makes the gateway rebuild it from SQL.
 * ``P:once:<job>``: a job one process runs for all (``once``), with a TTL.
 * ``P:count:<key>``: a throttle counter (``count``), expiring with its window.
+* ``P:status``, ``P:claimed_at``: hashes agent id -> status, last claim time
+  (:mod:`handoff.live_status`).
+
+A chat whose owner transferred it (:mod:`handoff.assign`) stays ``agent``
+with its ``pending`` entry (JSON) in the hash and its id in the target
+queue's sorted set, until someone claims it.
 
 Every change is one Lua script, so it is atomic across processes.
 """
@@ -34,13 +40,14 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .contract import QUEUES
+from .live_status import RedisAgentStatus
 from .live_state import AGENT, BOT, CLOSED, CLOSED_KEPT_S, HANDLE_TIMES_KEPT, WAITING, LiveState, QueueEntry, Snapshot
 
 CONVERSATION_TTL_S = 30 * 24 * 3600
 #: an escalation marker outlives any chat it is about
 ESCALATED_KEPT_S = 7 * 24 * 3600
 
-_FIELDS = ("state", "queue", "handoff_id", "agent_id", "agent_name", "entry", "rating_handoff")
+_FIELDS = ("state", "queue", "handoff_id", "agent_id", "agent_name", "entry", "rating_handoff", "pending")
 
 # KEYS: conv, target queue, seq, owned set of the current owner (or a dummy), all queues
 # ARGV: conv id, queue, handoff id, entry json, front ("1"/"0"), ttl, required owner ("" = none)
@@ -60,32 +67,67 @@ else
 end
 redis.call('ZADD', KEYS[2], score, ARGV[1])
 redis.call('HSET', KEYS[1], 'state', 'waiting', 'queue', ARGV[2], 'handoff_id', ARGV[3],
-           'entry', ARGV[4], 'agent_id', '', 'agent_name', '', 'rating_handoff', '')
+           'entry', ARGV[4], 'agent_id', '', 'agent_name', '', 'rating_handoff', '', 'pending', '')
 redis.call('EXPIRE', KEYS[1], ARGV[6])
 return 1
 """
 
-# KEYS: conv, owned set of the claimer, all queues; ARGV: conv id, agent id, agent name, ttl
+# A waiting chat, or one whose owner transferred it (its ``pending`` entry):
+# the claimer takes it unless it is offered to someone else, is their own, or
+# (ARGV[5] set) they already own that many chats.
+# KEYS: conv, owned set of the claimer, claim times, all queues
+# ARGV: conv id, agent id, agent name, ttl, capacity ('' = none), now, key prefix
 _CLAIM = """
-if redis.call('HGET', KEYS[1], 'state') ~= 'waiting' then return false end
-for i = 3, #KEYS do redis.call('ZREM', KEYS[i], ARGV[1]) end
-redis.call('HSET', KEYS[1], 'state', 'agent', 'agent_id', ARGV[2], 'agent_name', ARGV[3])
+local cur = redis.call('HMGET', KEYS[1], 'state', 'agent_id', 'entry', 'pending')
+local entry
+if cur[1] == 'waiting' then entry = cur[3]
+elseif cur[1] == 'agent' and cur[4] and cur[4] ~= '' and cur[2] ~= ARGV[2] then entry = cur[4]
+else return false end
+if ARGV[5] ~= '' and redis.call('SCARD', KEYS[2]) >= tonumber(ARGV[5]) then return false end
+local e = cjson.decode(entry)
+if e.offered_to ~= nil and e.offered_to ~= cjson.null and tostring(e.offered_to) ~= ARGV[2] then return false end
+for i = 4, #KEYS do redis.call('ZREM', KEYS[i], ARGV[1]) end
+if cur[1] == 'agent' then redis.call('SREM', ARGV[7] .. ':owned:' .. cur[2], ARGV[1]) end
+redis.call('HSET', KEYS[1], 'state', 'agent', 'agent_id', ARGV[2], 'agent_name', ARGV[3], 'entry', entry,
+           'pending', '', 'queue', e.queue, 'handoff_id', string.format('%d', e.handoff_id))
 redis.call('EXPIRE', KEYS[1], ARGV[4])
 redis.call('SADD', KEYS[2], ARGV[1])
-return redis.call('HGET', KEYS[1], 'entry')
+redis.call('HSET', KEYS[3], ARGV[2], ARGV[6])
+return entry
+"""
+
+# The owner transfers the chat and keeps it meanwhile: ``pending`` set, its id
+# in the target queue (left where it is when already there).
+# KEYS: conv, target queue, seq, all queues; ARGV: conv id, owner, entry json,
+# handoff id the pending entry must have ('' = any)
+_OFFER = """
+local cur = redis.call('HMGET', KEYS[1], 'state', 'agent_id', 'pending')
+if cur[1] ~= 'agent' or cur[2] ~= ARGV[2] then return 0 end
+if ARGV[4] ~= '' then
+  if not cur[3] or cur[3] == '' then return 0 end
+  if string.format('%d', cjson.decode(cur[3]).handoff_id) ~= ARGV[4] then return 0 end
+end
+if not redis.call('ZSCORE', KEYS[2], ARGV[1]) then
+  for i = 4, #KEYS do redis.call('ZREM', KEYS[i], ARGV[1]) end
+  redis.call('ZADD', KEYS[2], redis.call('INCR', KEYS[3]), ARGV[1])
+end
+redis.call('HSET', KEYS[1], 'pending', ARGV[3])
+return 1
 """
 
 # A chat leaving the queue or an agent goes to ``bot`` (the hash is deleted:
 # with the bot, nothing is kept) or ``closed`` (kept without its entry).
-# KEYS: conv, owned set; ARGV: conv id, agent id, new state, rating handoff, ttl
+# KEYS: conv, owned set, all queues (a pending transfer is withdrawn);
+# ARGV: conv id, agent id, new state, rating handoff, ttl
 _RELEASE = """
 local cur = redis.call('HMGET', KEYS[1], 'state', 'agent_id')
 if cur[1] ~= 'agent' or cur[2] ~= ARGV[2] then return 0 end
+for i = 3, #KEYS do redis.call('ZREM', KEYS[i], ARGV[1]) end
 if ARGV[3] == 'bot' then
   redis.call('DEL', KEYS[1])
 else
   redis.call('HSET', KEYS[1], 'state', ARGV[3], 'queue', '', 'agent_id', '', 'agent_name', '',
-             'entry', '', 'rating_handoff', ARGV[4])
+             'entry', '', 'rating_handoff', ARGV[4], 'pending', '')
   redis.call('EXPIRE', KEYS[1], ARGV[5])
 end
 redis.call('SREM', KEYS[2], ARGV[1])
@@ -162,7 +204,7 @@ def _str(value: Any) -> Optional[str]:
     return value if value not in (None, "") else None
 
 
-class RedisQueueStore:
+class RedisQueueStore(RedisAgentStatus):
     """Live state in Redis (see module docs)."""
 
     def __init__(self, url: str, *, prefix: str = "kara") -> None:
@@ -170,6 +212,7 @@ class RedisQueueStore:
         self.redis = connect(url)
         self._enqueue = self.redis.register_script(_ENQUEUE)
         self._claim = self.redis.register_script(_CLAIM)
+        self._offer = self.redis.register_script(_OFFER)
         self._release = self.redis.register_script(_RELEASE)
         self._dequeue = self.redis.register_script(_DEQUEUE)
         self._set_state = self.redis.register_script(_SET_STATE)
@@ -191,7 +234,7 @@ class RedisQueueStore:
 
     async def get(self, conversation_id: str) -> LiveState:
         values = await self.redis.hmget(self._conv(conversation_id), _FIELDS)
-        state, queue, handoff_id, agent_id, agent_name, entry, rating_handoff = values
+        state, queue, handoff_id, agent_id, agent_name, entry, rating_handoff, pending = values
         if not state:
             return LiveState()
         return LiveState(
@@ -202,6 +245,7 @@ class RedisQueueStore:
             agent_name=_str(agent_name),
             entry=QueueEntry.from_json(str(entry)) if entry else None,
             rating_handoff=_int(rating_handoff),
+            pending=QueueEntry.from_json(str(pending)) if pending else None,
         )
 
     async def set_state(self, conversation_id: str, state: LiveState) -> None:
@@ -245,18 +289,30 @@ class RedisQueueStore:
     async def enqueue(self, entry: QueueEntry, *, front: bool = False) -> None:
         await self._put(entry, front, None)
 
-    async def claim(self, conversation_id: str, agent_id: int, agent_name: str) -> Optional[QueueEntry]:
+    async def claim(
+        self, conversation_id: str, agent_id: int, agent_name: str, *, capacity: Optional[int] = None
+    ) -> Optional[QueueEntry]:
         entry = await self._claim(
-            keys=[self._conv(conversation_id), self._owned(agent_id), *self._queues],
-            args=[conversation_id, agent_id, agent_name, CONVERSATION_TTL_S],
+            keys=[self._conv(conversation_id), self._owned(agent_id), f"{self.prefix}:claimed_at", *self._queues],
+            args=[conversation_id, agent_id, agent_name, CONVERSATION_TTL_S, "" if capacity is None else capacity,
+                  repr(time.time()), self.prefix],
         )
         return QueueEntry.from_json(entry) if entry else None
+
+    async def offer(
+        self, conversation_id: str, agent_id: int, entry: QueueEntry, *, replaces: Optional[int] = None
+    ) -> bool:
+        done = await self._offer(
+            keys=[self._conv(conversation_id), self._queue(entry.queue), f"{self.prefix}:seq", *self._queues],
+            args=[conversation_id, agent_id, entry.to_json(), "" if replaces is None else replaces],
+        )
+        return bool(done)
 
     async def release(
         self, conversation_id: str, agent_id: int, state: str, *, rating_handoff: Optional[int] = None
     ) -> bool:
         done = await self._release(
-            keys=[self._conv(conversation_id), self._owned(agent_id)],
+            keys=[self._conv(conversation_id), self._owned(agent_id), *self._queues],
             args=[conversation_id, agent_id, state, "" if rating_handoff is None else rating_handoff,
                   _ttl(state)],
         )
@@ -282,10 +338,12 @@ class RedisQueueStore:
         if all_ids:
             pipe = self.redis.pipeline(transaction=False)
             for cid in all_ids:
-                pipe.hmget(self._conv(cid), "state", "entry")
-            for cid, (state, entry) in zip(all_ids, await pipe.execute()):
+                pipe.hmget(self._conv(cid), "state", "entry", "pending")
+            for cid, (state, entry, pending) in zip(all_ids, await pipe.execute()):
                 if state == WAITING and entry:
                     entries[cid] = QueueEntry.from_json(entry)
+                elif state == AGENT and pending:
+                    entries[cid] = QueueEntry.from_json(pending)
         return {queue: [entries[cid] for cid in ids if cid in entries] for queue, ids in zip(QUEUES, id_lists)}
 
     async def owned_by(self, agent_id: int) -> List[str]:

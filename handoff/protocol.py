@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Dict, Mapping, Optional, Tuple, Type, Union
 
 from .contract import QUEUES
+from .live_status import STATUSES
 
 # Server frames are built in handoff.frames; these names are re-exported here for earlier callers.
 from .frames import INTERNAL_ERROR, error, internal_error
@@ -58,6 +59,7 @@ class Code:
     NOT_FOUND = "not_found"
     ALREADY_CLAIMED = "already_claimed"
     NOT_OWNER = "not_owner"
+    FORBIDDEN = "forbidden"
     BAD_STATE = "bad_state"
     UNAVAILABLE = "unavailable"
     INTERNAL = INTERNAL_ERROR
@@ -167,6 +169,47 @@ class Transfer:
     conversation_id: str
     queue: str
     note: Optional[str] = None
+    #: offered to this agent (revision 2026-12-06); the owner keeps the chat until it is taken
+    agent_id: Optional[int] = None
+    ref: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class Status:
+    """The agent's status: online, away, busy (revision 2026-12-06)."""
+
+    status: str
+    ref: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class ListChats:
+    """A supervisor asks for every live chat (revision 2026-12-06)."""
+
+    ref: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class Watch:
+    """A supervisor reads a chat without joining (revision 2026-12-06)."""
+
+    conversation_id: str
+    ref: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class Unwatch:
+    conversation_id: str
+    ref: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class Reassign:
+    """A supervisor gives a chat to an agent or a queue (revision 2026-12-06)."""
+
+    conversation_id: str
+    agent_id: Optional[int] = None
+    queue: Optional[str] = None
     ref: Optional[str] = None
 
 
@@ -201,7 +244,10 @@ class Seen:
 
 
 ShopperFrame = Union[ShopperHello, ShopperMessage, ShopperTyping, Rating, Ticket]
-AgentFrame = Union[AgentHello, Claim, AgentMessage, AgentTyping, Transfer, Handback, Close, Note, Seen]
+AgentFrame = Union[
+    AgentHello, Claim, AgentMessage, AgentTyping, Transfer, Handback, Close, Note, Seen, Status, ListChats, Watch,
+    Unwatch, Reassign,
+]
 ClientFrame = Union[ShopperFrame, AgentFrame]
 
 # --------------------------------------------------------------------------
@@ -246,6 +292,13 @@ def _integer(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise _Bad(Code.BAD_VALUE, "must be an integer")
     return value
+
+
+def _agent_id(value: Any) -> int:
+    agent_id = _integer(value)
+    if agent_id < 1:
+        raise _Bad(Code.BAD_VALUE, "must be an agent id")
+    return agent_id
 
 
 def _score(value: Any) -> int:
@@ -310,7 +363,15 @@ AGENT_FRAMES: Mapping[str, _Spec] = {
     "message": (AgentMessage, {"conversation_id": (_id, True), "text": (_text, True)}),
     "typing": (AgentTyping, {"conversation_id": (_id, True), "on": (_boolean, True)}),
     "transfer": (
-        Transfer, {"conversation_id": (_id, True), "queue": (_one_of(QUEUES), True), "note": (_text, False)}
+        Transfer, {"conversation_id": (_id, True), "queue": (_one_of(QUEUES), True), "note": (_text, False),
+                   "agent_id": (_agent_id, False)}
+    ),
+    "status": (Status, {"status": (_one_of(STATUSES), True)}),
+    "list_chats": (ListChats, {}),
+    "watch": (Watch, {"conversation_id": (_id, True)}),
+    "unwatch": (Unwatch, {"conversation_id": (_id, True)}),
+    "reassign": (
+        Reassign, {"conversation_id": (_id, True), "agent_id": (_agent_id, False), "queue": (_one_of(QUEUES), False)}
     ),
     "note": (Note, {"conversation_id": (_id, True), "text": (_text, True)}),
     "seen": (Seen, {"conversation_id": (_id, True), "up_to": (_id, True)}),

@@ -11,6 +11,8 @@ frame; each method is one line into the part that does that job, named as
 * :mod:`handoff.handoffs`: a chat starts waiting: queue, announce, page the on-call person;
 * :mod:`handoff.agents`: agent endpoint: login, presence and grace period, claim,
   transfer, hand back, close;
+* :mod:`handoff.assign`: agent status, automatic assignment of waiting chats;
+* :mod:`handoff.supervise`: supervisors: every live chat, reading one, reassigning;
 * :mod:`handoff.waits`: wait estimates; ``queue`` / ``queues`` whenever they change;
 * :mod:`handoff.recovery`: Redis restarted empty, or the bus was away: the live
   state rebuilt from SQL, missed frames replayed;
@@ -34,6 +36,7 @@ import secrets
 from typing import Any, List, Optional, Sequence, Tuple
 
 from .agents import AgentDesk
+from .assign import Assigner
 from .auth import TokenSigner
 from .bot import BotTurns
 from .bus import Bus
@@ -51,6 +54,7 @@ from .rasa_pool import RasaPool
 from .recovery import Recovery
 from .shopper import ShopperSide
 from .storage import AgentRecord, ConversationRecord, MessageRecord, Storage
+from .supervise import Supervision
 from .throttle import Throttle
 from .waits import Waits
 
@@ -83,6 +87,9 @@ class Gateway:
         self._handoffs = Handoffs(core, functools.partial(after_hours.answered, self))
         self._bot = BotTurns(core, self._handoffs)
         self._desk = AgentDesk(core, self._handoffs, self._bot, self.throttle)
+        self._assigner = Assigner(core, self._desk)
+        core.assigner = self._assigner.wake
+        self._supervision = Supervision(core, self._desk)
         self._shopper = ShopperSide(core, self._waits, self._bot, self._handoffs, self.throttle)
         self._flow = MessageFlow(core, self._bot, self._shopper, self._desk)
         self._recovery = Recovery(core, self._waits)
@@ -162,8 +169,33 @@ class Gateway:
     async def agent_typing(self, agent: AgentRecord, cid: str, on: bool) -> None:
         await self._desk.typing(agent, cid, on)
 
-    async def transfer(self, agent: AgentRecord, cid: str, queue: str, note: Optional[str] = None) -> None:
-        await self._desk.transfer(agent, cid, queue, note)
+    async def transfer(
+        self, agent: AgentRecord, cid: str, queue: str, note: Optional[str] = None, to_agent: Optional[int] = None
+    ) -> None:
+        await self._desk.transfer(agent, cid, queue, note, to_agent=to_agent)
+
+    async def set_status(self, agent: AgentRecord, status: str) -> None:
+        await self._assigner.set_status(agent, status)
+
+    async def assign_waiting(self) -> int:
+        """One automatic-assignment run now (handoff/assign.py); how many chats were assigned."""
+        return await self._assigner.run()
+
+    # -- supervisors (handoff/supervise.py) ------------------------------------
+
+    async def list_chats(self, agent: AgentRecord, ref: Optional[str]) -> Frame:
+        return await self._supervision.list_chats(agent, ref)
+
+    async def watch(self, agent: AgentRecord, socket: Any, cid: str, ref: Optional[str]) -> Frame:
+        return await self._supervision.watch(agent, socket, cid, ref)
+
+    async def unwatch(self, agent: AgentRecord, socket: Any, cid: str) -> None:
+        await self._supervision.unwatch(agent, socket, cid)
+
+    async def reassign(
+        self, agent: AgentRecord, cid: str, to_agent: Optional[int], queue: Optional[str], ref: Optional[str]
+    ) -> Frame:
+        return await self._supervision.reassign(agent, cid, to_agent, queue, ref)
 
     async def add_note(self, agent: AgentRecord, cid: str, text: str) -> None:
         await self._desk.add_note(agent, cid, text)

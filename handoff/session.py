@@ -125,7 +125,7 @@ async def _agent_frame(
     elif isinstance(frame, p.AgentTyping):
         await gateway.agent_typing(agent, frame.conversation_id, frame.on)
     elif isinstance(frame, p.Transfer):
-        await gateway.transfer(agent, frame.conversation_id, frame.queue, frame.note)
+        await gateway.transfer(agent, frame.conversation_id, frame.queue, frame.note, frame.agent_id)
     elif isinstance(frame, p.Note):
         await gateway.add_note(agent, frame.conversation_id, frame.text)
     elif isinstance(frame, p.Seen):
@@ -134,6 +134,24 @@ async def _agent_frame(
         await gateway.handback(agent, frame.conversation_id)
     elif isinstance(frame, p.Close):
         await gateway.close_chat(agent, frame.conversation_id)
+    else:
+        await _supervisor_frame(gateway, socket, agent, frame, ref)
+
+
+async def _supervisor_frame(
+    gateway: Gateway, socket: ServerConnection, agent: AgentRecord, frame: Any, ref: Optional[str]
+) -> None:
+    """Status, and the supervisors' frames (handoff/assign.py, handoff/supervise.py)."""
+    if isinstance(frame, p.Status):
+        await gateway.set_status(agent, frame.status)
+    elif isinstance(frame, p.ListChats):
+        await send(socket, await gateway.list_chats(agent, ref))
+    elif isinstance(frame, p.Watch):
+        await send(socket, await gateway.watch(agent, socket, frame.conversation_id, ref))
+    elif isinstance(frame, p.Unwatch):
+        await gateway.unwatch(agent, socket, frame.conversation_id)
+    elif isinstance(frame, p.Reassign):
+        await send(socket, await gateway.reassign(agent, frame.conversation_id, frame.agent_id, frame.queue, ref))
 
 
 async def _agent_left(gateway: Gateway, agent: AgentRecord, socket: ServerConnection) -> None:

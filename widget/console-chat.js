@@ -18,7 +18,7 @@
   var ENDED_TEXT = {
     closed: "You closed this chat. The shopper was asked for a rating.",
     handed_back: "Handed back to the assistant.",
-    transferred: "Transferred to another queue.",
+    transferred: "Transferred: a colleague took over this chat.",
     shopper_left: "The shopper left the chat.",
   };
 

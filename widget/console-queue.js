@@ -123,6 +123,8 @@
       text: "Claim",
       onclick: function () { claim.disabled = true; claim.textContent = "Claiming…"; self.handlers.onClaim(entry, claim); },
     });
+    var mine = self.handlers.me ? self.handlers.me() : null;
+    var transfer = transferTag(entry, mine, claim);
     var node = el("li", {
       class: "c-entry" + (emergency ? " c-entry-emergency" : "") + (isNew ? " c-entry-new" : ""),
       "data-conversation": entry.conversation_id,
@@ -132,6 +134,7 @@
         emergency ? el("span", { class: "c-tag c-tag-emergency", text: "EMERGENCY" }) : el("span", { class: "c-tag", text: QUEUE_LABEL[queueId] || queueId }),
         // Its agent's connection was lost: the shopper already talked to a person and is waiting again.
         entry.requeued ? el("span", { class: "c-tag c-tag-requeued", title: "Its agent was disconnected; the shopper is back at the front of the queue.", text: "Agent lost" }) : null,
+        transfer,
         el("span", { class: "c-wait-label" }, ["Waiting ", clock]),
       ]),
       el("p", { class: "c-reason", text: T.humanize(entry.reason) || "No reason given" }),
@@ -142,9 +145,22 @@
     return { node: node, clock: clock };
   };
 
+  /** A transferred chat (its agent keeps it until taken): a tag, and no Claim
+   * for the agent who transferred it nor while it is offered to someone else. */
+  function transferTag(entry, mine, claim) {
+    if (!entry.kept_by && !entry.offered_to) return null;
+    var text = entry.offered_to ? "Offered to " + (entry.offered_to.id === mine ? "you" : entry.offered_to.name)
+      : "Transfer from " + (entry.kept_by.id === mine ? "you" : entry.kept_by.name);
+    if ((entry.kept_by && entry.kept_by.id === mine) || (entry.offered_to && entry.offered_to.id !== mine)) {
+      claim.disabled = true;
+      claim.setAttribute("data-locked", "true");
+    }
+    return el("span", { class: "c-tag c-tag-transfer", text: text });
+  }
+
   /** Re-enable a claim button after an error (someone else got it, etc.). */
   QueueView.prototype.resetClaim = function (button) {
-    if (!button || !button.isConnected) return;
+    if (!button || !button.isConnected || button.getAttribute("data-locked")) return;
     button.disabled = false;
     button.textContent = "Claim";
   };

@@ -141,7 +141,12 @@
     ui.agentName.textContent = (session.agent && session.agent.name) || "Agent";
     A.setBaseTitle(BASE_TITLE);
     A.init();
-    if (!queueView) queueView = new global.KaraQueueView(ui.queues, { onClaim: claim });
+    if (!queueView) {
+      queueView = new global.KaraQueueView(ui.queues, {
+        onClaim: claim,
+        me: function () { return session && session.agent && session.agent.id; }, // a transfer of one's own
+      });
+    }
     conn = new P.Connection({
       url: wsUrl,
       hello: function () { return { type: "hello", v: P.VERSION, token: session.token }; },
@@ -170,6 +175,7 @@
     dispatch(frame);
     if (global.KaraSla) global.KaraSla.onFrame(frame); // console-sla.js: SLA countdown, alerts, Reports link
     if (global.KaraPresence) global.KaraPresence.onFrame(frame); // console-presence.js: "Shopper left"
+    if (global.KaraAssign) global.KaraAssign.onFrame(frame); // console-assign.js: status, transfers, live desk
   }
 
   function dispatch(frame) {
@@ -378,6 +384,7 @@
     chats: function () { return Object.keys(chats); },
     activeChat: function () { return activeId; },
     pane: function (id) { return chats[id] || null; }, // console-sla.js marks the chat's tab and header
+    send: function (frame) { return conn ? conn.send(frame) : null; }, // console-assign.js: status, supervisors
   };
 
   if (session && session.token) startApp();

@@ -44,6 +44,7 @@ async def make_gateway(tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[
             rate_burst=1000,
             widget_dir=tmp_path / "widget",
             new_chats_per_address=0,  # tests open many chats from 127.0.0.1; test_hardening sets its own
+            auto_assign=False,  # chats wait until claimed; tests/handoff/test_assign.py turns it on
         )
         values.update(overrides)
         gw = await start(GatewayConfig(**values))

@@ -209,8 +209,10 @@ def spawn_gateway(
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=out,
-        # tests open many chats from 127.0.0.1 (test_hardening tests the limit)
-        env={**os.environ, "PYTHONPATH": str(REPO), "KARA_GATEWAY_NEW_CHATS_PER_ADDRESS": "0", **(env or {})},
+        # tests open many chats from 127.0.0.1 (test_hardening tests the limit); chats wait until
+        # claimed unless a test turns automatic assignment on
+        env={**os.environ, "PYTHONPATH": str(REPO), "KARA_GATEWAY_NEW_CHATS_PER_ADDRESS": "0",
+             "KARA_GATEWAY_AUTO_ASSIGN": "0", **(env or {})},
     )
     url = listening_url(proc, timeout)
     if url is None:

@@ -233,7 +233,8 @@ async def test_transfer_to_another_queue(make_gateway, live) -> None:
     await a.send(type="claim", conversation_id=cid)
     await a.expect("claimed")
     await a.send(type="transfer", conversation_id=cid, queue="security")
-    await a.expect("chat_ended", conversation_id=cid, why="transferred")
+    # the first agent keeps the chat until someone takes it (revision 2026-12-06)
+    await a.expect("transfer_pending", conversation_id=cid, queue="security", offered_to=None)
     await s.expect_message("transferred your chat to the security queue", sender="system")
     await s.expect("state", state="waiting", queue="security")
     ring = await b.expect("handoff", timeout=5)
@@ -244,6 +245,7 @@ async def test_transfer_to_another_queue(make_gateway, live) -> None:
     await b.send(type="claim", conversation_id=cid)
     await b.expect("claimed")
     await s.expect("agent_joined")
+    await a.expect("chat_ended", conversation_id=cid, why="transferred")
     # the first agent no longer owns it
     await a.send(type="message", conversation_id=cid, text="x")
     assert (await a.expect("error"))["code"] == "not_owner"

@@ -55,10 +55,11 @@ async def test_notes_reach_agents_only(make_gateway, live) -> None:
     assert (await b.expect("error", ref="n1"))["code"] == "not_owner"
     # transfer with a note: the next agent reads both notes on claim
     await a.send(type="transfer", conversation_id=cid, queue="security", note="Wants a supervisor")
-    await a.expect("chat_ended", conversation_id=cid, why="transferred")
+    await a.expect("transfer_pending", conversation_id=cid)
     await s2.expect("state", state="waiting", queue="security")
     await b.send(type="claim", conversation_id=cid)
     claimed = await b.expect("claimed")
+    await a.expect("chat_ended", conversation_id=cid, why="transferred")
     assert [(m["text"], m["agent_name"]) for m in _notes([claimed])] == [
         ("Refund already issued on 28 Nov", "Ada"), ("Wants a supervisor", "Ada")
     ]

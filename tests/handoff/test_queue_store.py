@@ -254,3 +254,54 @@ async def test_owners_and_once(store) -> None:
     assert await store.once("other", 0.2)
     await asyncio.sleep(0.3)
     assert await store.once("job", 0.2)
+
+
+async def test_claim_within_capacity_and_claim_times(store) -> None:
+    for cid in ("c1", "c2", "c3"):
+        await store.enqueue(entry(cid))
+    assert await store.claim("c1", 7, "Ada", capacity=2) is not None
+    assert await store.claim("c2", 7, "Ada", capacity=2) is not None
+    assert await store.claim("c3", 7, "Ada", capacity=2) is None  # full
+    assert (await store.get("c3")).state == WAITING
+    assert await store.claim("c3", 7, "Ada") is not None  # a claim of one's own is not limited
+    assert set((await store.claim_times()).keys()) == {7}
+
+
+async def test_a_transfer_is_kept_by_its_owner_until_taken(store) -> None:
+    await store.enqueue(entry("c1"))
+    await store.claim("c1", 7, "Ada")
+    pending = entry("c1", "disputes", handoff_id=2, kept_by=7, kept_by_name="Ada", offered_to=8, offered_to_name="Ben")
+    assert not await store.offer("c1", 9, pending)  # not the owner
+    assert await store.offer("c1", 7, pending)
+    state = await store.get("c1")
+    assert state.state == AGENT and state.agent_id == 7 and state.pending == pending and state.handoff_id == 1
+    assert (await ids(store))["disputes"] == ["c1"] and await store.owned_by(7) == ["c1"]
+    assert await store.claim("c1", 7, "Ada") is None  # not one's own
+    assert await store.claim("c1", 9, "Cy") is None  # offered to Ben
+    opened = entry("c1", "disputes", handoff_id=2, kept_by=7, kept_by_name="Ada")
+    assert not await store.offer("c1", 7, opened, replaces=5)  # another transfer's
+    assert await store.offer("c1", 7, opened, replaces=2)
+    assert (await ids(store))["disputes"] == ["c1"]
+    taken = await store.claim("c1", 9, "Cy")
+    assert taken == opened
+    state = await store.get("c1")
+    assert (state.state, state.agent_id, state.queue, state.handoff_id) == (AGENT, 9, "disputes", 2)
+    assert state.pending is None
+    assert await store.owned_by(7) == [] and await store.owned_by(9) == ["c1"]
+    assert (await ids(store))["disputes"] == []
+
+
+async def test_release_withdraws_a_pending_transfer(store) -> None:
+    await store.enqueue(entry("c1"))
+    await store.claim("c1", 7, "Ada")
+    await store.offer("c1", 7, entry("c1", "security", handoff_id=2, kept_by=7))
+    assert await store.release("c1", 7, CLOSED)
+    assert (await ids(store))["security"] == [] and (await store.get("c1")).pending is None
+
+
+async def test_agent_status(store) -> None:
+    assert await store.statuses() == {}
+    await store.set_status(7, "away")
+    await store.set_status(8, "busy")
+    await store.set_status(8, "online")
+    assert await store.statuses() == {7: "away", 8: "online"}

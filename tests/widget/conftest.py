@@ -116,8 +116,10 @@ class Gateway:
     signing secret (tokens stay valid; live state such as queues is in memory
     and starts empty again)."""
 
-    def __init__(self, rasa_url: str, workdir: Path) -> None:
+    def __init__(self, rasa_url: str, workdir: Path, auto_assign: bool = False) -> None:
         self.rasa_url = rasa_url
+        #: chats wait until an agent claims them unless a test turns automatic assignment on
+        self.auto_assign = auto_assign
         self.db_path = workdir / "gateway.db"
         self.db_url = f"sqlite:///{self.db_path}"
         self.log = workdir / "gateway.log"
@@ -156,6 +158,7 @@ class Gateway:
         # pages the on-call person after 2 s instead of minutes, so tests see it.
         cmd += ["--grace-seconds", "5", "--emergency-page-after", "2"]
         cmd += ["--new-chats-per-address", "0"]  # every test's chats come from 127.0.0.1
+        cmd += [] if self.auto_assign else ["--no-auto-assign"]
         offset = self.log.read_text().count("gateway listening on") if self.log.exists() else 0
         with open(self.log, "a") as out:
             proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, text=True)
