@@ -300,6 +300,11 @@ class Client:
         events = tracker.get("events") or []
         last_user = max((i for i, e in enumerate(events) if e.get("event") == "user"), default=-1)
         actions = [e.get("name") for e in events[last_user + 1:] if e.get("event") == "action"]
+        # A response a custom action uttered (action_off_topic_in_form's utter_out_of_scope)
+        # counts as that response having run.
+        actions += [str((e.get("metadata") or {}).get("utter_action")) for e in events[last_user + 1:]
+                    if e.get("event") == "bot" and (e.get("metadata") or {}).get("utter_action")
+                    and (e.get("metadata") or {}).get("utter_action") not in actions]
         loop = (tracker.get("active_loop") or {}).get("name")
         return Turn(messages or [], [a for a in actions if a and a != "action_listen"],
                     tracker.get("slots") or {}, loop, seconds)
