@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import string
 import uuid
+from pathlib import Path
 from typing import Any, Dict, Iterator, List
 
 import pytest
@@ -30,10 +32,21 @@ from handoff.protocol import Code
 from tests.handoff.helpers import CLOSED_RASA, Client, add_agent, login, spawn_gateway
 
 
-SERVER_TYPES = {
-    "welcome", "message", "typing", "queue", "state", "agent_joined", "rating_request", "rating_saved",
-    "offline", "ticket_saved", "paged", "error", "queues", "handoff", "claimed", "chat_ended",
-}
+def documented_server_types() -> set:
+    """The frame types PROTOCOL.md's "Server -> client" tables document (the single reference:
+    a frame added to the gateway and not documented fails here)."""
+    types, in_server_table = set(), False
+    for line in (Path(__file__).resolve().parents[2] / "handoff" / "PROTOCOL.md").read_text().splitlines():
+        if line.strip() in ("Server -> client", "Client -> server"):
+            in_server_table = line.strip() == "Server -> client"
+        elif line.startswith("#"):
+            in_server_table = False
+        elif in_server_table and (match := re.match(r"\| `([a-z_]+)` \|", line)):
+            types.add(match.group(1))
+    return types
+
+
+SERVER_TYPES = documented_server_types()
 CODES = {v for k, v in vars(Code).items() if k.isupper()}
 
 JSON = st.recursive(
@@ -164,3 +177,8 @@ def test_gateway_survives_any_frame_sequence(fuzz_gateway, data) -> None:
     shopper_raw = data.draw(st.lists(shopper_frames([]), max_size=12), label="shopper frames")
     agent_raw = data.draw(st.lists(agent_frames(["__CID__", uuid.uuid4().hex]), max_size=8), label="agent frames")
     asyncio.run(_run(fuzz_gateway, shopper_raw, agent_raw))
+
+
+def test_the_documented_frame_types_are_read() -> None:
+    assert {"welcome", "message", "queues", "claimed", "error", "agent_status", "presence"} <= SERVER_TYPES
+    assert "claim" not in SERVER_TYPES and "hello" not in SERVER_TYPES  # client frames
