@@ -16,7 +16,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from typing import Iterable, Optional, Pattern, Sequence, Tuple
+from typing import Iterable, Optional, Pattern, Sequence, Tuple, Union
+
+from actions.gated import GatedAlternation
 
 LANGUAGES = ("en", "pcm", "yo", "ha", "ig")
 LANGUAGE_NAMES = {"en": "English", "pcm": "Pidgin", "yo": "Yoruba", "ha": "Hausa", "ig": "Igbo"}
@@ -35,8 +37,9 @@ def normalise(text: str) -> str:
     return " ".join(plain.split())
 
 
-def _any(*patterns: str) -> Pattern[str]:
-    return re.compile(r"\b(?:" + "|".join(patterns) + r")", re.IGNORECASE)
+def _any(*patterns: str) -> GatedAlternation:
+    """Any of the patterns, from the start of a word (searched behind literal gates: actions/gated.py)."""
+    return GatedAlternation(patterns)
 
 
 def _near(first: str, second: str, gap: int = 4) -> str:
@@ -352,7 +355,7 @@ class Screen:
     language: str
 
 
-def _matches(pattern: Pattern[str], text: str) -> bool:
+def _matches(pattern: Union[Pattern[str], GatedAlternation], text: str) -> bool:
     return pattern.search(text) is not None
 
 
