@@ -28,13 +28,19 @@ LANGUAGE_NAMES = {"en": "English", "pcm": "Pidgin", "yo": "Yoruba", "ha": "Hausa
 _HOOKED = str.maketrans({"\u0199": "k", "\u0257": "d", "\u0253": "b", "\u01b4": "y"})
 
 
+_APOSTROPHES = re.compile(r"[\u2019'`]")
+_NOT_WORD = re.compile(r"[^\w@.+]+")
+
+
 def normalise(text: str) -> str:
     """Lower case, no diacritics (Hausa's hooked letters included), no apostrophes, single spaces."""
-    decomposed = unicodedata.normalize("NFKD", text or "")
-    plain = "".join(c for c in decomposed if not unicodedata.combining(c)).lower().translate(_HOOKED)
-    plain = re.sub(r"[\u2019'`]", "", plain)
-    plain = re.sub(r"[^\w@.+]+", " ", plain)
-    return " ".join(plain.split())
+    text = text or ""
+    if text.isascii():  # most messages: nothing to decompose (the screen runs on every one)
+        plain = text.lower()
+    else:
+        decomposed = unicodedata.normalize("NFKD", text)
+        plain = "".join(c for c in decomposed if not unicodedata.combining(c)).lower().translate(_HOOKED)
+    return _NOT_WORD.sub(" ", _APOSTROPHES.sub("", plain)).strip()
 
 
 def _any(*patterns: str) -> GatedAlternation:
