@@ -84,8 +84,9 @@ class Assigner:
         """Assign until no waiting chat fits an online agent; how many were assigned."""
         assigned = 0
         lost: Set[Tuple[int, str]] = set()  # claims that failed this run: not tried again
+        known: Dict[int, Tuple[AgentRecord, int]] = {}  # agents' rows, read once a run
         for _ in range(MAX_PICKS):
-            pick = await self._pick(lost)
+            pick = await self._pick(lost, known)
             if pick is None:
                 break
             agent, capacity, cid = pick
@@ -95,8 +96,10 @@ class Assigner:
                 lost.add((agent.id, cid))
         return assigned
 
-    async def _pick(self, lost: Set[Tuple[int, str]]) -> Optional[Tuple[AgentRecord, int, str]]:
-        """The next (agent, their capacity, chat) of the module docs, or None."""
+    async def _pick(self, lost: Set[Tuple[int, str]],
+                    known: Dict[int, Tuple[AgentRecord, int]]) -> Optional[Tuple[AgentRecord, int, str]]:
+        """The next (agent, their capacity, chat) of the module docs, or None. ``known``
+        keeps the agents' rows between the picks of one run (one SQL query, not one a pick)."""
         live = self.core.live
         statuses = await live.statuses()
         ready = {a for a in await live.online_agents() if statuses.get(a, ONLINE) == ONLINE}
@@ -106,7 +109,8 @@ class Assigner:
         entries = _open_entries(snapshot)
         if not entries:
             return None
-        agents = await desk_agents(self.core, ready)
+        known.update(await desk_agents(self.core, ready - set(known)))
+        agents = {a: known[a] for a in ready if a in known}
         loads = {agent_id: len(await live.owned_by(agent_id)) for agent_id in agents}
         idle = await live.claim_times()
         for entry in entries:
@@ -117,6 +121,7 @@ class Assigner:
                 record, capacity = agents[best]
                 return record, capacity, entry.conversation_id
         return None
+
 
 async def desk_agents(core: "GatewayCore", ids: Set[int]) -> Dict[int, Tuple[AgentRecord, int]]:
     """Active agents among ``ids`` with their capacity (``agents.capacity``)."""
