@@ -63,16 +63,13 @@ class ValidateOrderForm(FormValidationAction):
         events = await super().run(dispatcher, tracker, domain)
         stopping = any(e.get("event") == "slot" and e.get("name") == "requested_slot" and e.get("value") is None
                        for e in events)
-        # An off-topic answer counts once: by its hint (action_off_topic_in_form), or here when
-        # that action gave none because it was the last straw.
-        unusable = complaints_since_form_start(tracker) + (
-            1 if off_topic_answer(tracker) and not complained_this_turn(tracker) else 0)
+        # An off-topic answer that action_off_topic_in_form gave no hint for was the last straw.
+        last_straw = off_topic_answer(tracker) and not complained_this_turn(tracker)
         if not stopping and tracker.get_slot("order_contact") is None and (
-                asks_since_form_start(tracker) >= MAX_ASKS or unusable >= MAX_UNUSABLE_ANSWERS):
+                last_straw or asks_since_form_start(tracker) >= MAX_ASKS):
             # Asked enough, or answered off the point too often: stop, action_handle_order offers a way on.
             events.append(SlotSet("requested_slot", None))
         return events
-
 
     def validate_order_number(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -144,10 +141,16 @@ def cannot_use(dispatcher: CollectingDispatcher, tracker: Tracker, complaint: st
     text = (tracker.latest_message or {}).get("text") or ""
     if GOING_ON.match(text):
         return slots  # the form asks its question again, without a reproach
-    if complaints_since_form_start(tracker) + 1 >= MAX_UNUSABLE_ANSWERS or asks_since_form_start(tracker) >= MAX_ASKS:
+    if is_last_straw(tracker):
         return {**slots, "requested_slot": None}  # ends the form; action_handle_order offers a way on
     dispatcher.utter_message(text=complaint)
     return slots
+
+
+def is_last_straw(tracker: Tracker) -> bool:
+    """One more answer the form cannot use ends it: the third, or one after its sixth question."""
+    return (complaints_since_form_start(tracker) + 1 >= MAX_UNUSABLE_ANSWERS
+            or asks_since_form_start(tracker) >= MAX_ASKS)
 
 
 class ActionOffTopicInForm(Action):
@@ -165,10 +168,10 @@ class ActionOffTopicInForm(Action):
             return []
         if not off_topic_answer(tracker):
             dispatcher.utter_message(response="utter_out_of_scope")
-        elif complaints_since_form_start(tracker) + 1 < MAX_UNUSABLE_ANSWERS:
+        elif not is_last_straw(tracker):
             asked = tracker.get_slot("requested_slot")
             dispatcher.utter_message(text=BAD_CONTACT_TEXT if asked == "order_contact" else BAD_ORDER_NUMBER_TEXT)
-        return []  # the third: the form stops (ValidateOrderForm.run) and action_handle_order says so
+        return []  # the last straw: the form stops (ValidateOrderForm.run) and action_handle_order says so
 
 
 #: A question: a question mark, a question word anywhere ("by the way, who won ..."), or
