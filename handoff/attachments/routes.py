@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any, Dict, Optional, Tuple, Union
 
 from .. import frames
 from ..auth import SHOPPER as SHOPPER_TOKEN
-from ..http_answers import Answer, bearer, json_answer
+from ..http_answers import Answer, allow_origin, bearer, json_answer
 from ..protocol import ProtocolError
 from ..records import AgentRecord, MessageRecord, new_id, utcnow
 from ..throttle import Limit, Throttle, Throttled
@@ -218,7 +218,5 @@ def _error(status: http.HTTPStatus, message: str, origin: Optional[str], *extra:
 
 def _cors(answer: Answer, origin: Optional[str]) -> Answer:
     """An answer an allowed Origin's page may read (the widget on a shop's own site)."""
-    if not origin:
-        return answer
     status, headers, body = answer
-    return status, [*headers, ("Access-Control-Allow-Origin", origin), ("Vary", "Origin")], body
+    return status, [*headers, *allow_origin(origin)], body
