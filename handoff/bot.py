@@ -169,7 +169,29 @@ def _shown(cid: str, replies: Replies) -> Tuple[List[MessageRecord], Optional[Ha
         if found is not None:
             handoff = handoff or found
             reply = {k: v for k, v in reply.items() if k != "custom"}
-        record = frames.bot_message(cid, reply)
+        record = bot_record(cid, reply)
         if record is not None:
             records.append(record)
     return records, handoff
+
+
+def bot_record(conversation_id: str, reply: Dict[str, Any]) -> Optional[MessageRecord]:
+    """A Rasa reply as the bot message to store, None if it shows nothing."""
+    text = reply.get("text")
+    extra: Dict[str, Any] = {}
+    buttons = reply.get("buttons")
+    if isinstance(buttons, list):
+        extra["buttons"] = [
+            {"title": str(b.get("title", "")), "payload": str(b.get("payload", ""))}
+            for b in buttons
+            if isinstance(b, dict)
+        ]
+    if isinstance(reply.get("image"), str):
+        extra["image"] = reply["image"]
+    if reply.get("custom") is not None:
+        extra["custom"] = reply["custom"]
+    if not isinstance(text, str):
+        text = ""
+    if not text and not extra:
+        return None
+    return MessageRecord(conversation_id=conversation_id, sender="bot", text=text, extra=extra or None)

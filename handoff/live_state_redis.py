@@ -26,7 +26,8 @@ A chat whose owner transferred it (:mod:`handoff.assign`) stays ``agent``
 with its ``pending`` entry (JSON) in the hash and its id in the target
 queue's sorted set, until someone claims it.
 
-Every change is one Lua script, so it is atomic across processes.
+Every change is one Lua script (:mod:`handoff.live_state_lua`), so it is
+atomic across processes.
 """
 from __future__ import annotations
 
@@ -40,6 +41,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .contract import QUEUES
+from . import live_state_lua as lua
 from .live_status import RedisAgentStatus
 from .live_state import AGENT, BOT, CLOSED, CLOSED_KEPT_S, HANDLE_TIMES_KEPT, WAITING, LiveState, QueueEntry, Snapshot
 
@@ -48,130 +50,6 @@ CONVERSATION_TTL_S = 30 * 24 * 3600
 ESCALATED_KEPT_S = 7 * 24 * 3600
 
 _FIELDS = ("state", "queue", "handoff_id", "agent_id", "agent_name", "entry", "rating_handoff", "pending")
-
-# KEYS: conv, target queue, seq, owned set of the current owner (or a dummy), all queues
-# ARGV: conv id, queue, handoff id, entry json, front ("1"/"0"), ttl, required owner ("" = none)
-_ENQUEUE = """
-if ARGV[7] ~= '' then
-  local cur = redis.call('HMGET', KEYS[1], 'state', 'agent_id')
-  if cur[1] ~= 'agent' or cur[2] ~= ARGV[7] then return 0 end
-  redis.call('SREM', KEYS[4], ARGV[1])
-end
-for i = 5, #KEYS do redis.call('ZREM', KEYS[i], ARGV[1]) end
-local score
-if ARGV[5] == '1' then
-  local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
-  if first[2] then score = tonumber(first[2]) - 1 else score = redis.call('INCR', KEYS[3]) end
-else
-  score = redis.call('INCR', KEYS[3])
-end
-redis.call('ZADD', KEYS[2], score, ARGV[1])
-redis.call('HSET', KEYS[1], 'state', 'waiting', 'queue', ARGV[2], 'handoff_id', ARGV[3],
-           'entry', ARGV[4], 'agent_id', '', 'agent_name', '', 'rating_handoff', '', 'pending', '')
-redis.call('EXPIRE', KEYS[1], ARGV[6])
-return 1
-"""
-
-# A waiting chat, or one whose owner transferred it (its ``pending`` entry):
-# the claimer takes it unless it is offered to someone else, is their own, or
-# (ARGV[5] set) they already own that many chats.
-# KEYS: conv, owned set of the claimer, claim times, all queues
-# ARGV: conv id, agent id, agent name, ttl, capacity ('' = none), now, key prefix
-_CLAIM = """
-local cur = redis.call('HMGET', KEYS[1], 'state', 'agent_id', 'entry', 'pending')
-local entry
-if cur[1] == 'waiting' then entry = cur[3]
-elseif cur[1] == 'agent' and cur[4] and cur[4] ~= '' and cur[2] ~= ARGV[2] then entry = cur[4]
-else return false end
-if ARGV[5] ~= '' and redis.call('SCARD', KEYS[2]) >= tonumber(ARGV[5]) then return false end
-local e = cjson.decode(entry)
-if e.offered_to ~= nil and e.offered_to ~= cjson.null and tostring(e.offered_to) ~= ARGV[2] then return false end
-for i = 4, #KEYS do redis.call('ZREM', KEYS[i], ARGV[1]) end
-if cur[1] == 'agent' then redis.call('SREM', ARGV[7] .. ':owned:' .. cur[2], ARGV[1]) end
-redis.call('HSET', KEYS[1], 'state', 'agent', 'agent_id', ARGV[2], 'agent_name', ARGV[3], 'entry', entry,
-           'pending', '', 'queue', e.queue, 'handoff_id', string.format('%d', e.handoff_id))
-redis.call('EXPIRE', KEYS[1], ARGV[4])
-redis.call('SADD', KEYS[2], ARGV[1])
-redis.call('HSET', KEYS[3], ARGV[2], ARGV[6])
-return entry
-"""
-
-# The owner transfers the chat and keeps it meanwhile: ``pending`` set, its id
-# in the target queue (left where it is when already there).
-# KEYS: conv, target queue, seq, all queues; ARGV: conv id, owner, entry json,
-# handoff id the pending entry must have ('' = any)
-_OFFER = """
-local cur = redis.call('HMGET', KEYS[1], 'state', 'agent_id', 'pending')
-if cur[1] ~= 'agent' or cur[2] ~= ARGV[2] then return 0 end
-if ARGV[4] ~= '' then
-  if not cur[3] or cur[3] == '' then return 0 end
-  if string.format('%d', cjson.decode(cur[3]).handoff_id) ~= ARGV[4] then return 0 end
-end
-if not redis.call('ZSCORE', KEYS[2], ARGV[1]) then
-  for i = 4, #KEYS do redis.call('ZREM', KEYS[i], ARGV[1]) end
-  redis.call('ZADD', KEYS[2], redis.call('INCR', KEYS[3]), ARGV[1])
-end
-redis.call('HSET', KEYS[1], 'pending', ARGV[3])
-return 1
-"""
-
-# A chat leaving the queue or an agent goes to ``bot`` (the hash is deleted:
-# with the bot, nothing is kept) or ``closed`` (kept without its entry).
-# KEYS: conv, owned set, all queues (a pending transfer is withdrawn);
-# ARGV: conv id, agent id, new state, rating handoff, ttl
-_RELEASE = """
-local cur = redis.call('HMGET', KEYS[1], 'state', 'agent_id')
-if cur[1] ~= 'agent' or cur[2] ~= ARGV[2] then return 0 end
-for i = 3, #KEYS do redis.call('ZREM', KEYS[i], ARGV[1]) end
-if ARGV[3] == 'bot' then
-  redis.call('DEL', KEYS[1])
-else
-  redis.call('HSET', KEYS[1], 'state', ARGV[3], 'queue', '', 'agent_id', '', 'agent_name', '',
-             'entry', '', 'rating_handoff', ARGV[4], 'pending', '')
-  redis.call('EXPIRE', KEYS[1], ARGV[5])
-end
-redis.call('SREM', KEYS[2], ARGV[1])
-return 1
-"""
-
-# KEYS: conv, all queues; ARGV: conv id, new state, ttl
-_DEQUEUE = """
-if redis.call('HGET', KEYS[1], 'state') ~= 'waiting' then return false end
-for i = 2, #KEYS do redis.call('ZREM', KEYS[i], ARGV[1]) end
-local entry = redis.call('HGET', KEYS[1], 'entry')
-if ARGV[2] == 'bot' then
-  redis.call('DEL', KEYS[1])
-else
-  redis.call('HSET', KEYS[1], 'state', ARGV[2], 'queue', '', 'entry', '')
-  redis.call('EXPIRE', KEYS[1], ARGV[3])
-end
-return entry
-"""
-
-# KEYS: conv, all queues; ARGV: conv id, ttl, then field/value pairs (none: forget it)
-# KEYS: counter; ARGV: add, window ms. Returns {count, ms left in the window}.
-_COUNT = """
-local add = tonumber(ARGV[1])
-if add < 0 and redis.call('EXISTS', KEYS[1]) == 0 then return {0, 0} end
-local n = redis.call('INCRBY', KEYS[1], add)
-local left = redis.call('PTTL', KEYS[1])
-if left < 0 then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
-  left = tonumber(ARGV[2])
-end
-return {n, left}
-"""
-
-_SET_STATE = """
-local cur = redis.call('HGET', KEYS[1], 'agent_id')
-for i = 2, #KEYS do redis.call('ZREM', KEYS[i], ARGV[1]) end
-redis.call('DEL', KEYS[1])
-if #ARGV > 2 then
-  redis.call('HSET', KEYS[1], unpack(ARGV, 3))
-  redis.call('EXPIRE', KEYS[1], ARGV[2])
-end
-return cur
-"""
 
 
 def _ttl(state: str) -> int:
@@ -210,13 +88,13 @@ class RedisQueueStore(RedisAgentStatus):
     def __init__(self, url: str, *, prefix: str = "kara") -> None:
         self.prefix = prefix
         self.redis = connect(url)
-        self._enqueue = self.redis.register_script(_ENQUEUE)
-        self._claim = self.redis.register_script(_CLAIM)
-        self._offer = self.redis.register_script(_OFFER)
-        self._release = self.redis.register_script(_RELEASE)
-        self._dequeue = self.redis.register_script(_DEQUEUE)
-        self._set_state = self.redis.register_script(_SET_STATE)
-        self._count = self.redis.register_script(_COUNT)
+        self._enqueue = self.redis.register_script(lua.ENQUEUE)
+        self._claim = self.redis.register_script(lua.CLAIM)
+        self._offer = self.redis.register_script(lua.OFFER)
+        self._release = self.redis.register_script(lua.RELEASE)
+        self._dequeue = self.redis.register_script(lua.DEQUEUE)
+        self._set_state = self.redis.register_script(lua.SET_STATE)
+        self._count = self.redis.register_script(lua.COUNT)
 
     # key helpers
     def _conv(self, cid: str) -> str:

@@ -98,7 +98,7 @@ def _message(row: Any) -> MessageRecord:
     )
 
 
-def _handoff(row: models.Handoff) -> HandoffRecord:
+def _handoff(row: Any) -> HandoffRecord:
     return HandoffRecord(
         id=row.id,
         conversation_id=row.conversation_id,

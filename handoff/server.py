@@ -29,7 +29,7 @@ from .auth import TokenSigner
 from .bus import MemoryBus, RedisBus
 from .config import GatewayConfig
 from .desk import routes as desk_routes  # tickets, ratings, canned replies, audit, agents, labels, search
-from .live_state import MemoryQueueStore
+from .live_state_memory import MemoryQueueStore
 from .live_state_redis import RedisQueueStore
 from .attachments.routes import PATH as ATTACHMENTS
 from .attachments.routes import AttachmentRoutes

@@ -1,5 +1,6 @@
 """bot/rasa_speedups.py answers as Rasa's own code does: the event class of
-every type name, and the validation of action-server answers."""
+every type name, the validation of action-server answers and of events
+appended over the HTTP API."""
 from __future__ import annotations
 
 import json
@@ -10,12 +11,14 @@ from jsonschema import ValidationError
 from rasa.core.actions.action import RemoteAction
 from rasa.core.policies.rule_policy import RulePolicy
 from rasa.shared.core.events import Event, UserUttered
+import rasa.server
 from rasa.shared.utils.common import all_subclasses
 
 from bot import rasa_speedups
 
 RASA_CLASSES = {cls.type_name: cls for cls in reversed(all_subclasses(Event))}  # first match wins
 RASA_POSSIBLE_KEYS = RulePolicy._get_possible_keys
+RASA_VALIDATE_EVENTS = rasa.server.validate_events_in_request_body
 rasa_speedups.install()
 
 
@@ -39,6 +42,38 @@ def test_action_server_answers_are_still_validated() -> None:
                                             "responses": [{"text": "hi"}]})
     with pytest.raises(ValidationError, match="Failed to validate Action server response"):
         action._validate_action_result({"events": [{"no_event_key": 1}]})
+
+
+class _Request:
+    def __init__(self, body: object) -> None:
+        self.json = body
+
+
+EVENT_BODIES = [
+    {"event": "pause"},
+    [{"event": "resume"}, {"event": "slot", "name": "order_id", "value": "KH-1"}],
+    {"event": "user", "text": "hi", "parse_data": {"intent": {"name": "greet", "confidence": 1.0}}},
+    [],
+    {"no_event_key": 1},
+    [{"event": "pause"}, {"event": 3}],
+    {"event": "slot", "name": 5},
+    "not an event",
+    [{"event": "bot", "text": "hello", "timestamp": "yesterday"}],
+]
+
+
+@pytest.mark.parametrize("body", EVENT_BODIES, ids=lambda body: json.dumps(body)[:40])
+def test_appended_events_are_validated_as_rasa_does(body: object) -> None:
+    """The same bodies pass; the rest fail with Rasa's status and message."""
+    assert rasa.server.validate_events_in_request_body is not RASA_VALIDATE_EVENTS
+    outcomes = []
+    for validate in (RASA_VALIDATE_EVENTS, rasa.server.validate_events_in_request_body):
+        try:
+            validate(_Request(body))
+            outcomes.append(None)
+        except rasa.server.ErrorResponse as error:
+            outcomes.append((error.status, error.error_info["message"]))
+    assert outcomes[0] == outcomes[1]
 
 
 def _state(rng: random.Random, start: bool = False) -> dict:

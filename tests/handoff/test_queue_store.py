@@ -7,7 +7,8 @@ from typing import AsyncIterator
 
 import pytest
 
-from handoff.live_state import AGENT, BOT, CLOSED, WAITING, LiveState, MemoryQueueStore, QueueEntry, positions
+from handoff.live_state import AGENT, BOT, CLOSED, WAITING, LiveState, QueueEntry, positions
+from handoff.live_state_memory import MemoryQueueStore
 from handoff.live_state_redis import RedisQueueStore
 
 
@@ -148,10 +149,10 @@ async def test_back_with_the_bot_keeps_nothing(store) -> None:
 
 
 async def test_closed_chat_is_kept_without_its_entry_then_forgotten(store, monkeypatch) -> None:
-    import handoff.live_state
+    import handoff.live_state_memory
     import handoff.live_state_redis
 
-    for module in (handoff.live_state, handoff.live_state_redis):
+    for module in (handoff.live_state_memory, handoff.live_state_redis):
         monkeypatch.setattr(module, "CLOSED_KEPT_S", 1)
     await store.enqueue(entry("c1", handoff_id=7))
     await store.claim("c1", 1, "A")
