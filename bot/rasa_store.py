@@ -19,9 +19,14 @@ built from. Everything else, and every doubt, goes to Rasa's code:
 
 * a tracker this store did not hand out (the HTTP API replacing events) is
   saved Rasa's way and forgets the cache;
-* a turn that started a new session is saved, then read back Rasa's way next
-  time (Rasa's store returns only the latest session's events);
 * a conversation another process wrote to (after a failover) is reloaded.
+
+A conversation the table has no row of (its first turn: Rasa creates the
+tracker and saves it twice in that turn) is stored with the same statement
+and cached from then on, and so is a turn that starts a new session: what
+is kept is what Rasa's store would read back, the rows at or after the
+latest ``session_started`` timestamp (:func:`latest_session`; the two held
+equal in ``tests/bot/test_rasa_store.py``).
 
 A tracker is rebuilt on every turn, never reused: a tracker object carries
 state beside its events (a test showed a reused one answering differently).
@@ -74,8 +79,10 @@ def _autocommit_engine(engine: sa.engine.Engine) -> sa.engine.Engine:
 class CachedSQLTrackerStore(SQLTrackerStore):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        #: sender -> (the session's rows' JSON, highest event id stored, tracker handed out)
-        self._cache: "OrderedDict[str, Tuple[List[str], int, Optional[DialogueStateTracker]]]" = OrderedDict()
+        #: sender -> (the session's rows' JSON, highest event id stored, tracker handed
+        #: out, how many of its events are stored); an empty entry with id 0 and no
+        #: tracker: retrieve found no row of that conversation
+        self._cache: "OrderedDict[str, Tuple[List[str], int, Optional[DialogueStateTracker], int]]" = OrderedDict()
         self._autocommit = _autocommit_engine(self.engine)
 
     def _last_id(self, sender_id: str) -> int:
@@ -111,8 +118,8 @@ class CachedSQLTrackerStore(SQLTrackerStore):
             return [row.data for row in rows]
 
     def _remember(self, sender_id: str, events: List[str], last_id: int,
-                  tracker: Optional[DialogueStateTracker]) -> None:
-        self._cache[sender_id] = (events, last_id, tracker)
+                  tracker: Optional[DialogueStateTracker], stored: int) -> None:
+        self._cache[sender_id] = (events, last_id, tracker, stored)
         self._cache.move_to_end(sender_id)
         while len(self._cache) > MAX_CACHED:
             self._cache.popitem(last=False)
@@ -125,26 +132,43 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         else:  # what Rasa's store reads: the latest session's rows, in order
             events = await asyncio.to_thread(self._session_rows, sender_id)
         if not events or not self.domain:
+            if last_id == 0:  # a new conversation: its first saves are all new rows
+                self._remember(sender_id, [], 0, None, 0)
             return None
         # decoded afresh each turn: events keep (and Rasa may change) the dicts they are built from
         tracker = DialogueStateTracker.from_dict(sender_id, [json.loads(e) for e in events], self.domain.slots)
-        self._remember(sender_id, events, last_id, tracker)
+        self._remember(sender_id, events, last_id, tracker, len(events))
         return tracker
 
     async def save(self, tracker: DialogueStateTracker) -> None:
-        cached = self._cache.pop(tracker.sender_id, None)
-        if cached is None or cached[2] is not tracker:
-            await self.stream_events(tracker)
-            # not a tracker this store handed out (a new conversation, the HTTP API): Rasa's way
+        await self.stream_events(tracker)
+        sender_id = tracker.sender_id
+        cached = self._cache.pop(sender_id, None)
+        if cached is None or (cached[2] is not tracker and (cached[2], cached[0], cached[1]) != (None, [], 0)):
+            # not a tracker this store handed out (the HTTP API): Rasa's way
             await asyncio.to_thread(self._save_rasa_way, tracker)
             return
-        await self.stream_events(tracker)
-        events, last_id, _ = cached
-        new_events = list(itertools.islice(tracker.events, len(events), None))
-        rows = [{"sender_id": tracker.sender_id, **_columns(event)} for event in new_events]
+        events, last_id, _, stored = cached
+        new_events = list(itertools.islice(tracker.events, stored, None))
+        rows = [{"sender_id": sender_id, **_columns(event)} for event in new_events]
         if rows:
-            last_id = await asyncio.to_thread(self._insert, tracker.sender_id, rows)
+            last_id = await asyncio.to_thread(self._insert, sender_id, rows)
+        events = events + [row["data"] for row in rows]
         if any(isinstance(event, SessionStarted) for event in new_events):
-            return  # a new session began: the next retrieve reads just that session, Rasa's way
+            events = latest_session(events)
         # the same tracker may be saved again in this turn: its events after these are new then
-        self._remember(tracker.sender_id, events + [row["data"] for row in rows], last_id, tracker)
+        self._remember(sender_id, events, last_id, tracker, len(tracker.events))
+
+
+def latest_session(events: List[str]) -> List[str]:
+    """The rows (JSON) Rasa's store reads back of a conversation: those at or
+    after the latest ``session_started`` timestamp, every row if there is none
+    (``SQLTrackerStore._event_query``: a row without a timestamp is never
+    "at or after")."""
+    decoded = [json.loads(event) for event in events]
+    starts = [d["timestamp"] for d in decoded if d.get("event") == SessionStarted.type_name
+              and d.get("timestamp") is not None]
+    if not starts:
+        return events
+    since = max(starts)
+    return [event for event, d in zip(events, decoded) if d.get("timestamp") is not None and d["timestamp"] >= since]

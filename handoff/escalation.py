@@ -36,7 +36,7 @@ import time
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Iterable, List, Optional, Set, cast
 
-from sqlalchemy import Table, func, or_, select
+from sqlalchemy import Table, func, select
 
 from . import countdown, frames, models, paging
 from .frames import Frame
@@ -74,7 +74,7 @@ class Claimed:
     agent_id: int
     claimed_at: Optional[dt.datetime] = None
     last_agent: Optional[dt.datetime] = None  # the agent side's last message (any stint)
-    shopper_after: Optional[dt.datetime] = None  # the first shopper message after it
+    shopper_after: Optional[dt.datetime] = None  # the first shopper message after it (None without it)
 
     @property
     def answered(self) -> bool:
@@ -159,19 +159,19 @@ class Watcher:
                 select(handoffs_t.c.id, handoffs_t.c.claimed_at).where(
                     handoffs_t.c.id.in_([c.entry.handoff_id for c in found]))
             )).all())
-            last_agent = dict((await connection.execute(
-                select(messages_t.c.conversation_id, func.max(messages_t.c.created_at))
+            last_agents = (
+                select(messages_t.c.conversation_id, func.max(messages_t.c.created_at).label("at"))
                 .where(messages_t.c.conversation_id.in_(cids), messages_t.c.sender == "agent")
                 .group_by(messages_t.c.conversation_id)
-            )).all())
-            later = messages_t.alias("later")
-            last = (select(func.max(later.c.created_at))
-                    .where(later.c.conversation_id == messages_t.c.conversation_id, later.c.sender == "agent")
-                    .scalar_subquery())
+            )
+            last_agent = dict((await connection.execute(last_agents)).all())
+            # joined, not a subquery per shopper row: that one was quadratic in a
+            # chat's length (a 100,000-message chat kept PostgreSQL busy)
+            last = last_agents.subquery()
             shopper_after = dict((await connection.execute(
                 select(messages_t.c.conversation_id, func.min(messages_t.c.created_at))
-                .where(messages_t.c.conversation_id.in_(cids), messages_t.c.sender == "shopper",
-                       or_(last.is_(None), messages_t.c.created_at > last))
+                .join(last, last.c.conversation_id == messages_t.c.conversation_id)
+                .where(messages_t.c.sender == "shopper", messages_t.c.created_at > last.c.at)
                 .group_by(messages_t.c.conversation_id)
             )).all())
         return [replace(c, claimed_at=_aware(claimed.get(c.entry.handoff_id)),

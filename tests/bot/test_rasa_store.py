@@ -1,0 +1,118 @@
+"""bot/rasa_store.py reads back what Rasa's own SQL store reads, turn after turn.
+
+Random conversations are played as Rasa plays them (retrieve, or create and
+save at once when there is none; new events; save, sometimes twice; now and
+then a new session), and before every turn the tracker the cached store hands
+out must hold the same events as Rasa's ``SQLTrackerStore`` reading the same
+table. On SQLite and PostgreSQL (the cached store writes differently on each).
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from pathlib import Path
+from typing import Any, Dict, List
+
+import pytest
+from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import (
+    ActionExecuted,
+    BotUttered,
+    Event,
+    SessionStarted,
+    SlotSet,
+    UserUttered,
+)
+from rasa.shared.core.trackers import DialogueStateTracker
+from sqlalchemy.engine import make_url
+
+from bot import paths
+from bot.rasa_store import CachedSQLTrackerStore, latest_session
+
+DOMAIN = Domain.load(str(paths.ROOT / "domain.yml"))
+
+
+def _store_args(url: str) -> Dict[str, Any]:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return {"dialect": "sqlite", "db": parsed.database}
+    return {"dialect": "postgresql", "host": parsed.host or "127.0.0.1", "port": parsed.port,
+            "db": parsed.database, "username": parsed.username}
+
+
+def _events(tracker: DialogueStateTracker) -> List[Dict[str, Any]]:
+    return [event.as_dict() for event in tracker.events]
+
+
+def _turn(rng: random.Random, clock: List[float]) -> List[Event]:
+    def at() -> float:
+        clock[0] += rng.choice([0.001, 0.5, 3.0])
+        return clock[0]
+
+    events: List[Event] = []
+    if rng.random() < 0.15:  # the session expired: Rasa's session start
+        events += [ActionExecuted("action_session_start", timestamp=at()), SessionStarted(timestamp=at())]
+        if rng.random() < 0.5:
+            events.append(SlotSet("role", "shopper", timestamp=at()))
+        events.append(ActionExecuted("action_listen", timestamp=at()))
+    events.append(UserUttered(rng.choice(["hi", "where is my order", "thanks"]), timestamp=at()))
+    if rng.random() < 0.3:
+        events.append(SlotSet("order_id", f"KH-{rng.randint(1000, 9999)}", timestamp=at()))
+    events += [ActionExecuted("utter_greet", timestamp=at()), BotUttered("hello", timestamp=at()),
+               ActionExecuted("action_listen", timestamp=at())]
+    return events
+
+
+async def _play(url: str, seed: int) -> int:
+    ours = CachedSQLTrackerStore(DOMAIN, **_store_args(url))
+    rasas = SQLTrackerStore(DOMAIN, **_store_args(url))
+    rng = random.Random(seed)
+    clock = [1_700_000_000.0]
+    compared = 0
+    for conversation in range(6):
+        sender = f"c{seed}-{conversation}"
+        for _ in range(rng.randint(1, 8)):
+            tracker = await ours.retrieve(sender)
+            expected = await rasas.retrieve(sender)
+            if expected is None:
+                assert tracker is None
+                tracker = await ours.create_tracker(sender)  # Rasa saves a new tracker at once
+            else:
+                assert tracker is not None
+                assert _events(tracker) == _events(expected)
+                compared += 1
+            for event in _turn(rng, clock):
+                tracker.update(event)
+                if rng.random() < 0.2:  # Rasa saves again within a turn (e.g. before an action)
+                    await ours.save(tracker)
+            await ours.save(tracker)
+        final = await rasas.retrieve(sender)
+        cached = await ours.retrieve(sender)
+        assert final is not None and cached is not None
+        assert _events(cached) == _events(final)
+    return compared
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_the_cached_store_reads_back_what_rasas_store_reads(database: str, tmp_path: Path,
+                                                           request: pytest.FixtureRequest) -> None:
+    url = f"sqlite:///{tmp_path / 'tracker.db'}" if database == "sqlite" else request.getfixturevalue("pg_url")
+    compared = sum(asyncio.run(_play(url, seed)) for seed in range(4))
+    assert compared > 40
+
+
+def test_latest_session_keeps_the_rows_at_or_after_the_last_session_start() -> None:
+    rows = [json.dumps(event.as_dict()) for event in [
+        ActionExecuted("action_listen", timestamp=1.0),
+        SessionStarted(timestamp=2.0),
+        UserUttered("hi", timestamp=3.0),
+        ActionExecuted("action_session_start", timestamp=4.0),
+        SessionStarted(timestamp=5.0),
+        BotUttered("same instant", timestamp=5.0),
+        UserUttered("later", timestamp=6.0),
+    ]]
+    assert [json.loads(row)["timestamp"] for row in latest_session(rows)] == [5.0, 5.0, 6.0]
+    no_start = rows[:1] + rows[2:3]
+    assert latest_session(no_start) == no_start
