@@ -69,3 +69,17 @@ def test_necessary_factors(pattern: str, factors: set) -> None:
 @pytest.mark.parametrize("pattern", [r"\w+", r"(?:abc)?", r"(?:abc|\w)", r"[a-z]{3}"])
 def test_no_factors_when_no_literal_is_certain(pattern: str) -> None:
     assert necessary_factors(pattern) is None
+
+
+@pytest.mark.parametrize("alternatives,text", [
+    # the literal that opens the match starts inside one found before it ("abc", then "bcd")
+    ([r"\w*abc\b", r"\w*bcd"], "abcd"),
+    # the longest literal at a position ("chest painful") fails; its prefix's alternative matches
+    ([r"chest painful\b", r"chest pain\w+"], "my chest painfully"),
+    ([r"chest painful\b", r"chest\w*"], "chest painfully"),
+])
+def test_overlapping_and_nested_literals_open_their_alternatives(alternatives: List[str], text: str) -> None:
+    screen = GatedAlternation(alternatives)
+    found = screen.search(text)
+    assert found is not None
+    assert found.group() == screen.search_whole(text).group()
