@@ -32,11 +32,17 @@ _APOSTROPHES = re.compile(r"[\u2019'`]")
 _NOT_WORD = re.compile(r"[^\w@.+]+")
 
 
+#: _APOSTROPHES and _NOT_WORD on ASCII text as one table: apostrophes gone, every
+#: other character but [a-z0-9_@.+] a space (then runs of spaces joined by split)
+_ASCII_FLAT = str.maketrans({chr(c): (None if chr(c) in "'`" else chr(c) if chr(c).isalnum() or chr(c) in "_@.+"
+                                     else " ") for c in range(128)})
+
+
 def normalise(text: str) -> str:
     """Lower case, no diacritics (Hausa's hooked letters included), no apostrophes, single spaces."""
     text = text or ""
-    if text.isascii():  # most messages: nothing to decompose (the screen runs on every one)
-        plain = text.lower()
+    if text.isascii():  # most messages (the screen runs on every one): a table, not two regexes
+        return " ".join(text.lower().translate(_ASCII_FLAT).split())
     else:
         decomposed = unicodedata.normalize("NFKD", text)
         plain = "".join(c for c in decomposed if not unicodedata.combining(c)).lower().translate(_HOOKED)

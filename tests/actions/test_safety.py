@@ -6,7 +6,10 @@ messages that share a word with an emergency must not be."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from actions import safety
 from actions.safety import (
     conversation_language,
     detect_language,
@@ -146,3 +149,10 @@ def test_language_detection(text: str, language: str) -> None:
 def test_conversation_language_is_the_latest_non_english_one() -> None:
     assert conversation_language(["Sannu", "KH-204518", "ok"]) == "ha"
     assert conversation_language(["hello", "thanks"]) == "en"
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=80))
+def test_normalise_of_ascii_text_is_the_two_substitutions(text: str) -> None:
+    """The table that flattens ASCII messages answers as the general path's regexes."""
+    expected = safety._NOT_WORD.sub(" ", safety._APOSTROPHES.sub("", text.lower())).strip()
+    assert normalise(text) == expected
