@@ -54,7 +54,8 @@ def training(system: System) -> Row:
         print("  training into a temporary directory (fresh cache) ...", flush=True)
         started = time.monotonic()
         with (out / "train.log").open("w") as log:
-            proc = subprocess.run(cmd, cwd=out, stdout=log, stderr=subprocess.STDOUT, env=env, timeout=1800)
+            # from the project root, as ./kara train runs it: config.yml names a component of actions/
+            proc = subprocess.run(cmd, cwd=paths.ROOT, stdout=log, stderr=subprocess.STDOUT, env=env, timeout=1800)
         seconds = time.monotonic() - started
         if proc.returncode != 0 or not (out / "models" / "bench.tar.gz").exists():
             raise RuntimeError(f"rasa train failed: {(out / 'train.log').read_text()[-2000:]}")
