@@ -10,8 +10,8 @@ pattern (the way RE2's prefilter does): a set of strings one of which every
 match contains. :class:`GatedAlternation` runs an alternative only when the
 text holds one of its strings, and always runs the few that need none; the
 strings a text holds are found by one search of a trie of them all (3-5 µs a
-chat message, against 11 µs for one substring test per string). The answer is the same as the whole alternation's, only
-cheaper; ``tests/actions/test_gated.py`` holds it equal on every message the
+chat message, against 11 µs for one substring test per string). The answer
+is the same as the whole alternation's, only cheaper; ``tests/actions/test_gated.py`` holds it equal on every message the
 repository has. Standard library only (both environments load it).
 """
 from __future__ import annotations
@@ -125,7 +125,6 @@ class GatedAlternation:
         for i, (factors, _) in enumerate(gated):
             for factor in factors or ():
                 opens.setdefault(factor, []).append(i)
-        self._opens = sorted(opens.items())
         # Every literal the text holds, found by one pattern: a trie of the
         # literals (a position costs a few character tests, not one per literal),
         # searched again from the next position after each find (occurrences may

@@ -43,9 +43,8 @@ def normalise(text: str) -> str:
     text = text or ""
     if text.isascii():  # most messages (the screen runs on every one): a table, not two regexes
         return " ".join(text.lower().translate(_ASCII_FLAT).split())
-    else:
-        decomposed = unicodedata.normalize("NFKD", text)
-        plain = "".join(c for c in decomposed if not unicodedata.combining(c)).lower().translate(_HOOKED)
+    decomposed = unicodedata.normalize("NFKD", text)
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c)).lower().translate(_HOOKED)
     return _NOT_WORD.sub(" ", _APOSTROPHES.sub("", plain)).strip()
 
 

@@ -54,6 +54,8 @@ from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
 #: conversations kept per process (least recently used forgotten first)
 MAX_CACHED = 5000
+#: the cache entry of a conversation the table has no row of: whatever is saved next is new
+NEW_CONVERSATION: Tuple[List[str], int, None, int] = ([], 0, None, 0)
 
 
 def _columns(event: Any) -> Dict[str, Any]:
@@ -80,8 +82,7 @@ class CachedSQLTrackerStore(SQLTrackerStore):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         #: sender -> (the session's rows' JSON, highest event id stored, tracker handed
-        #: out, how many of its events are stored); an empty entry with id 0 and no
-        #: tracker: retrieve found no row of that conversation
+        #: out, how many of its events are stored), or NEW_CONVERSATION
         self._cache: "OrderedDict[str, Tuple[List[str], int, Optional[DialogueStateTracker], int]]" = OrderedDict()
         self._autocommit = _autocommit_engine(self.engine)
 
@@ -133,7 +134,7 @@ class CachedSQLTrackerStore(SQLTrackerStore):
             events = await asyncio.to_thread(self._session_rows, sender_id)
         if not events or not self.domain:
             if last_id == 0:  # a new conversation: its first saves are all new rows
-                self._remember(sender_id, [], 0, None, 0)
+                self._remember(sender_id, *NEW_CONVERSATION)
             return None
         # decoded afresh each turn: events keep (and Rasa may change) the dicts they are built from
         tracker = DialogueStateTracker.from_dict(sender_id, [json.loads(e) for e in events], self.domain.slots)
@@ -144,7 +145,7 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         await self.stream_events(tracker)
         sender_id = tracker.sender_id
         cached = self._cache.pop(sender_id, None)
-        if cached is None or (cached[2] is not tracker and (cached[2], cached[0], cached[1]) != (None, [], 0)):
+        if cached is None or (cached[2] is not tracker and cached != NEW_CONVERSATION):
             # not a tracker this store handed out (the HTTP API): Rasa's way
             await asyncio.to_thread(self._save_rasa_way, tracker)
             return

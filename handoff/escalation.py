@@ -36,7 +36,7 @@ import time
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Iterable, List, Optional, Set, cast
 
-from sqlalchemy import Table, func, select
+from sqlalchemy import Table, and_, func, select
 
 from . import countdown, frames, models, paging
 from .frames import Frame
@@ -159,21 +159,24 @@ class Watcher:
                 select(handoffs_t.c.id, handoffs_t.c.claimed_at).where(
                     handoffs_t.c.id.in_([c.entry.handoff_id for c in found]))
             )).all())
-            last_agents = (
+            # per chat: the agent side's last message and the first shopper message
+            # after it, in one statement (a join: a subquery per shopper row was
+            # quadratic in a chat's length, and a 100,000-message chat kept PostgreSQL busy)
+            last = (
                 select(messages_t.c.conversation_id, func.max(messages_t.c.created_at).label("at"))
                 .where(messages_t.c.conversation_id.in_(cids), messages_t.c.sender == "agent")
                 .group_by(messages_t.c.conversation_id)
+                .subquery()
             )
-            last_agent = dict((await connection.execute(last_agents)).all())
-            # joined, not a subquery per shopper row: that one was quadratic in a
-            # chat's length (a 100,000-message chat kept PostgreSQL busy)
-            last = last_agents.subquery()
-            shopper_after = dict((await connection.execute(
-                select(messages_t.c.conversation_id, func.min(messages_t.c.created_at))
-                .join(last, last.c.conversation_id == messages_t.c.conversation_id)
-                .where(messages_t.c.sender == "shopper", messages_t.c.created_at > last.c.at)
-                .group_by(messages_t.c.conversation_id)
-            )).all())
+            replies = (await connection.execute(
+                select(last.c.conversation_id, last.c.at, func.min(messages_t.c.created_at))
+                .select_from(last.outerjoin(messages_t, and_(
+                    messages_t.c.conversation_id == last.c.conversation_id,
+                    messages_t.c.sender == "shopper", messages_t.c.created_at > last.c.at)))
+                .group_by(last.c.conversation_id, last.c.at)
+            )).all()
+            last_agent = {cid: at for cid, at, _ in replies}
+            shopper_after = {cid: after for cid, _, after in replies}
         return [replace(c, claimed_at=_aware(claimed.get(c.entry.handoff_id)),
                         last_agent=_aware(last_agent.get(c.entry.conversation_id)),
                         shopper_after=_aware(shopper_after.get(c.entry.conversation_id))) for c in found]

@@ -50,6 +50,11 @@ from .records import utcnow as utcnow
 from .records import _agent, _aware, _handoff, _message
 
 
+# the Core tables of the hot paths (statements, not the ORM's unit of work)
+conversations_t = models.table_of(models.Conversation)
+messages_t = models.table_of(models.Message)
+handoffs_t = models.table_of(models.Handoff)
+
 class Storage(MessageWrites):
     """Async access to the gateway database (see module docs)."""
 
@@ -84,7 +89,7 @@ class Storage(MessageWrites):
         record = ConversationRecord(conversation_id, role, line, utcnow())
         async with self.engine.begin() as connection:
             await connection.execute(
-                models.table_of(models.Conversation).insert(),
+                conversations_t.insert(),
                 {"id": record.id, "role": role, "line": line, "created_at": record.created_at},
             )
             if browser is not None:
@@ -92,7 +97,7 @@ class Storage(MessageWrites):
         return record
 
     async def conversation(self, conversation_id: str) -> Optional[ConversationRecord]:
-        table = models.table_of(models.Conversation)
+        table = conversations_t
         async with self.engine.connect() as connection:
             result = await connection.execute(
                 select(table.c.id, table.c.role, table.c.line, table.c.created_at).where(table.c.id == conversation_id)
@@ -111,7 +116,7 @@ class Storage(MessageWrites):
 
     async def find_message(self, conversation_id: str, client_id: str) -> Optional[MessageRecord]:
         """The stored message of this conversation with this ``client_id``, if any."""
-        table = models.table_of(models.Message)
+        table = messages_t
         async with self.engine.connect() as connection:
             result = await connection.execute(
                 select(table)
@@ -127,7 +132,7 @@ class Storage(MessageWrites):
         """The last ``limit`` messages of a conversation, oldest first. Private
         notes (sender :data:`NOTE`) only with ``notes=True``: agents' views ask
         for them; by default (the shopper, mail, exports) they are left out."""
-        table = models.table_of(models.Message)
+        table = messages_t
         where = [table.c.conversation_id == conversation_id]
         if not notes:
             where.append(table.c.sender != NOTE)
@@ -143,7 +148,7 @@ class Storage(MessageWrites):
     ) -> HandoffRecord:
         # Core, not the ORM: a handoff is on the path to the agent's notification,
         # and the unit of work cost about a millisecond of CPU more per stint.
-        table = models.table_of(models.Handoff)
+        table = handoffs_t
         values: Dict[str, Any] = {
             "conversation_id": conversation_id, "queue": handoff.queue, "reason": handoff.reason[:128],
             "summary": handoff.summary, "context": dict(handoff.context), "enqueued_at": at or utcnow(),
@@ -158,20 +163,20 @@ class Storage(MessageWrites):
                              rating=None, rating_comment=None, **values)
 
     async def handoff(self, handoff_id: int) -> Optional[HandoffRecord]:
-        table = models.table_of(models.Handoff)
+        table = handoffs_t
         async with self.engine.connect() as connection:
             row = (await connection.execute(select(table).where(table.c.id == handoff_id))).first()
         return _handoff(row) if row is not None else None
 
     async def handoffs(self, conversation_id: str) -> List[HandoffRecord]:
-        return await self._handoffs(models.table_of(models.Handoff).c.conversation_id == conversation_id)
+        return await self._handoffs(handoffs_t.c.conversation_id == conversation_id)
 
     async def open_handoffs(self) -> List[HandoffRecord]:
         """Every handoff stint not ended yet (waiting or with an agent), oldest first."""
-        return await self._handoffs(models.table_of(models.Handoff).c.outcome.is_(None))
+        return await self._handoffs(handoffs_t.c.outcome.is_(None))
 
     async def _handoffs(self, where: Any) -> List[HandoffRecord]:
-        table = models.table_of(models.Handoff)
+        table = handoffs_t
         async with self.engine.connect() as connection:
             result = await connection.execute(select(table).where(where).order_by(table.c.id))
             return [_handoff(row) for row in result.all()]
@@ -186,7 +191,7 @@ class Storage(MessageWrites):
         await self._update_handoff(handoff_id, rating=score, rating_comment=comment)
 
     async def _update_handoff(self, handoff_id: int, **values: Any) -> None:
-        table = models.table_of(models.Handoff)
+        table = handoffs_t
         async with self.engine.begin() as connection:
             await connection.execute(update(table).where(table.c.id == handoff_id).values(**values))
 
