@@ -20,7 +20,8 @@ the gateway's client (a pool of one URL for (a) and (b)). Segments are
 interleaved a-b-c-c-b-a per level so drift on this shared machine falls on
 every setup alike. Turn CPU: user + system seconds of the setup's Rasa and
 action-server processes per turn; NLU parse: Rasa's CPU per ``/model/parse``
-of the same messages, one at a time. Machine busy: the share of all cores
+of the same messages, one at a time, in short runs before every segment (so
+the machine's drift falls on parse and turns alike). Machine busy: the share of all cores
 busy during the setup's segments (its processes, PostgreSQL, this client and
 whatever else runs), which says whether a second Rasa process had a core.
 
@@ -102,19 +103,31 @@ async def segment(pool: RasaPool, conversations: int, seconds: float) -> Tuple[L
     return latencies, failures
 
 
-async def parse_cpu(meter: CpuMeter, url: str, token: str, count: int) -> float:
-    """Rasa's CPU seconds per NLU parse of the benchmark's messages."""
-    async with aiohttp.ClientSession() as http:
-        for text in TEXTS:  # warm
-            async with http.post(f"{url}/model/parse", params={"token": token}, json={"text": text}) as r:
-                await r.read()
-        with meter.span("parse"):
-            for n in range(count):
-                async with http.post(f"{url}/model/parse", params={"token": token},
-                                     json={"text": TEXTS[n % len(TEXTS)]}) as r:
-                    assert r.status == 200
-                    await r.read()
-    return meter.per_item("parse", count)["b"]
+class ParseMeter:
+    """Rasa's CPU per NLU parse of the benchmark's messages, one at a time,
+    measured in short spans between the segments (so the machine's drift falls
+    on the parses as on the turns they are compared with)."""
+
+    def __init__(self, meter: CpuMeter, url: str, token: str) -> None:
+        self.meter, self.url, self.token = meter, url, token
+        self.count = 0
+
+    async def parse(self, http: aiohttp.ClientSession, text: str) -> None:
+        async with http.post(f"{self.url}/model/parse", params={"token": self.token}, json={"text": text}) as r:
+            assert r.status == 200
+            await r.read()
+
+    async def span(self, count: int) -> None:
+        async with aiohttp.ClientSession() as http:
+            await self.parse(http, TEXTS[self.count % len(TEXTS)])  # the connection, outside the span
+            with self.meter.span("parse"):
+                for _ in range(count):
+                    await self.parse(http, TEXTS[self.count % len(TEXTS)])
+                    self.count += 1
+
+    @property
+    def seconds(self) -> float:
+        return self.meter.per_item("parse", self.count)["b"]
 
 
 def _machine_busy() -> float:
@@ -124,7 +137,7 @@ def _machine_busy() -> float:
 
 
 async def measure(pools: Dict[str, RasaPool], meter: CpuMeter, levels: Sequence[int], seconds: float,
-                  ) -> Dict[Tuple[str, int], Dict[str, float]]:
+                  parses: ParseMeter, parses_per_segment: int) -> Dict[Tuple[str, int], Dict[str, float]]:
     results: Dict[Tuple[str, int], Dict[str, float]] = {}
     setups = tuple(pools)
     for setup in setups:  # warm every process (first turns load lazily)
@@ -134,6 +147,7 @@ async def measure(pools: Dict[str, RasaPool], meter: CpuMeter, levels: Sequence[
         busy: Dict[str, float] = {s: 0.0 for s in setups}  # CPU seconds of the whole machine
         for setup in (*setups, *reversed(setups)):
             print(f"  {level} conversations, setup {setup} ...", flush=True)
+            await parses.span(parses_per_segment)
             started, machine_before = time.perf_counter(), _machine_busy()
             with meter.span(f"{setup}-{level}"):
                 latencies, failed = await segment(pools[setup], level, seconds)
@@ -162,7 +176,8 @@ def render(results: Dict[Tuple[str, int], Dict[str, float]], levels: Sequence[in
             r = results[(setup, level)]
             lines.append(f"| {LABEL[setup]} | {level} | {r['tps']:.1f} | {ms(r['p50'])} | {ms(r['p95'])} | "
                          f"{int(r['failed'])} | {r['cpu'] * 1000:.1f} ms | {r['busy']:.0%} |")
-    lines += ["", f"NLU parse of the same messages (Rasa CPU, one at a time): {parse_s * 1000:.1f} ms", ""]
+    lines += ["", f"NLU parse of the same messages (Rasa CPU of (b)'s process, one at a time, measured before "
+                  f"each segment): {parse_s * 1000:.1f} ms", ""]
     for level in levels:
         a, b, c = (results[(s, level)] for s in "abc")
         line = (f"* {level} conversations: (b)/(a) throughput {b['tps'] / a['tps']:.2f}, p95 "
@@ -181,7 +196,7 @@ def main(argv: List[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=10.0, help="per segment (six per level)")
     parser.add_argument("--levels", type=int, nargs="+", default=[10, 50])
-    parser.add_argument("--parses", type=int, default=300)
+    parser.add_argument("--parses", type=int, default=50, help="NLU parses measured before each segment")
     parser.add_argument("--rasa-sql", action="store_true", help="also (s): Rasa's own SQL store")
     args = parser.parse_args(argv)
     started = dt.datetime.now(dt.timezone.utc)
@@ -217,8 +232,9 @@ def main(argv: List[str] | None = None) -> int:
 
             async def run() -> Tuple[Dict[Tuple[str, int], Dict[str, float]], float]:
                 try:
-                    parse_s = await parse_cpu(meter, first.rasa_url, stack.rasa_token, args.parses)
-                    return await measure(pools, meter, args.levels, args.seconds), parse_s
+                    parses = ParseMeter(meter, first.rasa_url, stack.rasa_token)
+                    results = await measure(pools, meter, args.levels, args.seconds, parses, args.parses)
+                    return results, parses.seconds
                 finally:
                     for pool in pools.values():
                         await pool.close()

@@ -3,22 +3,47 @@ every type name, the validation of action-server answers and of events
 appended over the HTTP API."""
 from __future__ import annotations
 
+import ast
+import importlib
+import inspect
 import json
+import logging
 import random
+from pathlib import Path
+from typing import List
 
 import pytest
 from jsonschema import ValidationError
 from rasa.core.actions.action import RemoteAction
 from rasa.core.policies.rule_policy import RulePolicy
-from rasa.shared.core.events import Event, UserUttered
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import (
+    ActionExecuted,
+    ActionExecutionRejected,
+    ActionReverted,
+    ActiveLoop,
+    BotUttered,
+    Event,
+    FollowupAction,
+    LoopInterrupted,
+    Restarted,
+    SessionStarted,
+    SlotSet,
+    UserUtteranceReverted,
+    UserUttered,
+)
+from rasa.shared.core.trackers import DialogueStateTracker
 import rasa.server
 from rasa.shared.utils.common import all_subclasses
 
-from bot import rasa_speedups
+from bot import paths, rasa_speedups
+from bot.rasa_speedups import debug_logs
 
 RASA_CLASSES = {cls.type_name: cls for cls in reversed(all_subclasses(Event))}  # first match wins
 RASA_POSSIBLE_KEYS = RulePolicy._get_possible_keys
 RASA_VALIDATE_EVENTS = rasa.server.validate_events_in_request_body
+RASA_STATES = Domain.states_for_tracker_history
+RASA_COPIES = {name: importlib.import_module(name).copy for name in debug_logs.MODULES}
 rasa_speedups.install()
 
 
@@ -101,3 +126,141 @@ def test_rules_found_are_rasas() -> None:
         assert found == RASA_POSSIBLE_KEYS(policy, lookup, conversation)
         differing += found != set(lookup)
     assert differing > 50  # rules were ruled out, not all kept
+
+
+# --- past states (bot/rasa_speedups/states.py) ---------------------------------
+
+DOMAIN = Domain.load(str(paths.ROOT / "domain.yml"))
+RULE_ONLY = {"rule_only_slots": ["order_request", "line"], "rule_only_loops": ["order_form"]}
+
+
+def _slot_value(rng: random.Random, name: str) -> object:
+    slot = DOMAIN.slots[[s.name for s in DOMAIN.slots].index(name)]
+    values = getattr(slot, "values", None)
+    return rng.choice([*values, None]) if values else rng.choice(["KH-1001", "a@b.co", None])
+
+
+def _event(rng: random.Random, clock: List[float]) -> Event:
+    """One random event of a conversation of this domain, reverts and loops included."""
+    clock[0] += 1.0
+    at = clock[0]
+    roll = rng.random()
+    form = rng.choice(DOMAIN.form_names)
+    if roll < 0.25:
+        return UserUttered(rng.choice(["hi", "where is KH-1001", "refunds?"]),
+                           intent={"name": rng.choice(DOMAIN.intents), "confidence": 0.9},
+                           entities=rng.choice([[], [{"entity": "order_number", "value": "KH-1001"}]]),
+                           timestamp=at)
+    if roll < 0.55:
+        return ActionExecuted(rng.choice([*DOMAIN.action_names_or_texts[:40], form, "action_listen"]),
+                              hide_rule_turn=rng.random() < 0.3, timestamp=at)
+    if roll < 0.65:
+        return BotUttered("hello", timestamp=at)
+    if roll < 0.78:
+        name = rng.choice([slot.name for slot in DOMAIN.slots])
+        return SlotSet(name, _slot_value(rng, name), timestamp=at)
+    if roll < 0.85:
+        return ActiveLoop(rng.choice([form, None]), timestamp=at)
+    rare = [FollowupAction("utter_greet", timestamp=at), UserUtteranceReverted(timestamp=at),
+            ActionReverted(timestamp=at), LoopInterrupted(True, timestamp=at),
+            ActionExecutionRejected(form, timestamp=at), Restarted(timestamp=at), SessionStarted(timestamp=at)]
+    return rng.choice(rare)
+
+
+def test_past_states_are_rasas_as_a_conversation_grows() -> None:
+    """Random conversations grown event by event (the replay goes on where it
+    stopped, or starts again after a revert or restart): at every step each
+    variant of the states is Rasa's."""
+    compared = 0
+    for seed in range(60):
+        rng = random.Random(seed)
+        tracker = DialogueStateTracker("s", DOMAIN.slots)
+        clock = [1_700_000_000.0]
+        for _ in range(rng.randint(5, 60)):
+            tracker.update(_event(rng, clock))
+            if rng.random() < 0.5:
+                continue
+            for ignore in (False, True):
+                for rule_only in (None, RULE_ONLY):
+                    for omit in (False, True):
+                        ours = DOMAIN.states_for_tracker_history(tracker, omit, ignore, rule_only)
+                        assert ours == RASA_STATES(DOMAIN, tracker, omit, ignore, rule_only)
+                        compared += 1
+    assert compared > 1000
+
+
+def test_past_states_handed_out_are_copies() -> None:
+    """Rasa's callers change the states they get; the next call does not see it."""
+    tracker = DialogueStateTracker("s", DOMAIN.slots)
+    for event in [ActionExecuted("action_listen"), UserUttered("hi", intent={"name": "greet", "confidence": 1.0}),
+                  ActionExecuted("utter_greet"), BotUttered("hello")]:
+        tracker.update(event)
+    first = DOMAIN.states_for_tracker_history(tracker)
+    for state in first:
+        for sub_state in state.values():
+            sub_state.clear()
+    assert DOMAIN.states_for_tracker_history(tracker) == RASA_STATES(DOMAIN, tracker)
+
+
+# --- debug log arguments (bot/rasa_speedups/debug_logs.py) -----------------------
+
+def _in_debug_call(tree: ast.AST) -> List[bool]:
+    """For each ``copy.<x>`` in a module: whether it is inside a ``*.debug(...)`` call."""
+    found: List[bool] = []
+
+    def visit(node: ast.AST, in_debug: bool) -> None:
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "copy":
+            found.append(in_debug)
+        debug = isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "debug"
+        for child in ast.iter_child_nodes(node):
+            visit(child, in_debug or debug)
+
+    visit(tree, False)
+    return found
+
+
+@pytest.mark.parametrize("module", debug_logs.MODULES)
+def test_copies_left_out_are_only_debug_log_arguments(module: str) -> None:
+    """The stand-in ``copy`` is safe only where every use is an argument of a debug line."""
+    uses = _in_debug_call(ast.parse(inspect.getsource(importlib.import_module(module))))
+    assert uses and all(uses)
+    assert RASA_COPIES[module] is importlib.import_module("copy")
+
+
+def test_debug_logging_still_gets_copies_and_states() -> None:
+    stand_in = importlib.import_module("rasa.core.policies.rule_policy").copy
+    states = [{"user": {"intent": "greet"}, "prev_action": {"action_name": "action_listen"}}]
+    logger = logging.getLogger("rasa")
+    level = logger.level
+    try:
+        logger.setLevel(logging.INFO)
+        assert stand_in.deepcopy(states) is states
+        assert RulePolicy.format_tracker_states(states) == ""
+        logger.setLevel(logging.DEBUG)
+        copied = stand_in.deepcopy(states)
+        assert copied == states and copied is not states and copied[0]["user"] is not states[0]["user"]
+        assert "greet" in RulePolicy.format_tracker_states(states)
+    finally:
+        logger.setLevel(level)
+
+
+# --- the collector (bot/rasa_speedups/collector.py) -----------------------------
+
+def test_what_rasa_loaded_is_frozen_once_it_is_up(tmp_path: Path) -> None:
+    """Rasa's own start-up loading runs, then what it left is frozen."""
+    import asyncio
+    import gc
+
+    import rasa.core.run
+    from rasa.core.utils import AvailableEndpoints
+    from sanic import Sanic
+
+    app = Sanic("kara_freeze_test")
+    before = gc.get_freeze_count()
+    try:
+        agent = asyncio.run(rasa.core.run.load_agent_on_start(
+            str(tmp_path / "no-model.tar.gz"), AvailableEndpoints(), None, app, asyncio.new_event_loop()))
+        assert app.ctx.agent is agent and not agent.is_ready()  # Rasa's answer to a missing model
+        assert gc.get_freeze_count() > before
+    finally:
+        gc.unfreeze()

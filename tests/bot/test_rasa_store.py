@@ -29,7 +29,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy.engine import make_url
 
 from bot import paths
-from bot.rasa_store import CachedSQLTrackerStore, latest_session
+from bot.rasa_store import CachedSQLTrackerStore, Chunk, latest_session
 
 DOMAIN = Domain.load(str(paths.ROOT / "domain.yml"))
 
@@ -42,8 +42,9 @@ def _store_args(url: str) -> Dict[str, Any]:
             "db": parsed.database, "username": parsed.username}
 
 
-def _events(tracker: DialogueStateTracker) -> List[Dict[str, Any]]:
-    return [event.as_dict() for event in tracker.events]
+def _events(tracker: DialogueStateTracker) -> List[Any]:
+    """Each event as it serialises and every attribute it holds."""
+    return [(event.as_dict(), type(event), vars(event)) for event in tracker.events]
 
 
 def _turn(rng: random.Random, clock: List[float]) -> List[Event]:
@@ -113,6 +114,9 @@ def test_latest_session_keeps_the_rows_at_or_after_the_last_session_start() -> N
         BotUttered("same instant", timestamp=5.0),
         UserUttered("later", timestamp=6.0),
     ]]
-    assert [json.loads(row)["timestamp"] for row in latest_session(rows)] == [5.0, 5.0, 6.0]
-    no_start = rows[:1] + rows[2:3]
+    chunks = (Chunk.of_rows(rows[:2]), Chunk.of_rows(rows[2:5]), Chunk.of_rows(rows[5:]))
+    kept = [event for chunk in latest_session(chunks) for event in chunk.unpickle()]
+    assert [(type(event).__name__, event.timestamp) for event in kept] == [
+        ("SessionStarted", 5.0), ("BotUttered", 5.0), ("UserUttered", 6.0)]
+    no_start = (Chunk.of_rows(rows[:1] + rows[2:3]),)
     assert latest_session(no_start) == no_start

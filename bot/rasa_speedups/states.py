@@ -1,0 +1,145 @@
+"""A conversation's past states, worked out once per turn instead of five times.
+
+To predict an action, Rasa's rule and memoization policies each turn the
+whole conversation into states (``Domain.states_for_tracker_history``):
+replay every event into a fresh tracker and describe it before every action
+(``get_active_state``). The rule policy does it twice (for the message's
+text and for its intent), the memoization policy once, and a turn predicts
+twice (the answer, then ``action_listen``): five replays of the whole session
+a turn, 22% of a Rasa process's busy samples at 10 concurrent conversations.
+
+Here the states before each action are recorded once per tracker (:class:`Replay`)
+and every call builds its answer from copies of them with Rasa's own
+steps (hidden rule turns, rule-only features, the substituted user input);
+when the tracker has only grown since (the second prediction of a turn), the
+replay goes on from where it stopped. The events a replay was made from are
+compared by identity: anything else (a reverted or restarted conversation, a
+new tracker) replays from the start, as Rasa does. Training trackers (Rasa's
+``TrackerWithCachedStates``, which keeps its own) are left to Rasa.
+``tests/bot/test_rasa_speedups.py`` holds the states equal to Rasa's on
+recorded and random conversations.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Text
+
+if TYPE_CHECKING:
+    from rasa.shared.core.domain import Domain, State
+    from rasa.shared.core.events import Event
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+
+@dataclass
+class Position:
+    """The replayed tracker just before one action (or at the end)."""
+
+    hide_rule_turn: bool
+    #: ``get_active_state`` there (handed out as copies: Rasa's callers change states)
+    state: "State"
+    #: the previous action's sub-state there (``tracker.latest_action``)
+    prev_action: Optional[Dict[Text, Any]]
+    #: whether a hidden rule turn may start there (no follow-up action, not the active loop)
+    can_hide: bool
+
+
+@dataclass
+class Replay:
+    """Positions of a replay of ``applied`` (the tracker's applied events)."""
+
+    domain: "Domain"
+    omit_unset_slots: bool
+    applied: List["Event"]
+    tracker: "DialogueStateTracker"  # the replay, after every applied event
+    positions: List[Position] = field(default_factory=list)  # one per ActionExecuted in applied
+    #: the tracker's events this replay describes: the deque, its length and last event
+    version: tuple = ()  # type: ignore[type-arg]
+
+
+def _position(domain: "Domain", tracker: "DialogueStateTracker", hide_rule_turn: bool,
+              omit_unset_slots: bool) -> Position:
+    return Position(hide_rule_turn, domain.get_active_state(tracker, omit_unset_slots=omit_unset_slots),
+                    None if tracker.latest_action is None else dict(tracker.latest_action),
+                    not tracker.followup_action and not tracker.latest_action_name == tracker.active_loop_name)
+
+
+def _version(tracker: "DialogueStateTracker") -> tuple:  # type: ignore[type-arg]
+    events = tracker.events
+    return (id(events), len(events), events[-1] if events else None)
+
+
+def _same_version(replay: Replay, tracker: "DialogueStateTracker") -> bool:
+    events = tracker.events
+    old = replay.version
+    return bool(old) and old[0] == id(events) and old[1] == len(events) and (
+        not events or events[-1] is old[2])
+
+
+def replay_of(domain: "Domain", tracker: "DialogueStateTracker", omit_unset_slots: bool) -> List[Position]:
+    """The positions of Rasa's ``generate_all_prior_trackers``, the last one
+    being the tracker as it is now."""
+    from rasa.shared.core.events import ActionExecuted
+
+    replays: Dict[bool, Replay] = tracker.__dict__.setdefault("_kara_replays", {})
+    replay = replays.get(omit_unset_slots)
+    if replay is not None and replay.domain is domain and _same_version(replay, tracker):
+        return replay.positions
+    applied = tracker.applied_events()
+    kept = 0
+    if replay is not None and replay.domain is domain and len(replay.applied) <= len(applied) and all(
+            old is new for old, new in zip(replay.applied, applied)):
+        kept = len(replay.applied)  # only grown: go on from there
+        replay.positions.pop()  # the old end, described again before the next action
+    else:
+        replay = Replay(domain, omit_unset_slots, [], tracker.init_copy())
+        replays[omit_unset_slots] = replay
+    for event in applied[kept:]:
+        if isinstance(event, ActionExecuted):
+            replay.positions.append(_position(domain, replay.tracker, event.hide_rule_turn, omit_unset_slots))
+        replay.tracker.update(event)
+    replay.positions.append(_position(domain, replay.tracker, False, omit_unset_slots))
+    replay.applied = applied
+    replay.version = _version(tracker)
+    return replay.positions
+
+
+def _copy(state: "State") -> "State":
+    return {kind: dict(sub_state) for kind, sub_state in state.items()}  # type: ignore[misc]
+
+
+def install() -> None:
+    from rasa.shared.core.constants import PREVIOUS_ACTION
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    rasa_states = Domain.states_for_tracker_history
+
+    def states_for_tracker_history(self: Domain, tracker: DialogueStateTracker, omit_unset_slots: bool = False,
+                                   ignore_rule_only_turns: bool = False,
+                                   rule_only_data: Optional[Dict[Text, Any]] = None) -> List["State"]:
+        if type(tracker) is not DialogueStateTracker:  # training trackers keep their own cache
+            return rasa_states(self, tracker, omit_unset_slots, ignore_rule_only_turns, rule_only_data)
+        # Rasa's loop (Domain.states_for_tracker_history), over the recorded positions
+        states: List["State"] = []
+        last_ml_action_sub_state = None
+        turn_was_hidden = False
+        for position in replay_of(self, tracker, omit_unset_slots):
+            if ignore_rule_only_turns:
+                if not turn_was_hidden:
+                    last_ml_action_sub_state = (None if position.prev_action is None
+                                                else dict(position.prev_action))
+                if position.can_hide:
+                    turn_was_hidden = position.hide_rule_turn
+                if turn_was_hidden:
+                    continue
+            state = _copy(position.state)
+            if ignore_rule_only_turns:
+                self._remove_rule_only_features(state, rule_only_data)
+                if states:
+                    self._substitute_rule_only_user_input(state, states[-1])
+                if last_ml_action_sub_state:
+                    state[PREVIOUS_ACTION] = last_ml_action_sub_state
+            states.append(self._clean_state(state))
+        return states
+
+    Domain.states_for_tracker_history = states_for_tracker_history  # type: ignore[method-assign]
