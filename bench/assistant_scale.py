@@ -47,37 +47,11 @@ from bench.stats import ms, summary
 from bot import paths
 from bot.databases import temporary_database
 from bot.model_cache import ensure_model
-from bot.processes import (
-    BotProcess,
-    BotStack,
-    ManagedProcess,
-    action_server,
-    actions_ready,
-    free_port,
-    http_json,
-    seed_shop,
-    start_bot_stack,
-    write_endpoints,
-)
+from bot.processes import BotProcess, BotStack, seed_shop, start_bot_stack, stock_rasa
 from handoff.rasa_pool import RasaPool
 
 LABEL = {"a": "(a) stock rasa run, in-memory store", "s": "(s) Rasa's SQL store as it comes, 1 process",
          "b": "(b) project, SQL store, 1 process", "c": "(c) project, SQL store, 2 processes + pool"}
-
-
-def stock_rasa(model: Path, shop_db_url: str, log_dir: Path) -> BotProcess:
-    """``rasa run`` as before: in-memory tracker store, open API, ``--cors *``."""
-    r_port, a_port = free_port(), free_port()
-    endpoints = write_endpoints(log_dir / "endpoints-stock.yml", a_port)
-    actions = action_server(a_port, shop_db_url, log_dir, " stock").start()
-    rasa = ManagedProcess(
-        "stock Rasa", [str(paths.VENV_BIN / "rasa"), "run", "--enable-api", "--cors", "*", "--port",
-                       str(r_port), "--model", str(model), "--endpoints", str(endpoints),
-                       "--interface", "127.0.0.1"], log_dir / "rasa-stock.log").start()
-    member = BotProcess(f"http://127.0.0.1:{r_port}", f"http://127.0.0.1:{a_port}", rasa, actions)
-    actions.wait_ready(lambda: actions_ready(member.actions_url), 300)
-    rasa.wait_ready(lambda: isinstance(http_json(f"{member.rasa_url}/status"), dict), 300)
-    return member
 
 
 async def segment(pool: RasaPool, conversations: int, seconds: float) -> Tuple[List[float], int]:

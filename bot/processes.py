@@ -380,3 +380,24 @@ def start_bot_stack(model: Path, shop_db_url: str, log_dir: Path,
         stack.stop()
         raise
     return stack
+
+
+def stock_rasa(model: Path, shop_db_url: str, log_dir: Path, tracker_db_url: Optional[str] = None) -> BotProcess:
+    """Rasa as it comes: ``rasa run`` without the project's patches
+    (``bot/rasa_speedups/``) or tracker store, open API, ``--cors *`` (as the
+    project ran it before), with its own action server; Rasa's in-memory
+    tracker store, or its own SQL store on ``tracker_db_url``. The yardstick
+    of ``bench.assistant_scale`` and of the test that the project's assistant
+    answers as Rasa does."""
+    r_port, a_port = free_port(), free_port()
+    endpoints = write_endpoints(log_dir / "endpoints-stock.yml", a_port, tracker_db_url=tracker_db_url,
+                                store_type="SQL")
+    actions = action_server(a_port, shop_db_url, log_dir, " stock").start()
+    rasa = ManagedProcess(
+        "stock Rasa", [str(paths.VENV_BIN / "rasa"), "run", "--enable-api", "--cors", "*", "--port",
+                       str(r_port), "--model", str(model), "--endpoints", str(endpoints),
+                       "--interface", "127.0.0.1"], log_dir / "rasa-stock.log").start()
+    member = BotProcess(f"http://127.0.0.1:{r_port}", f"http://127.0.0.1:{a_port}", rasa, actions)
+    actions.wait_ready(lambda: actions_ready(member.actions_url), 300)
+    rasa.wait_ready(lambda: rasa_ready(member.rasa_url, ""), 300)
+    return member

@@ -104,6 +104,8 @@ def test_appended_events_are_validated_as_rasa_does(body: object) -> None:
 def _state(rng: random.Random, start: bool = False) -> dict:
     if start:  # a conversation's first state: no previous action
         return rng.choice([{}, {"slots": {"role": (1.0,)}}])
+    if rng.random() < 0.15:  # an end-to-end turn: the bot's text, no action name; or a rule's "not set"
+        return {"prev_action": rng.choice([{"action_text": "hi there"}, {"action_name": "should_not_be_set"}])}
     state = {"prev_action": {"action_name": rng.choice(["action_listen", "utter_greet", "utter_email"])}}
     if state["prev_action"]["action_name"] == "action_listen":
         state["user"] = {"intent": rng.choice(["greet", "ask_email", "thank"])}
