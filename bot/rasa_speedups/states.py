@@ -1,4 +1,4 @@
-"""A conversation's past states, worked out once per turn instead of five times.
+"""A conversation's applied events and past states, worked out once a turn.
 
 To predict an action, Rasa's rule and memoization policies each turn the
 whole conversation into states (``Domain.states_for_tracker_history``):
@@ -16,13 +16,23 @@ replay goes on from where it stopped. The events a replay was made from are
 compared by identity: anything else (a reverted or restarted conversation, a
 new tracker) replays from the start, as Rasa does. Training trackers (Rasa's
 ``TrackerWithCachedStates``, which keeps its own) are left to Rasa.
-``tests/bot/test_rasa_speedups.py`` holds the states equal to Rasa's on
-recorded and random conversations.
+
+The events that apply (``DialogueStateTracker.applied_events``: reverted
+ones undone, a form's repeated executions folded) were worked out from the
+whole conversation on each call, five to seven times a turn (the replays, the
+session-expiry checks). Here they are kept beside the tracker's events, and
+events appended since are added to them when they cannot change what came
+before (no restart, session start, revert, new form or form execution);
+anything else is Rasa's computation again.
+
+``tests/bot/test_rasa_speedups.py`` holds both equal to Rasa's on random
+conversations grown event by event.
 """
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Text
+from typing import TYPE_CHECKING, Any, Deque, Dict, List, Optional, Set, Text
 
 if TYPE_CHECKING:
     from rasa.shared.core.domain import Domain, State
@@ -103,6 +113,36 @@ def replay_of(domain: "Domain", tracker: "DialogueStateTracker", omit_unset_slot
     return replay.positions
 
 
+@dataclass
+class Applied:
+    """A tracker's applied events, and the events they were worked out from."""
+
+    events: Deque["Event"]  # the tracker's deque (Rasa replaces it on a reset)
+    count: int
+    last: Optional["Event"]
+    loops: Set[Text]  # the names of the forms the conversation activated
+    applied: List["Event"]
+
+
+def _grows_plainly(event: "Event", loops: Set[Text]) -> bool:
+    """Whether Rasa's ``applied_events`` appends ``event`` as it is, without
+    changing what it found for the events before it."""
+    from rasa.shared.core.events import (
+        ActionExecuted,
+        ActionReverted,
+        ActiveLoop,
+        Restarted,
+        SessionStarted,
+        UserUtteranceReverted,
+    )
+
+    if isinstance(event, (Restarted, SessionStarted, ActionReverted, UserUtteranceReverted)):
+        return False
+    if isinstance(event, ActiveLoop):
+        return not event.name or event.name in loops  # a new form would change earlier events
+    return not (isinstance(event, ActionExecuted) and event.action_name in loops)
+
+
 def _copy(state: "State") -> "State":
     return {kind: dict(sub_state) for kind, sub_state in state.items()}  # type: ignore[misc]
 
@@ -110,7 +150,30 @@ def _copy(state: "State") -> "State":
 def install() -> None:
     from rasa.shared.core.constants import PREVIOUS_ACTION
     from rasa.shared.core.domain import Domain
+    from rasa.shared.core.events import ActiveLoop
     from rasa.shared.core.trackers import DialogueStateTracker
+
+    rasa_applied = DialogueStateTracker.applied_events
+
+    def applied_events(self: DialogueStateTracker) -> List["Event"]:
+        events = self.events
+        if type(self) is not DialogueStateTracker or events.maxlen is not None:
+            return rasa_applied(self)  # training trackers; a capped deque drops old events
+        kept: Optional[Applied] = self.__dict__.get("_kara_applied")
+        if kept is not None and kept.events is events and kept.count <= len(events) and (
+                kept.count == 0 or events[kept.count - 1] is kept.last):
+            new = list(itertools.islice(events, kept.count, None))
+            if all(_grows_plainly(event, kept.loops) for event in new):
+                kept.applied += new
+                kept.count, kept.last = len(events), events[-1] if events else None
+                return list(kept.applied)
+        applied = rasa_applied(self)
+        loops = {event.name for event in events if isinstance(event, ActiveLoop) and event.name}
+        self.__dict__["_kara_applied"] = Applied(events, len(events), events[-1] if events else None, loops,
+                                                 list(applied))
+        return applied
+
+    DialogueStateTracker.applied_events = applied_events  # type: ignore[method-assign]
 
     rasa_states = Domain.states_for_tracker_history
 

@@ -43,6 +43,7 @@ RASA_CLASSES = {cls.type_name: cls for cls in reversed(all_subclasses(Event))}  
 RASA_POSSIBLE_KEYS = RulePolicy._get_possible_keys
 RASA_VALIDATE_EVENTS = rasa.server.validate_events_in_request_body
 RASA_STATES = Domain.states_for_tracker_history
+RASA_APPLIED = DialogueStateTracker.applied_events
 RASA_COPIES = {name: importlib.import_module(name).copy for name in debug_logs.MODULES}
 rasa_speedups.install()
 
@@ -171,8 +172,8 @@ def _event(rng: random.Random, clock: List[float]) -> Event:
 
 def test_past_states_are_rasas_as_a_conversation_grows() -> None:
     """Random conversations grown event by event (the replay goes on where it
-    stopped, or starts again after a revert or restart): at every step each
-    variant of the states is Rasa's."""
+    stopped, or starts again after a revert or restart): at every step the
+    applied events and each variant of the states are Rasa's."""
     compared = 0
     for seed in range(60):
         rng = random.Random(seed)
@@ -180,6 +181,7 @@ def test_past_states_are_rasas_as_a_conversation_grows() -> None:
         clock = [1_700_000_000.0]
         for _ in range(rng.randint(5, 60)):
             tracker.update(_event(rng, clock))
+            assert [id(e) for e in tracker.applied_events()] == [id(e) for e in RASA_APPLIED(tracker)]
             if rng.random() < 0.5:
                 continue
             for ignore in (False, True):
@@ -189,6 +191,34 @@ def test_past_states_are_rasas_as_a_conversation_grows() -> None:
                         assert ours == RASA_STATES(DOMAIN, tracker, omit, ignore, rule_only)
                         compared += 1
     assert compared > 1000
+
+
+def test_a_form_folds_as_in_rasa() -> None:
+    """A form's happy path (its executions fold into one) and a form that ran
+    before it was activated (its earlier events change when it is), grown
+    event by event."""
+    def user(intent: str) -> UserUttered:
+        return UserUttered(intent, intent={"name": intent, "confidence": 1.0})
+
+    listen, form = ActionExecuted("action_listen"), "order_form"
+    runs = [
+        [ActionExecuted("action_listen"), user("track_order"), ActionExecuted(form), ActiveLoop(form),
+         SlotSet("requested_slot", "order_number"), BotUttered("number?"), ActionExecuted("action_listen"),
+         user("inform"), ActionExecuted(form), SlotSet("order_number", "KH-1001"),
+         SlotSet("requested_slot", "order_contact"), ActionExecuted("action_listen"), user("inform"),
+         ActionExecuted(form), ActiveLoop(None), SlotSet("requested_slot", None), ActionExecuted("utter_done")],
+        [ActionExecuted("action_listen"), user("track_order"), ActionExecuted(form), ActionExecuted("action_listen"),
+         user("inform"), ActionExecuted(form), ActiveLoop(form), ActionExecuted(form), listen],
+    ]
+    for events in runs:
+        tracker = DialogueStateTracker("s", DOMAIN.slots)
+        for event in events:
+            tracker.update(event)
+            assert [id(e) for e in tracker.applied_events()] == [id(e) for e in RASA_APPLIED(tracker)]
+            for ignore in (False, True):
+                assert DOMAIN.states_for_tracker_history(tracker, False, ignore, RULE_ONLY) == \
+                    RASA_STATES(DOMAIN, tracker, False, ignore, RULE_ONLY)
+        assert len(RASA_APPLIED(tracker)) < len(tracker.events)  # the form's executions folded
 
 
 def test_past_states_handed_out_are_copies() -> None:
