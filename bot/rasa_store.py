@@ -10,13 +10,12 @@ session on each turn (a query bringing every row, JSON decoding) and, to
 store the turn, counts the session's rows again to know which events are new.
 Profiled at 10 concurrent conversations that was about 40% of a Rasa
 process's busy samples (README, "Assistant at scale"). Here the session's
-events stay in memory after a turn, as Rasa's store builds them from their
-rows and then pickled (:class:`Chunk`), and the next turn of that
-conversation rebuilds its tracker from fresh copies of them, when the table
-says nobody wrote since (its
-highest event id for the conversation is the one this process wrote last:
-one indexed query). The turn's new events are the ones after those it was
-built from. Everything else, and every doubt, goes to Rasa's code:
+events stay in memory after a turn, built from their rows as Rasa's store
+builds them and kept pickled (:class:`Chunk`), and the next turn of that
+conversation rebuilds its tracker from fresh copies of them when the table
+says nobody wrote since (its highest event id for the conversation is the
+one this process wrote last: one indexed query). The turn's new events are
+the ones after those it was built from. Everything else, and every doubt, goes to Rasa's code:
 
 * a tracker this store did not hand out (the HTTP API replacing events) is
   saved Rasa's way and forgets the cache;
