@@ -19,7 +19,9 @@ in order. How, step by step:
    order, so ids and timestamps follow the order they were sent). With a
    person (``waiting``/``agent``), a whole burst is taken: one commit; the
    next burst may already be submitted while this one commits (at most one
-   ahead). With the bot (or ``closed``), one message at a time.
+   ahead): once the socket's queue fills, it is taken without waiting for
+   the commit (:meth:`Pipeline._settle`). With the bot (or ``closed``), one
+   message at a time.
 3. **Acknowledge and relay** (:meth:`MessageFlow.relay`): once a burst is
    committed, the echo to the conversation's sockets and the copy to the
    owning agent go out in one bus round trip, in order. The pipeline awaits
@@ -84,7 +86,7 @@ class Pipeline:
 
     # Every socket has one, idle or not: slots only (no closure, no list until
     # a message comes; ``take`` is the gateway's function, shared by all).
-    __slots__ = ("socket", "gateway", "take", "subject", "items", "task", "room")
+    __slots__ = ("socket", "gateway", "take", "subject", "items", "task", "room", "full")
     LIMIT = 256
 
     def __init__(self, socket: ServerConnection, gateway: Any, take: Take) -> None:
@@ -96,6 +98,8 @@ class Pipeline:
         self.items: Optional[List[_Item]] = None
         self.task: "Optional[asyncio.Task[None]]" = None
         self.room: "Optional[asyncio.Future[None]]" = None
+        #: set while the worker waits for a step, woken early should the queue fill (see _settle)
+        self.full: "Optional[asyncio.Future[None]]" = None
 
     async def add(self, message: Any, ref: Optional[str]) -> None:
         if self.items is None:
@@ -104,6 +108,7 @@ class Pipeline:
         if self.task is None:
             self.task = asyncio.ensure_future(self._work())
         elif len(self.items) >= self.LIMIT:
+            _resolve(self.full)
             self.room = asyncio.get_running_loop().create_future()
             await self.room
 
@@ -115,11 +120,32 @@ class Pipeline:
                 self._wake()
                 ahead = await self._take_all(batch, ahead)
                 if not self.items and ahead is not None:
-                    step, ahead = ahead, None
-                    await self._finish(step)
+                    ahead = await self._settle(ahead)
         finally:
             self.task = None
             self._wake()
+
+    async def _settle(self, step: _Step) -> Optional[_Step]:
+        """Finish ``step`` (returns None), unless the queue fills first: then
+        returns it still running, and the next burst is taken (submitted to
+        the group commit) before it is finished. The storage then writes that
+        burst while this one is relayed, instead of both waiting in turn."""
+        work, items = step
+        task = asyncio.ensure_future(work)
+        if not task.done():
+            full = self.full = asyncio.get_running_loop().create_future()
+            task.add_done_callback(lambda _: _resolve(full))
+            try:
+                await full
+            except BaseException:
+                task.cancel()
+                raise
+            finally:
+                self.full = None
+            if not task.done():
+                return task, items
+        await self._finish((task, items))
+        return None
 
     async def _take_all(self, batch: List[_Item], ahead: Optional[_Step]) -> Optional[_Step]:
         """Hand ``batch`` to :attr:`take` until all is taken; returns the step still running."""
@@ -171,6 +197,11 @@ class Pipeline:
     async def drain(self) -> None:
         while self.task is not None:
             await self.task
+
+
+def _resolve(future: "Optional[asyncio.Future[None]]") -> None:
+    if future is not None and not future.done():
+        future.set_result(None)
 
 
 async def send(socket: ServerConnection, frame: frames.Frame) -> None:
