@@ -36,22 +36,39 @@ def _copy_value(value: Optional[str]) -> str:
     return _NULL if value is None else _copy_text(value)
 
 
+Stored = Tuple[MessageRecord, bool]
+#: a submission waiting for the group commit: its messages, its future, and
+#: whether that future resolves to one result (submit_message) or a list
+_Submitted = Tuple[List[MessageRecord], "asyncio.Future[Any]", bool]
+
+
 class MessageWrites:
     """The message writer half of :class:`~handoff.storage.Storage` (its ``__init__`` sets these)."""
 
     engine: AsyncEngine
-    _pending: List[Tuple[MessageRecord, "asyncio.Future[Tuple[MessageRecord, bool]]"]]
+    _pending: List[_Submitted]
     _flushing: "Optional[asyncio.Task[None]]"
     _fast_insert: Optional[FastInsert]
     _writer: Optional[AsyncConnection]
     stored: "collections.Counter[str]"
 
-    def submit_message(self, message: MessageRecord) -> "asyncio.Future[Tuple[MessageRecord, bool]]":
+    def submit_message(self, message: MessageRecord) -> "asyncio.Future[Stored]":
         """Queue ``message`` for the next group commit, now (calls keep their
         order); the future resolves as :meth:`add_message` returns."""
+        return self._submit([message], True)
+
+    def submit_messages(self, messages: List[MessageRecord]) -> "asyncio.Future[List[Stored]]":
+        """:meth:`submit_message` for a burst, in order, with one future for
+        all of them (one to make, resolve and await, not one a message)."""
+        return self._submit(messages, False)
+
+    def _submit(self, messages: List[MessageRecord], one: bool) -> "asyncio.Future[Any]":
         loop = asyncio.get_running_loop()
-        future: "asyncio.Future[Tuple[MessageRecord, bool]]" = loop.create_future()
-        self._pending.append((message, future))
+        future: "asyncio.Future[Any]" = loop.create_future()
+        if not messages:  # nothing to write: no transaction
+            future.set_result([])
+            return future
+        self._pending.append((messages, future, one))
         if self._flushing is None:
             self._flushing = loop.create_task(self._flush())
         return future
@@ -61,16 +78,19 @@ class MessageWrites:
             while self._pending:
                 batch, self._pending = self._pending, []
                 try:
-                    stored = await self._insert_messages([m for m, _ in batch])
+                    stored = await self._insert_messages([m for messages, _, _ in batch for m in messages])
                 except Exception as exc:  # the whole transaction failed
-                    for _, future in batch:
+                    for _, future, _ in batch:
                         if not future.done():
                             future.set_exception(exc)
                 else:
                     self.stored.update(record.sender for record, new in stored if new)  # handoff/metrics.py
-                    for (_, future), result in zip(batch, stored):
+                    start = 0
+                    for messages, future, one in batch:
+                        end = start + len(messages)
                         if not future.done():
-                            future.set_result(result)
+                            future.set_result(stored[start] if one else stored[start:end])
+                        start = end
         finally:
             self._flushing = None
 

@@ -62,7 +62,7 @@ from .core import GatewayCore
 from .hub import SEPARATOR, Hub
 from .live_state import AGENT, BOT, WAITING, LiveState
 from .protocol import ProtocolError
-from .storage import AgentRecord, ConversationRecord, MessageRecord, utcnow
+from .storage import AgentRecord, ConversationRecord, MessageRecord, chat_message, utcnow
 
 if TYPE_CHECKING:
     from .agents import AgentDesk
@@ -77,8 +77,8 @@ Taken = Tuple[int, Awaitable[None], bool]
 Take = Callable[[Any, Any, List[Any]], Awaitable[Taken]]
 _Item = Tuple[Any, Optional[str]]
 _Step = Tuple[Awaitable[None], List[_Item]]
-#: submitted to the group commit: each resolves to (the stored message, whether it is new)
-Stored = List["asyncio.Future[Tuple[MessageRecord, bool]]"]
+#: a burst submitted to the group commit: resolves to (the stored message, whether it is new) each
+Stored = asyncio.Future[List[Tuple[MessageRecord, bool]]]
 
 
 class Pipeline:
@@ -286,18 +286,13 @@ class MessageFlow:
         live = await self.core.live.get(cid)
         if live.state in (AGENT, WAITING):
             now = utcnow()  # a burst read together shares its timestamp (one to format, not one each)
-            stored = [
-                self.core.storage.submit_message(
-                    MessageRecord(
-                        conversation_id=cid, sender="shopper", text=m.text, client_id=m.client_id, created_at=now
-                    )
-                )
-                for m in messages
-            ]
+            stored = self.core.storage.submit_messages(
+                [chat_message(cid, "shopper", m.text, now, client_id=m.client_id) for m in messages]
+            )
             relay = self.relay(cid, stored, live.agent_id)
             if emergency.described(m.text for m in messages):  # Rasa is paused: the gateway screens
                 relay = _in_order(relay, self.shopper.medical_emergency(conversation, live))
-            return len(stored), relay, True
+            return len(messages), relay, True
         return 1, self._to_bot(conversation, live, messages[0]), False
 
     async def agent_messages(self, agent: AgentRecord, messages: Sequence[Any]) -> Taken:
@@ -310,15 +305,10 @@ class MessageFlow:
             count += 1
         await self.desk.owned(agent, cid)
         now = utcnow()  # shared by the burst, as in shopper_messages
-        stored = [
-            self.core.storage.submit_message(
-                MessageRecord(
-                    conversation_id=cid, sender="agent", text=m.text, agent_id=agent.id, agent_name=agent.name,
-                    created_at=now,
-                )
-            )
-            for m in messages[:count]
-        ]
+        stored = self.core.storage.submit_messages(
+            [chat_message(cid, "agent", m.text, now, agent_id=agent.id, agent_name=agent.name)
+             for m in messages[:count]]
+        )
         return count, self.relay(cid, stored, agent.id), True
 
     async def attachment_recipient(self, cid: str, agent: Optional[AgentRecord]) -> Optional[int]:
@@ -333,18 +323,15 @@ class MessageFlow:
     async def attachment(self, message: MessageRecord, agent_id: Optional[int]) -> MessageRecord:
         """A sent file's message (handoff/attachments/): stored, then relayed
         like any message; never to the assistant (it reads text only)."""
-        stored = self.core.storage.submit_message(message)
-        await self.relay(message.conversation_id, [stored], agent_id)
-        return (await stored)[0]
+        stored = self.core.storage.submit_messages([message])
+        await self.relay(message.conversation_id, stored, agent_id)
+        return (await stored)[0][0]
 
     async def relay(self, cid: str, stored: Stored, agent_id: Optional[int]) -> None:
         """Once committed, publish messages to the conversation and (when
         owned) to its agent, in order, in one bus round trip: one payload per
         topic (see :meth:`Hub.publish`), each message serialised once."""
-        texts = []
-        for future in stored:
-            record, _ = await future
-            texts.append(frames.message_json(record))
+        texts = [frames.message_json(record) for record, _ in await stored]
         events: List[Tuple[str, str]] = [(Hub.shopper_topic(cid), SEPARATOR.join(texts))]
         if agent_id is not None:
             events.append((Hub.agent_topic(agent_id), SEPARATOR.join([frames.for_agent(t, cid) for t in texts])))
