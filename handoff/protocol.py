@@ -388,7 +388,9 @@ def parse_frame(raw: Union[str, bytes], frames: Mapping[str, _Spec]) -> Any:
     """
     if not isinstance(raw, str):
         raise ProtocolError(Code.BINARY, "Binary frames are not supported; send JSON text.")
-    if len(raw) > MAX_FRAME_BYTES or len(raw.encode("utf-8", "surrogatepass")) > MAX_FRAME_BYTES:
+    if len(raw) > MAX_FRAME_BYTES or (  # a character is at most 4 bytes: short frames need no encoding
+        len(raw) > MAX_FRAME_BYTES // 4 and len(raw.encode("utf-8", "surrogatepass")) > MAX_FRAME_BYTES
+    ):
         raise ProtocolError(Code.TOO_LARGE, f"Frames are limited to {MAX_FRAME_BYTES} bytes.")
     try:
         body = json.loads(raw)
