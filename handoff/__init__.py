@@ -3,8 +3,9 @@
 Where things are:
 
 * ``PROTOCOL.md``: the websocket protocol (every frame, field and error);
-  ``protocol.py``: its limits, error codes and client frame parser;
-  ``frames.py``: every frame the gateway sends.
+  ``protocol.py``: its limits, error codes and client frame parser
+  (``client_frames.py``: the client frames as typed records);
+  ``frames/``: every frame the gateway sends (``base.py``, ``shopper.py``, ``agent.py``).
 * ``live_state.py``: the queue and live state contract (``QueueStore``) and
   the in-memory store; ``live_state_redis.py``: the Redis store (Lua, atomic).
 * ``storage.py``: SQL storage (SQLAlchemy); ``models.py``: the schema;

@@ -126,8 +126,7 @@ class BotTurns:
             await self.unavailable(conversation, text, isinstance(exc, RasaActionsFailed))
             return
         records, handoff = _shown(cid, replies)
-        submitted = [core.storage.submit_message(r) for r in records]  # one group commit
-        stored = [await future for future in submitted]
+        stored = await core.storage.submit_messages(records)  # one group commit
         await core.hub.send(typing_off, *(Hub.to_shopper(cid, frames.message_frame(r)) for r, _ in stored))
         if handoff is not None:
             await self.handoffs.start(conversation, handoff)

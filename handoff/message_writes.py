@@ -10,7 +10,8 @@ import json
 import re
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple
 
-from sqlalchemy import select
+from sqlalchemy import String, any_, bindparam, select
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -36,22 +37,49 @@ def _copy_value(value: Optional[str]) -> str:
     return _NULL if value is None else _copy_text(value)
 
 
+Stored = Tuple[MessageRecord, bool]
+#: a submission waiting for the group commit: its messages, its future, and
+#: whether that future resolves to one result (submit_message) or a list
+_Submitted = Tuple[List[MessageRecord], "asyncio.Future[Any]", bool]
+
+
+_messages = models.table_of(models.Message)
+#: earlier messages of a conversation with these client ids, on PostgreSQL (see _write_messages)
+_EARLIER_PG = select(_messages).where(
+    _messages.c.conversation_id == bindparam("conversation_id"),
+    _messages.c.client_id == any_(bindparam("client_ids", type_=postgresql.ARRAY(String(64)))),
+)
+
+
 class MessageWrites:
     """The message writer half of :class:`~handoff.storage.Storage` (its ``__init__`` sets these)."""
 
     engine: AsyncEngine
-    _pending: List[Tuple[MessageRecord, "asyncio.Future[Tuple[MessageRecord, bool]]"]]
+    _pending: List[_Submitted]
     _flushing: "Optional[asyncio.Task[None]]"
     _fast_insert: Optional[FastInsert]
     _writer: Optional[AsyncConnection]
+    #: the batch being written may be committed already (see _insert_messages)
+    _committing: bool = False
     stored: "collections.Counter[str]"
 
-    def submit_message(self, message: MessageRecord) -> "asyncio.Future[Tuple[MessageRecord, bool]]":
+    def submit_message(self, message: MessageRecord) -> "asyncio.Future[Stored]":
         """Queue ``message`` for the next group commit, now (calls keep their
         order); the future resolves as :meth:`add_message` returns."""
+        return self._submit([message], True)
+
+    def submit_messages(self, messages: List[MessageRecord]) -> "asyncio.Future[List[Stored]]":
+        """:meth:`submit_message` for a burst, in order, with one future for
+        all of them (one to make, resolve and await, not one a message)."""
+        return self._submit(messages, False)
+
+    def _submit(self, messages: List[MessageRecord], one: bool) -> "asyncio.Future[Any]":
         loop = asyncio.get_running_loop()
-        future: "asyncio.Future[Tuple[MessageRecord, bool]]" = loop.create_future()
-        self._pending.append((message, future))
+        future: "asyncio.Future[Any]" = loop.create_future()
+        if not messages:  # nothing to write: no transaction
+            future.set_result([])
+            return future
+        self._pending.append((messages, future, one))
         if self._flushing is None:
             self._flushing = loop.create_task(self._flush())
         return future
@@ -61,16 +89,19 @@ class MessageWrites:
             while self._pending:
                 batch, self._pending = self._pending, []
                 try:
-                    stored = await self._insert_messages([m for m, _ in batch])
+                    stored = await self._insert_messages([m for messages, _, _ in batch for m in messages])
                 except Exception as exc:  # the whole transaction failed
-                    for _, future in batch:
+                    for _, future, _ in batch:
                         if not future.done():
                             future.set_exception(exc)
                 else:
                     self.stored.update(record.sender for record, new in stored if new)  # handoff/metrics.py
-                    for (_, future), result in zip(batch, stored):
+                    start = 0
+                    for messages, future, one in batch:
+                        end = start + len(messages)
                         if not future.done():
-                            future.set_result(result)
+                            future.set_result(stored[start] if one else stored[start:end])
+                        start = end
         finally:
             self._flushing = None
 
@@ -83,17 +114,27 @@ class MessageWrites:
         before the commit, so nothing was written and the batch is written
         once more on a new connection. A failure at the commit is not
         retried (it may have been written): the senders get an error and
-        resend with their ``client_id``, which is stored once."""
+        resend with their ``client_id``, which is stored once.
+
+        On PostgreSQL the batch is written by one ``COPY`` (after the client
+        id look-up), atomic by itself: the writer runs in autocommit, with no
+        ``BEGIN`` and ``COMMIT`` round trips (about 0.3 of a batch's 1.1 ms
+        with one message, what a bot turn waits for). There, the end of the
+        ``COPY`` is the commit: a failure from then on is not retried."""
         for attempt in (1, 2):
             if self._writer is None:
-                self._writer = await self.engine.connect()
+                writer = await self.engine.connect()
+                if self._fast_insert is not None:
+                    writer = await writer.execution_options(isolation_level="AUTOCOMMIT")
+                self._writer = writer
+            self._committing = False
             transaction = await self._writer.begin()
             try:
                 results = await self._write_messages(self._writer, batch)
             except BaseException as exc:
                 lost = self._lost_connection(exc)
                 await self._drop_writer(invalidate=lost)
-                if lost and attempt == 1:
+                if lost and attempt == 1 and not self._committing:
                     continue
                 raise
             try:
@@ -138,9 +179,14 @@ class MessageWrites:
         results: List[Tuple[MessageRecord, bool]] = []
         fresh: List[MessageRecord] = []
         for conversation_id, client_ids in wanted.items():
-            found = await connection.execute(
-                select(table).where(table.c.conversation_id == conversation_id, table.c.client_id.in_(client_ids))
-            )
+            if self._fast_insert is not None:  # PostgreSQL: one array parameter, not an IN list rendered per call
+                found = await connection.execute(
+                    _EARLIER_PG, {"conversation_id": conversation_id, "client_ids": client_ids}
+                )
+            else:
+                found = await connection.execute(
+                    select(table).where(table.c.conversation_id == conversation_id, table.c.client_id.in_(client_ids))
+                )
             for row in found:
                 earlier.setdefault((conversation_id, row.client_id), _message(row))
         for message in batch:
@@ -202,6 +248,7 @@ class MessageWrites:
             async with driver.cursor() as cursor:
                 async with cursor.copy(sql) as copy:
                     await copy.write(rows)
+                    self._committing = True  # leaving the block ends the COPY: in autocommit, its commit
 
         return insert
 

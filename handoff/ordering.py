@@ -19,7 +19,9 @@ in order. How, step by step:
    order, so ids and timestamps follow the order they were sent). With a
    person (``waiting``/``agent``), a whole burst is taken: one commit; the
    next burst may already be submitted while this one commits (at most one
-   ahead). With the bot (or ``closed``), one message at a time.
+   ahead): once the socket's queue fills, it is taken without waiting for
+   the commit (:meth:`Pipeline._settle`). With the bot (or ``closed``), one
+   message at a time.
 3. **Acknowledge and relay** (:meth:`MessageFlow.relay`): once a burst is
    committed, the echo to the conversation's sockets and the copy to the
    owning agent go out in one bus round trip, in order. The pipeline awaits
@@ -60,7 +62,7 @@ from .core import GatewayCore
 from .hub import SEPARATOR, Hub
 from .live_state import AGENT, BOT, WAITING, LiveState
 from .protocol import ProtocolError
-from .storage import AgentRecord, ConversationRecord, MessageRecord, utcnow
+from .storage import AgentRecord, ConversationRecord, MessageRecord, chat_message, utcnow
 
 if TYPE_CHECKING:
     from .agents import AgentDesk
@@ -75,8 +77,8 @@ Taken = Tuple[int, Awaitable[None], bool]
 Take = Callable[[Any, Any, List[Any]], Awaitable[Taken]]
 _Item = Tuple[Any, Optional[str]]
 _Step = Tuple[Awaitable[None], List[_Item]]
-#: submitted to the group commit: each resolves to (the stored message, whether it is new)
-Stored = List["asyncio.Future[Tuple[MessageRecord, bool]]"]
+#: a burst submitted to the group commit: resolves to (the stored message, whether it is new) each
+Stored = asyncio.Future[List[Tuple[MessageRecord, bool]]]
 
 
 class Pipeline:
@@ -84,7 +86,7 @@ class Pipeline:
 
     # Every socket has one, idle or not: slots only (no closure, no list until
     # a message comes; ``take`` is the gateway's function, shared by all).
-    __slots__ = ("socket", "gateway", "take", "subject", "items", "task", "room")
+    __slots__ = ("socket", "gateway", "take", "subject", "items", "task", "room", "full")
     LIMIT = 256
 
     def __init__(self, socket: ServerConnection, gateway: Any, take: Take) -> None:
@@ -96,6 +98,8 @@ class Pipeline:
         self.items: Optional[List[_Item]] = None
         self.task: "Optional[asyncio.Task[None]]" = None
         self.room: "Optional[asyncio.Future[None]]" = None
+        #: set while the worker waits for a step, woken early should the queue fill (see _settle)
+        self.full: "Optional[asyncio.Future[None]]" = None
 
     async def add(self, message: Any, ref: Optional[str]) -> None:
         if self.items is None:
@@ -104,6 +108,7 @@ class Pipeline:
         if self.task is None:
             self.task = asyncio.ensure_future(self._work())
         elif len(self.items) >= self.LIMIT:
+            _resolve(self.full)
             self.room = asyncio.get_running_loop().create_future()
             await self.room
 
@@ -115,11 +120,32 @@ class Pipeline:
                 self._wake()
                 ahead = await self._take_all(batch, ahead)
                 if not self.items and ahead is not None:
-                    step, ahead = ahead, None
-                    await self._finish(step)
+                    ahead = await self._settle(ahead)
         finally:
             self.task = None
             self._wake()
+
+    async def _settle(self, step: _Step) -> Optional[_Step]:
+        """Finish ``step`` (returns None), unless the queue fills first: then
+        returns it still running, and the next burst is taken (submitted to
+        the group commit) before it is finished. The storage then writes that
+        burst while this one is relayed, instead of both waiting in turn."""
+        work, items = step
+        task = asyncio.ensure_future(work)
+        if not task.done():
+            full = self.full = asyncio.get_running_loop().create_future()
+            task.add_done_callback(lambda _: _resolve(full))
+            try:
+                await full
+            except BaseException:
+                task.cancel()
+                raise
+            finally:
+                self.full = None
+            if not task.done():
+                return task, items
+        await self._finish((task, items))
+        return None
 
     async def _take_all(self, batch: List[_Item], ahead: Optional[_Step]) -> Optional[_Step]:
         """Hand ``batch`` to :attr:`take` until all is taken; returns the step still running."""
@@ -171,6 +197,11 @@ class Pipeline:
     async def drain(self) -> None:
         while self.task is not None:
             await self.task
+
+
+def _resolve(future: "Optional[asyncio.Future[None]]") -> None:
+    if future is not None and not future.done():
+        future.set_result(None)
 
 
 async def send(socket: ServerConnection, frame: frames.Frame) -> None:
@@ -255,18 +286,13 @@ class MessageFlow:
         live = await self.core.live.get(cid)
         if live.state in (AGENT, WAITING):
             now = utcnow()  # a burst read together shares its timestamp (one to format, not one each)
-            stored = [
-                self.core.storage.submit_message(
-                    MessageRecord(
-                        conversation_id=cid, sender="shopper", text=m.text, client_id=m.client_id, created_at=now
-                    )
-                )
-                for m in messages
-            ]
+            stored = self.core.storage.submit_messages(
+                [chat_message(cid, "shopper", m.text, now, client_id=m.client_id) for m in messages]
+            )
             relay = self.relay(cid, stored, live.agent_id)
             if emergency.described(m.text for m in messages):  # Rasa is paused: the gateway screens
                 relay = _in_order(relay, self.shopper.medical_emergency(conversation, live))
-            return len(stored), relay, True
+            return len(messages), relay, True
         return 1, self._to_bot(conversation, live, messages[0]), False
 
     async def agent_messages(self, agent: AgentRecord, messages: Sequence[Any]) -> Taken:
@@ -279,15 +305,10 @@ class MessageFlow:
             count += 1
         await self.desk.owned(agent, cid)
         now = utcnow()  # shared by the burst, as in shopper_messages
-        stored = [
-            self.core.storage.submit_message(
-                MessageRecord(
-                    conversation_id=cid, sender="agent", text=m.text, agent_id=agent.id, agent_name=agent.name,
-                    created_at=now,
-                )
-            )
-            for m in messages[:count]
-        ]
+        stored = self.core.storage.submit_messages(
+            [chat_message(cid, "agent", m.text, now, agent_id=agent.id, agent_name=agent.name)
+             for m in messages[:count]]
+        )
         return count, self.relay(cid, stored, agent.id), True
 
     async def attachment_recipient(self, cid: str, agent: Optional[AgentRecord]) -> Optional[int]:
@@ -302,18 +323,15 @@ class MessageFlow:
     async def attachment(self, message: MessageRecord, agent_id: Optional[int]) -> MessageRecord:
         """A sent file's message (handoff/attachments/): stored, then relayed
         like any message; never to the assistant (it reads text only)."""
-        stored = self.core.storage.submit_message(message)
-        await self.relay(message.conversation_id, [stored], agent_id)
-        return (await stored)[0]
+        stored = self.core.storage.submit_messages([message])
+        await self.relay(message.conversation_id, stored, agent_id)
+        return (await stored)[0][0]
 
     async def relay(self, cid: str, stored: Stored, agent_id: Optional[int]) -> None:
         """Once committed, publish messages to the conversation and (when
         owned) to its agent, in order, in one bus round trip: one payload per
         topic (see :meth:`Hub.publish`), each message serialised once."""
-        texts = []
-        for future in stored:
-            record, _ = await future
-            texts.append(frames.message_json(record))
+        texts = [frames.message_json(record) for record, _ in await stored]
         events: List[Tuple[str, str]] = [(Hub.shopper_topic(cid), SEPARATOR.join(texts))]
         if agent_id is not None:
             events.append((Hub.agent_topic(agent_id), SEPARATOR.join([frames.for_agent(t, cid) for t in texts])))

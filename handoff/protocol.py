@@ -3,7 +3,7 @@
 ``PROTOCOL.md`` beside this file is the documentation the widget and the
 console are written against; this module is its executable form. Every
 client frame is parsed by :func:`parse_frame` into one of the frozen
-dataclasses below, or rejected with a :class:`ProtocolError` whose
+dataclasses of :mod:`handoff.client_frames` (re-exported here), or rejected with a :class:`ProtocolError` whose
 :meth:`~ProtocolError.frame` is the ``error`` frame to send back. Parsing
 never raises anything else, whatever the input.
 
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 from typing import Any, Callable, Dict, Mapping, Optional, Tuple, Type, Union
 
 from .contract import QUEUES
@@ -24,6 +23,30 @@ from .live_status import STATUSES
 from .frames import INTERNAL_ERROR, error, internal_error
 from .frames import VERSION as VERSION
 from .frames import dumps as dumps
+
+# Client frames: typed records in handoff.client_frames (one per frame type), re-exported here.
+from .client_frames import ShopperHello as ShopperHello
+from .client_frames import ShopperMessage as ShopperMessage
+from .client_frames import ShopperTyping as ShopperTyping
+from .client_frames import Rating as Rating
+from .client_frames import Ticket as Ticket
+from .client_frames import AgentHello as AgentHello
+from .client_frames import Claim as Claim
+from .client_frames import AgentMessage as AgentMessage
+from .client_frames import AgentTyping as AgentTyping
+from .client_frames import Transfer as Transfer
+from .client_frames import Status as Status
+from .client_frames import ListChats as ListChats
+from .client_frames import Watch as Watch
+from .client_frames import Unwatch as Unwatch
+from .client_frames import Reassign as Reassign
+from .client_frames import Note as Note
+from .client_frames import Handback as Handback
+from .client_frames import Close as Close
+from .client_frames import Seen as Seen
+from .client_frames import ShopperFrame as ShopperFrame
+from .client_frames import AgentFrame as AgentFrame
+from .client_frames import ClientFrame as ClientFrame
 
 #: Largest accepted text frame, in bytes of UTF-8.
 MAX_FRAME_BYTES = 4096
@@ -94,161 +117,6 @@ class ProtocolError(Exception):
             retry_after_ms=self.retry_after_ms,
         )
 
-
-# --------------------------------------------------------------------------
-# Client frames
-
-
-@dataclass(frozen=True)
-class ShopperHello:
-    v: int
-    token: Optional[str] = None
-    role: str = "shopper"
-    line: str = "chat"
-    ref: Optional[str] = None
-    #: the widget's random id of this browser (since 2026-12-06; handoff/shopper_keys.py)
-    browser: Optional[str] = None
-
-
-@dataclass(frozen=True)
-class ShopperMessage:
-    text: str
-    client_id: Optional[str] = None
-    ref: Optional[str] = None
-
-
-@dataclass(frozen=True)
-class ShopperTyping:
-    on: bool
-    ref: Optional[str] = None
-
-
-@dataclass(frozen=True)
-class Rating:
-    score: int
-    comment: Optional[str] = None
-    ref: Optional[str] = None
-
-
-@dataclass(frozen=True)
-class Ticket:
-    email: str
-    text: str
-    ref: Optional[str] = None
-
-
-@dataclass(frozen=True)
-class AgentHello:
-    v: int
-    token: str
-    ref: Optional[str] = None
-
-
-@dataclass(frozen=True)
-class Claim:
-    conversation_id: str
-    ref: Optional[str] = None
-
-
-@dataclass(frozen=True)
-class AgentMessage:
-    conversation_id: str
-    text: str
-    ref: Optional[str] = None
-
-
-@dataclass(frozen=True)
-class AgentTyping:
-    conversation_id: str
-    on: bool
-    ref: Optional[str] = None
-
-
-@dataclass(frozen=True)
-class Transfer:
-    conversation_id: str
-    queue: str
-    note: Optional[str] = None
-    #: offered to this agent (revision 2026-12-06); the owner keeps the chat until it is taken
-    agent_id: Optional[int] = None
-    ref: Optional[str] = None
-
-
-@dataclass(frozen=True)
-class Status:
-    """The agent's status: online, away, busy (revision 2026-12-06)."""
-
-    status: str
-    ref: Optional[str] = None
-
-
-@dataclass(frozen=True)
-class ListChats:
-    """A supervisor asks for every live chat (revision 2026-12-06)."""
-
-    ref: Optional[str] = None
-
-
-@dataclass(frozen=True)
-class Watch:
-    """A supervisor reads a chat without joining (revision 2026-12-06)."""
-
-    conversation_id: str
-    ref: Optional[str] = None
-
-
-@dataclass(frozen=True)
-class Unwatch:
-    conversation_id: str
-    ref: Optional[str] = None
-
-
-@dataclass(frozen=True)
-class Reassign:
-    """A supervisor gives a chat to an agent or a queue (revision 2026-12-06)."""
-
-    conversation_id: str
-    agent_id: Optional[int] = None
-    queue: Optional[str] = None
-    ref: Optional[str] = None
-
-
-@dataclass(frozen=True)
-class Note:
-    """A private note: agents only (protocol revision 1.1)."""
-
-    conversation_id: str
-    text: str
-    ref: Optional[str] = None
-
-
-@dataclass(frozen=True)
-class Handback:
-    conversation_id: str
-    ref: Optional[str] = None
-
-
-@dataclass(frozen=True)
-class Close:
-    conversation_id: str
-    ref: Optional[str] = None
-
-
-@dataclass(frozen=True)
-class Seen:
-    """The owning agent has read the chat up to message ``up_to`` (revision 1.1)."""
-
-    conversation_id: str
-    up_to: str
-    ref: Optional[str] = None
-
-
-ShopperFrame = Union[ShopperHello, ShopperMessage, ShopperTyping, Rating, Ticket]
-AgentFrame = Union[
-    AgentHello, Claim, AgentMessage, AgentTyping, Transfer, Handback, Close, Note, Seen, Status, ListChats, Watch,
-    Unwatch, Reassign,
-]
-ClientFrame = Union[ShopperFrame, AgentFrame]
 
 # --------------------------------------------------------------------------
 # Field validators: value -> value, or raise _Bad(code, message)
@@ -388,7 +256,9 @@ def parse_frame(raw: Union[str, bytes], frames: Mapping[str, _Spec]) -> Any:
     """
     if not isinstance(raw, str):
         raise ProtocolError(Code.BINARY, "Binary frames are not supported; send JSON text.")
-    if len(raw) > MAX_FRAME_BYTES or len(raw.encode("utf-8", "surrogatepass")) > MAX_FRAME_BYTES:
+    if len(raw) > MAX_FRAME_BYTES or (  # a character is at most 4 bytes: short frames need no encoding
+        len(raw) > MAX_FRAME_BYTES // 4 and len(raw.encode("utf-8", "surrogatepass")) > MAX_FRAME_BYTES
+    ):
         raise ProtocolError(Code.TOO_LARGE, f"Frames are limited to {MAX_FRAME_BYTES} bytes.")
     try:
         body = json.loads(raw)

@@ -50,6 +50,27 @@ class MessageRecord:
     client_id: Optional[str] = None
 
 
+_new_object = object.__new__
+_set_attribute = object.__setattr__
+
+
+def chat_message(
+    conversation_id: str, sender: str, text: str, created_at: dt.datetime, *, client_id: Optional[str] = None,
+    agent_id: Optional[int] = None, agent_name: Optional[str] = None,
+) -> MessageRecord:
+    """``MessageRecord(...)`` of a new chat message (no ``extra``), for the relay's
+    hot path: a frozen dataclass's ``__init__`` sets each of its nine fields
+    through ``object.__setattr__`` (about 1.6 µs a message), this sets its
+    ``__dict__`` once. ``tests/handoff/test_frames.py`` holds the two equal."""
+    record = _new_object(MessageRecord)
+    _set_attribute(record, "__dict__", {
+        "conversation_id": conversation_id, "sender": sender, "text": text, "id": new_id(),
+        "created_at": created_at, "extra": None, "agent_id": agent_id, "agent_name": agent_name,
+        "client_id": client_id,
+    })
+    return record
+
+
 @dataclass(frozen=True)
 class ConversationRecord:
     id: str

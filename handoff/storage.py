@@ -39,12 +39,13 @@ from .engines import make_async_engine as make_async_engine
 from .engines import make_engine as make_engine
 from .engines import migrate as migrate
 from .engines import sync_url as sync_url
-from .message_writes import MessageWrites
+from .message_writes import MessageWrites, _Submitted
 from .records import NOTE as NOTE
 from .records import AgentRecord as AgentRecord
 from .records import ConversationRecord as ConversationRecord
 from .records import HandoffRecord as HandoffRecord
 from .records import MessageRecord as MessageRecord
+from .records import chat_message as chat_message
 from .records import new_id as new_id
 from .records import utcnow as utcnow
 from .records import _agent, _aware, _handoff, _message
@@ -65,7 +66,7 @@ class Storage(MessageWrites):
         # one connection more: the message writer holds one (see _insert_messages)
         self.engine = make_async_engine(url, pool_size=connections + 1)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
-        self._pending: List[Tuple[MessageRecord, "asyncio.Future[Tuple[MessageRecord, bool]]"]] = []
+        self._pending: List[_Submitted] = []
         self._flushing: "Optional[asyncio.Task[None]]" = None
         self._fast_insert = self._prepare_fast_insert()
         self._writer: Optional[AsyncConnection] = None

@@ -28,6 +28,8 @@ BAD_FRAMES = [
     (json.dumps({"type": "message", "text": "x" * 5000}), "too_large", None),
     (json.dumps({"type": "message", "text": "é" * 2100}), "too_large", None),
     (json.dumps({"type": "message", "text": "x" * 2001}), "too_large", "text"),
+    # UTF-8 as sent: 1,048 characters, 4,108 bytes
+    (json.dumps({"type": "message", "text": "\U0001f600" * 1020}, ensure_ascii=False), "too_large", None),
     (json.dumps({"text": "no type"}), "unknown_type", None),
     (json.dumps({"type": "dance"}), "unknown_type", None),
     (json.dumps({"type": 7}), "unknown_type", None),
@@ -42,6 +44,20 @@ BAD_FRAMES = [
     (json.dumps({"type": "ticket", "email": "ada@example.com"}), "missing_field", "text"),
     (json.dumps({"type": "message", "text": "hi", "ref": 5}), "bad_value", "ref"),
 ]
+
+
+def test_frame_size_is_counted_in_bytes() -> None:
+    """The limit is on UTF-8 bytes: a frame of four-byte characters right at it
+    is taken, one byte more is refused (short frames skip the encoding)."""
+    head, tail = '{"type":"message","text":"', '"}'
+    emoji = "\U0001f600" * 1000  # 1,000 characters, 4,000 bytes
+    pad = MAX_FRAME_BYTES - len((head + emoji + tail).encode("utf-8"))
+    at_limit = head + emoji + " " * pad + tail
+    assert len(at_limit.encode("utf-8")) == MAX_FRAME_BYTES
+    assert parse_frame(at_limit, SHOPPER_FRAMES).text.startswith("\U0001f600")
+    with pytest.raises(ProtocolError) as caught:
+        parse_frame(head + emoji + " " * (pad + 1) + tail, SHOPPER_FRAMES)
+    assert caught.value.code == "too_large"
 
 
 def test_parse_accepts_a_good_frame() -> None:
