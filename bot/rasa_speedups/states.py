@@ -74,14 +74,15 @@ def _position(domain: "Domain", tracker: "DialogueStateTracker", hide_rule_turn:
 
 
 def _version(tracker: "DialogueStateTracker") -> tuple:  # type: ignore[type-arg]
+    # the deque itself, not its id: a replaced deque's id could be reused
     events = tracker.events
-    return (id(events), len(events), events[-1] if events else None)
+    return (events, len(events), events[-1] if events else None)
 
 
 def _same_version(replay: Replay, tracker: "DialogueStateTracker") -> bool:
     events = tracker.events
     old = replay.version
-    return bool(old) and old[0] == id(events) and old[1] == len(events) and (
+    return bool(old) and old[0] is events and old[1] == len(events) and (
         not events or events[-1] is old[2])
 
 
