@@ -11,11 +11,13 @@ store the turn, counts the session's rows again to know which events are new.
 Profiled at 10 concurrent conversations that was about 40% of a Rasa
 process's busy samples (README, "Assistant at scale"). Here the session's
 events stay in memory after a turn, built from their rows as Rasa's store
-builds them and kept pickled (:class:`Chunk`), and the next turn of that
-conversation rebuilds its tracker from fresh copies of them when the table
-says nobody wrote since (its highest event id for the conversation is the
-one this process wrote last: one indexed query). The turn's new events are
-the ones after those it was built from. Everything else, and every doubt, goes to Rasa's code:
+builds them (:class:`Chunk`), and the next turn of that conversation builds
+its tracker from them when the table says nobody wrote since (its highest
+event id for the conversation is the one this process wrote last: one
+indexed query). The turn's new events are the ones after those it was built
+from. The policies' replay of the conversation into states
+(:mod:`bot.rasa_speedups.states`) is kept with them and goes on from where
+the last turn left it. Everything else, and every doubt, goes to Rasa's code:
 
 * a tracker this store did not hand out (the HTTP API replacing events) is
   saved Rasa's way and forgets the cache;
@@ -30,6 +32,10 @@ equal in ``tests/bot/test_rasa_store.py``).
 
 A tracker is rebuilt on every turn, never reused: a tracker object carries
 state beside its events (a test showed a reused one answering differently).
+Its events are shared from turn to turn, as Rasa shares them between a
+tracker and its copies (``DialogueStateTracker.copy``): the only events that
+change another event (``DefinePrevUserUtteredFeaturization`` and
+``EntitiesAdded``, on the latest user message) set what their replay sets.
 The gateway's pool sends all turns of a conversation to one process, so the
 cache hits while a process lives; the validation keeps it right when not.
 
@@ -43,7 +49,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-import pickle
 import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -55,6 +60,8 @@ from rasa.shared.core.events import Event, SessionStarted, deserialise_events
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
+from bot.rasa_speedups import states
+
 #: conversations kept per process (least recently used forgotten first)
 MAX_CACHED = 5000
 
@@ -62,10 +69,10 @@ MAX_CACHED = 5000
 @dataclass(frozen=True)
 class Chunk:
     """Events stored together (one save), as Rasa's store would read them back
-    from their rows: pickled once, unpickled for every later turn (25 times
-    quicker than decoding the rows' JSON and rebuilding each event from it)."""
+    from their rows (built once: decoding the rows' JSON and rebuilding each
+    event on every turn was most of Rasa's store's cost)."""
 
-    events: bytes
+    events: Tuple[Event, ...]
     #: each event's row timestamp (``None`` when the row has none) and whether it starts a session
     marks: Tuple[Tuple[Optional[float], bool], ...]
 
@@ -79,11 +86,7 @@ class Chunk:
             events = deserialise_events([data])  # Rasa's way: a row it cannot read is left out
             built += events
             marks += [(data.get("timestamp"), data.get("event") == SessionStarted.type_name)] * len(events)
-        return cls(pickle.dumps(built, protocol=pickle.HIGHEST_PROTOCOL), tuple(marks))
-
-    def unpickle(self) -> List[Event]:
-        events: List[Event] = pickle.loads(self.events)
-        return events
+        return cls(tuple(built), tuple(marks))
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,8 @@ class Entry:
     #: the tracker handed out last (weakly: it is Rasa's for one turn), and how many of its events are stored
     tracker: Optional["weakref.ReferenceType[DialogueStateTracker]"]
     stored: int
+    #: the last turn's replay into states, for the next tracker built from ``chunks``
+    replays: Optional[states.Replays] = None
 
     def handed_out(self, tracker: DialogueStateTracker) -> bool:
         return self.tracker is not None and self.tracker() is tracker
@@ -183,8 +188,9 @@ class CachedSQLTrackerStore(SQLTrackerStore):
     async def retrieve(self, sender_id: str) -> Optional[DialogueStateTracker]:
         cached = self._cache.pop(sender_id, None)
         last_id = await asyncio.to_thread(self._last_id, sender_id)
+        replays = None
         if cached is not None and cached.last_id == last_id:
-            chunks = cached.chunks
+            chunks, replays = cached.chunks, cached.replays
         else:  # what Rasa's store reads: the latest session's rows, in order
             rows = await asyncio.to_thread(self._session_rows, sender_id)
             chunks = (Chunk.of_rows(rows),) if rows else ()
@@ -192,9 +198,10 @@ class CachedSQLTrackerStore(SQLTrackerStore):
             if last_id == 0:  # a new conversation: its first saves are all new rows
                 self._remember(sender_id, NEW_CONVERSATION)
             return None
-        # unpickled afresh each turn: events keep (and Rasa may change) what they are built from
-        events = [event for chunk in chunks for event in chunk.unpickle()]
+        events = [event for chunk in chunks for event in chunk.events]
         tracker = DialogueStateTracker.from_events(sender_id, events, self.domain.slots)
+        if replays is not None:  # handed on, not shared: this turn's tracker extends them
+            states.resume(tracker, replays)
         self._remember(sender_id, Entry(chunks, last_id, weakref.ref(tracker), len(events)))
         return tracker
 
@@ -209,14 +216,20 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         new_events = list(itertools.islice(tracker.events, cached.stored, None))
         columns = [_columns(event) for event in new_events]
         chunks, last_id = cached.chunks, cached.last_id
+        stored: Tuple[Event, ...] = ()
         if columns:
             rows = [(sender_id, *(c[name] for name in COLUMNS[1:])) for c in columns]
             last_id = await asyncio.to_thread(self._insert, sender_id, rows)
-            chunks += (Chunk.of_rows([c["data"] for c in columns]),)
+            chunk = Chunk.of_rows([c["data"] for c in columns])
+            chunks, stored = chunks + (chunk,), chunk.events
+        replays = None
         if any(isinstance(event, SessionStarted) for event in new_events):
             chunks = latest_session(chunks)
+        elif len(stored) == len(new_events):  # (a row Rasa cannot read back would leave its event out)
+            # the next turn's tracker holds the kept events where this one holds its own
+            replays = states.carry(tracker, {id(live): kept for live, kept in zip(new_events, stored)})
         # the same tracker may be saved again in this turn: its events after these are new then
-        self._remember(sender_id, Entry(chunks, last_id, weakref.ref(tracker), len(tracker.events)))
+        self._remember(sender_id, Entry(chunks, last_id, weakref.ref(tracker), len(tracker.events), replays))
 
 
 def latest_session(chunks: Tuple[Chunk, ...]) -> Tuple[Chunk, ...]:
@@ -234,7 +247,7 @@ def latest_session(chunks: Tuple[Chunk, ...]) -> Tuple[Chunk, ...]:
         if all(keep):
             kept.append(chunk)
         elif any(keep):
-            events = [event for event, wanted in zip(chunk.unpickle(), keep) if wanted]
+            events = tuple(event for event, wanted in zip(chunk.events, keep) if wanted)
             marks = tuple(mark for mark, wanted in zip(chunk.marks, keep) if wanted)
-            kept.append(Chunk(pickle.dumps(events, protocol=pickle.HIGHEST_PROTOCOL), marks))
+            kept.append(Chunk(events, marks))
     return tuple(kept)

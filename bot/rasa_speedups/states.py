@@ -14,7 +14,9 @@ steps (hidden rule turns, rule-only features, the substituted user input);
 when the tracker has only grown since (the second prediction of a turn), the
 replay goes on from where it stopped. The events a replay was made from are
 compared by identity: anything else (a reverted or restarted conversation, a
-new tracker) replays from the start, as Rasa does. Training trackers (Rasa's
+new tracker) replays from the start, as Rasa does. The project's tracker
+store hands a conversation's replay on to its next turn's tracker
+(:func:`carry`, :func:`resume`), which holds the same event objects. Training trackers (Rasa's
 ``TrackerWithCachedStates``, which keeps its own) are left to Rasa.
 
 The events that apply (``DialogueStateTracker.applied_events``: reverted
@@ -66,6 +68,31 @@ class Replay:
     version: tuple = ()  # type: ignore[type-arg]
 
 
+#: a tracker's replays, by ``omit_unset_slots``
+Replays = Dict[bool, Replay]
+
+
+def carry(tracker: "DialogueStateTracker", renamed: Dict[int, "Event"]) -> Optional[Replays]:
+    """Take ``tracker``'s replays away from it, for another tracker of the
+    conversation whose events are the same objects except ``renamed`` (by
+    ``id`` of ``tracker``'s own: the copies a store keeps of what it just
+    stored). The replay goes on from its end if the other tracker's applied
+    events start with the same objects (checked there), else starts again."""
+    replays: Optional[Replays] = tracker.__dict__.pop("_kara_replays", None)
+    if not replays:
+        return None
+    for replay in replays.values():
+        replay.applied = [renamed.get(id(event), event) for event in replay.applied]
+        replay.version = ()
+    return replays
+
+
+def resume(tracker: "DialogueStateTracker", replays: Replays) -> None:
+    """Give ``tracker`` the replays :func:`carry` took (handed on, never shared:
+    extending a replay changes it)."""
+    tracker.__dict__["_kara_replays"] = replays
+
+
 def _position(domain: "Domain", tracker: "DialogueStateTracker", hide_rule_turn: bool,
               omit_unset_slots: bool) -> Position:
     return Position(hide_rule_turn, domain.get_active_state(tracker, omit_unset_slots=omit_unset_slots),
@@ -91,7 +118,7 @@ def replay_of(domain: "Domain", tracker: "DialogueStateTracker", omit_unset_slot
     being the tracker as it is now."""
     from rasa.shared.core.events import ActionExecuted
 
-    replays: Dict[bool, Replay] = tracker.__dict__.setdefault("_kara_replays", {})
+    replays: Replays = tracker.__dict__.setdefault("_kara_replays", {})
     replay = replays.get(omit_unset_slots)
     if replay is not None and replay.domain is domain and _same_version(replay, tracker):
         return replay.positions

@@ -28,7 +28,7 @@ from rasa.shared.core.events import (
 from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy.engine import make_url
 
-from bot import paths
+from bot import paths, rasa_speedups
 from bot.rasa_store import CachedSQLTrackerStore, Chunk, latest_session
 
 DOMAIN = Domain.load(str(paths.ROOT / "domain.yml"))
@@ -115,8 +115,39 @@ def test_latest_session_keeps_the_rows_at_or_after_the_last_session_start() -> N
         UserUttered("later", timestamp=6.0),
     ]]
     chunks = (Chunk.of_rows(rows[:2]), Chunk.of_rows(rows[2:5]), Chunk.of_rows(rows[5:]))
-    kept = [event for chunk in latest_session(chunks) for event in chunk.unpickle()]
+    kept = [event for chunk in latest_session(chunks) for event in chunk.events]
     assert [(type(event).__name__, event.timestamp) for event in kept] == [
         ("SessionStarted", 5.0), ("BotUttered", 5.0), ("UserUttered", 6.0)]
     no_start = (Chunk.of_rows(rows[:1] + rows[2:3]),)
     assert latest_session(no_start) == no_start
+
+
+def test_the_next_turn_goes_on_from_the_last_turns_replay(tmp_path: Path) -> None:
+    """The policies' replay of a conversation into states is handed on with
+    its events: the next turn's tracker extends it (the same replay, covering
+    the tracker's own event objects) and gets the states a fresh replay gets."""
+    rasa_speedups.install()
+    store = CachedSQLTrackerStore(DOMAIN, **_store_args(f"sqlite:///{tmp_path / 'tracker.db'}"))
+    rng, clock = random.Random(7), [1_700_000_000.0]
+
+    async def play() -> int:
+        tracker = await store.create_tracker("s")
+        went_on = 0
+        for _ in range(8):
+            for event in _turn(rng, clock):
+                tracker.update(event)
+                DOMAIN.states_for_tracker_history(tracker)
+            await store.save(tracker)
+            tracker = await store.retrieve("s")
+            assert tracker is not None
+            replay = tracker.__dict__.get("_kara_replays", {}).get(False)
+            if replay is None:  # a new session: the replay starts again
+                continue
+            assert all(old is new for old, new in zip(replay.applied, tracker.applied_events()))
+            fresh = DialogueStateTracker.from_events("s", list(tracker.events), DOMAIN.slots)
+            assert DOMAIN.states_for_tracker_history(tracker) == DOMAIN.states_for_tracker_history(fresh)
+            assert tracker.__dict__["_kara_replays"][False] is replay  # extended, not replayed again
+            went_on += 1
+        return went_on
+
+    assert asyncio.run(play()) >= 5
