@@ -45,6 +45,7 @@ RASA_POSSIBLE_KEYS = RulePolicy._get_possible_keys
 RASA_VALIDATE_EVENTS = rasa.server.validate_events_in_request_body
 RASA_STATES = Domain.states_for_tracker_history
 RASA_APPLIED = DialogueStateTracker.applied_events
+RASA_COPY = DialogueStateTracker.copy
 RASA_COPIES = {name: importlib.import_module(name).copy for name in debug_logs.MODULES}
 rasa_speedups.install()
 
@@ -260,6 +261,72 @@ def test_a_replay_handed_to_the_next_turn_goes_on_with_rasas_states() -> None:
             if carried is not None and tracker.__dict__["_kara_replays"][False] is carried:
                 extended += 1
     assert extended >= 0.8 * turns  # (a restart or revert starts a replay again)
+
+
+def _attributes(tracker: DialogueStateTracker) -> dict:
+    """Every attribute of a tracker; events by identity (a copy shares them),
+    the rest by value."""
+    out = {}
+    for name, value in vars(tracker).items():
+        if name.startswith("_kara_"):
+            continue
+        if name == "events":
+            value = ([id(event) for event in value], value.maxlen)
+        elif name == "slots":
+            value = {slot_name: vars(slot) for slot_name, slot in value.items()}
+        elif name == "active_loop" and value is not None:
+            value = vars(value)
+        elif name in ("latest_message", "latest_bot_utterance") and value is not None:
+            shared = any(value is event for event in tracker.events)
+            # a reset's empty placeholder is made at the copy's replay: its time is the copy's
+            value = (type(value), shared, {key: item for key, item in vars(value).items()
+                                           if shared or key != "timestamp"})
+        out[name] = value
+    return out
+
+
+def test_a_copy_is_rasas_copy_as_a_conversation_grows() -> None:
+    """Random conversations grown event by event, copied now and then (the
+    replay behind the copy goes on or starts again): every attribute of the
+    copy is that of Rasa's copy, an event of the conversation is the same
+    object in both, and changing a copy changes neither the tracker nor the
+    next copy."""
+    copies = 0
+    for seed in range(60):
+        rng = random.Random(seed)
+        tracker = DialogueStateTracker("s", DOMAIN.slots)
+        clock = [1_700_000_000.0]
+        for _ in range(rng.randint(5, 60)):
+            tracker.update(_event(rng, clock))
+            if rng.random() < 0.6:
+                continue
+            before = _attributes(tracker)
+            ours, rasas = tracker.copy(), RASA_COPY(tracker)
+            assert _attributes(ours) == _attributes(rasas)
+            again = tracker.copy()
+            for name in ("latest_message", "latest_bot_utterance"):
+                shared = any(getattr(rasas, name) is event for event in tracker.events)
+                assert (getattr(ours, name) is getattr(tracker, name)) == shared
+                assert (getattr(ours, name) is getattr(again, name)) == shared  # a placeholder is each copy's
+            for event in [_event(rng, clock) for _ in range(3)]:
+                ours.update(event)  # what the processor does to its copy
+            assert _attributes(tracker) == before
+            assert _attributes(tracker.copy()) == _attributes(RASA_COPY(tracker))
+            copies += 1
+    assert copies > 300
+
+
+def test_a_copy_after_the_events_were_replaced_is_rasas() -> None:
+    """Rasa never replaces a tracker's events, but if something did, the
+    replay behind the copies starts again."""
+    rng, clock = random.Random(3), [1_700_000_000.0]
+    tracker = DialogueStateTracker("s", DOMAIN.slots)
+    for _ in range(12):
+        tracker.update(_event(rng, clock))
+    tracker.copy()
+    other = DialogueStateTracker.from_events("s", [_event(rng, clock) for _ in range(12)], DOMAIN.slots)
+    tracker.events = other.events  # the same length, other events
+    assert _attributes(tracker.copy()) == _attributes(RASA_COPY(tracker))
 
 
 def test_past_states_handed_out_are_copies() -> None:
