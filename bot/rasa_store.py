@@ -62,8 +62,10 @@ from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
 from bot.rasa_speedups import states
 
-#: conversations kept per process (least recently used forgotten first)
-MAX_CACHED = 5000
+#: events kept per process, of every conversation (least recently used
+#: forgotten first; a forgotten one is read back from its rows): about 3 KiB
+#: each with the replay kept beside them, measured in a Rasa process
+MAX_CACHED_EVENTS = 60_000
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,10 @@ class Entry:
     #: the last turn's replay into states, for the next tracker built from ``chunks``
     replays: Optional[states.Replays] = None
 
+    @property
+    def size(self) -> int:
+        return sum(len(chunk.events) for chunk in self.chunks)
+
     def handed_out(self, tracker: DialogueStateTracker) -> bool:
         return self.tracker is not None and self.tracker() is tracker
 
@@ -139,6 +145,7 @@ class CachedSQLTrackerStore(SQLTrackerStore):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._cache: "OrderedDict[str, Entry]" = OrderedDict()
+        self._cached_events = 0
         self._autocommit = _autocommit_engine(self.engine)
         # The per-turn statements as the driver's own SQL: SQLAlchemy compiled
         # the multi-row INSERT afresh on every turn (a new statement shape per
@@ -180,13 +187,20 @@ class CachedSQLTrackerStore(SQLTrackerStore):
             return [row.data for row in rows]
 
     def _remember(self, sender_id: str, entry: Entry) -> None:
+        self._take(sender_id)
         self._cache[sender_id] = entry
-        self._cache.move_to_end(sender_id)
-        while len(self._cache) > MAX_CACHED:
-            self._cache.popitem(last=False)
+        self._cached_events += entry.size
+        while self._cached_events > MAX_CACHED_EVENTS and len(self._cache) > 1:
+            self._take(next(iter(self._cache)))
+
+    def _take(self, sender_id: str) -> Optional[Entry]:
+        entry = self._cache.pop(sender_id, None)
+        if entry is not None:
+            self._cached_events -= entry.size
+        return entry
 
     async def retrieve(self, sender_id: str) -> Optional[DialogueStateTracker]:
-        cached = self._cache.pop(sender_id, None)
+        cached = self._take(sender_id)
         last_id = await asyncio.to_thread(self._last_id, sender_id)
         replays = None
         if cached is not None and cached.last_id == last_id:
@@ -208,7 +222,7 @@ class CachedSQLTrackerStore(SQLTrackerStore):
     async def save(self, tracker: DialogueStateTracker) -> None:
         await self.stream_events(tracker)
         sender_id = tracker.sender_id
-        cached = self._cache.pop(sender_id, None)
+        cached = self._take(sender_id)
         if cached is None or (not cached.handed_out(tracker) and cached is not NEW_CONVERSATION):
             # not a tracker this store handed out (the HTTP API): Rasa's way
             await asyncio.to_thread(self._save_rasa_way, tracker)

@@ -84,7 +84,24 @@ def carry(tracker: "DialogueStateTracker", renamed: Dict[int, "Event"]) -> Optio
     for replay in replays.values():
         replay.applied = [renamed.get(id(event), event) for event in replay.applied]
         replay.version = ()
+        _rename_replayed(replay.tracker, renamed)
     return replays
+
+
+def _rename_replayed(tracker: "DialogueStateTracker", renamed: Dict[int, "Event"]) -> None:
+    """The replay's own tracker holds the kept events too, so that the ones of
+    this turn's tracker are not kept alive beside them (the turn's own are at
+    its end: earlier turns' were renamed when they were carried)."""
+    events = tracker.events
+    for index in range(len(events) - 1, -1, -1):
+        kept = renamed.get(id(events[index]))
+        if kept is None:
+            break
+        events[index] = kept
+    for name in ("latest_message", "latest_bot_utterance"):
+        kept = renamed.get(id(getattr(tracker, name)))
+        if kept is not None:
+            setattr(tracker, name, kept)
 
 
 def resume(tracker: "DialogueStateTracker", replays: Replays) -> None:

@@ -28,7 +28,7 @@ from rasa.shared.core.events import (
 from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy.engine import make_url
 
-from bot import paths, rasa_speedups
+from bot import paths, rasa_speedups, rasa_store
 from bot.rasa_store import CachedSQLTrackerStore, Chunk, latest_session
 
 DOMAIN = Domain.load(str(paths.ROOT / "domain.yml"))
@@ -144,6 +144,8 @@ def test_the_next_turn_goes_on_from_the_last_turns_replay(tmp_path: Path) -> Non
             if replay is None:  # a new session: the replay starts again
                 continue
             assert all(old is new for old, new in zip(replay.applied, tracker.applied_events()))
+            held = {id(event) for event in tracker.events}  # the last turn's own events are not kept alive
+            assert all(id(event) in held for event in replay.tracker.events)
             fresh = DialogueStateTracker.from_events("s", list(tracker.events), DOMAIN.slots)
             assert DOMAIN.states_for_tracker_history(tracker) == DOMAIN.states_for_tracker_history(fresh)
             assert tracker.__dict__["_kara_replays"][False] is replay  # extended, not replayed again
@@ -151,3 +153,30 @@ def test_the_next_turn_goes_on_from_the_last_turns_replay(tmp_path: Path) -> Non
         return went_on
 
     assert asyncio.run(play()) >= 5
+
+
+def test_a_full_cache_forgets_the_least_recent_conversations(tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past the bound on cached events the least recently used conversations
+    are forgotten, and read back from their rows as Rasa's store reads them."""
+    monkeypatch.setattr(rasa_store, "MAX_CACHED_EVENTS", 25)
+    url = f"sqlite:///{tmp_path / 'tracker.db'}"
+    ours, rasas = CachedSQLTrackerStore(DOMAIN, **_store_args(url)), SQLTrackerStore(DOMAIN, **_store_args(url))
+    rng, clock = random.Random(11), [1_700_000_000.0]
+
+    async def play() -> None:
+        for turn in range(3):
+            for sender in ("a", "b", "c"):
+                tracker = await ours.retrieve(sender) if turn else await ours.create_tracker(sender)
+                assert tracker is not None
+                if turn:
+                    expected = await rasas.retrieve(sender)
+                    assert expected is not None and _events(tracker) == _events(expected)
+                for event in _turn(rng, clock):
+                    tracker.update(event)
+                await ours.save(tracker)
+                held = [entry.size for entry in ours._cache.values()]
+                assert sum(held) <= 25 or len(held) == 1
+        assert "a" not in ours._cache  # the least recent went first
+
+    asyncio.run(play())
