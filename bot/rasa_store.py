@@ -60,7 +60,7 @@ from rasa.shared.core.events import Event, SessionStarted, deserialise_events
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import INTENT_NAME_KEY
 
-from bot.rasa_speedups import states
+from bot import rasa_speedups
 
 #: events kept per process, of every conversation (least recently used
 #: forgotten first; a forgotten one is read back from its rows): about 3 KiB
@@ -102,8 +102,10 @@ class Entry:
     #: the tracker handed out last (weakly: it is Rasa's for one turn), and how many of its events are stored
     tracker: Optional["weakref.ReferenceType[DialogueStateTracker]"]
     stored: int
-    #: the last turn's replay into states, for the next tracker built from ``chunks``
-    replays: Optional[states.Replays] = None
+    #: what the last turn worked out from its events, for the next tracker built from ``chunks``
+    carried: Optional[rasa_speedups.Carried] = None
+    #: whether ``tracker`` was saved already (what it worked out then covers events not renamed now)
+    saved: bool = False
 
     @property
     def size(self) -> int:
@@ -202,9 +204,9 @@ class CachedSQLTrackerStore(SQLTrackerStore):
     async def retrieve(self, sender_id: str) -> Optional[DialogueStateTracker]:
         cached = self._take(sender_id)
         last_id = await asyncio.to_thread(self._last_id, sender_id)
-        replays = None
+        carried = None
         if cached is not None and cached.last_id == last_id:
-            chunks, replays = cached.chunks, cached.replays
+            chunks, carried = cached.chunks, cached.carried
         else:  # what Rasa's store reads: the latest session's rows, in order
             rows = await asyncio.to_thread(self._session_rows, sender_id)
             chunks = (Chunk.of_rows(rows),) if rows else ()
@@ -214,8 +216,8 @@ class CachedSQLTrackerStore(SQLTrackerStore):
             return None
         events = [event for chunk in chunks for event in chunk.events]
         tracker = DialogueStateTracker.from_events(sender_id, events, self.domain.slots)
-        if replays is not None:  # handed on, not shared: this turn's tracker extends them
-            states.resume(tracker, replays)
+        if carried is not None:  # handed on, not shared: this turn's tracker extends it
+            rasa_speedups.resume(tracker, carried)
         self._remember(sender_id, Entry(chunks, last_id, weakref.ref(tracker), len(events)))
         return tracker
 
@@ -236,14 +238,15 @@ class CachedSQLTrackerStore(SQLTrackerStore):
             last_id = await asyncio.to_thread(self._insert, sender_id, rows)
             chunk = Chunk.of_rows([c["data"] for c in columns])
             chunks, stored = chunks + (chunk,), chunk.events
-        replays = None
+        carried = None
         if any(isinstance(event, SessionStarted) for event in new_events):
             chunks = latest_session(chunks)
-        elif len(stored) == len(new_events):  # (a row Rasa cannot read back would leave its event out)
+        elif not cached.saved and len(stored) == len(new_events):  # (a row Rasa cannot read back leaves its event out)
             # the next turn's tracker holds the kept events where this one holds its own
-            replays = states.carry(tracker, {id(live): kept for live, kept in zip(new_events, stored)})
+            carried = rasa_speedups.carry(tracker, {id(live): kept for live, kept in zip(new_events, stored)})
         # the same tracker may be saved again in this turn: its events after these are new then
-        self._remember(sender_id, Entry(chunks, last_id, weakref.ref(tracker), len(tracker.events), replays))
+        self._remember(sender_id, Entry(chunks, last_id, weakref.ref(tracker), len(tracker.events), carried,
+                                        saved=True))
 
 
 def latest_session(chunks: Tuple[Chunk, ...]) -> Tuple[Chunk, ...]:

@@ -26,7 +26,14 @@ found, and the modules here cut:
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Dict, Optional
+
 from . import collector, copies, debug_logs, events, graph, rules, states
+
+if TYPE_CHECKING:
+    from rasa.shared.core.events import Event
+    from rasa.shared.core.trackers import DialogueStateTracker
 
 _installed = False
 
@@ -46,3 +53,32 @@ def install() -> None:
     graph.install()
     collector.install()
     _installed = True
+
+
+@dataclass
+class Carried:
+    """What was worked out for one turn's tracker, handed on to the next's."""
+
+    replays: Optional[states.Replays]
+    applied: Optional[states.Applied]
+    shadow: Optional[copies.Shadow]
+
+
+def carry(tracker: "DialogueStateTracker", renamed: Dict[int, "Event"]) -> Carried:
+    """Take away from ``tracker`` what was worked out from its events, for the
+    conversation's next tracker, which holds the same event objects except
+    ``renamed`` (by ``id`` of ``tracker``'s own: the copies a tracker store
+    keeps of the events it just stored). What is handed on is never shared:
+    the next tracker extends it."""
+    return Carried(states.carry_replays(tracker, renamed), states.carry_applied(tracker, renamed),
+                   copies.carry_shadow(tracker, renamed))
+
+
+def resume(tracker: "DialogueStateTracker", carried: Carried) -> None:
+    """Give ``tracker`` (built from the events :func:`carry` renamed to) what was carried."""
+    if carried.replays is not None:
+        states.resume_replays(tracker, carried.replays)
+    if carried.applied is not None:
+        states.resume_applied(tracker, carried.applied)
+    if carried.shadow is not None:
+        copies.resume_shadow(tracker, carried.shadow)

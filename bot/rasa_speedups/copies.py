@@ -53,6 +53,25 @@ def _shadow(tracker: "DialogueStateTracker") -> "DialogueStateTracker":
     return shadow.tracker
 
 
+def carry_shadow(tracker: "DialogueStateTracker", renamed: Dict[int, "Event"]) -> Optional[Shadow]:
+    """Take ``tracker``'s shadow away from it (see :func:`bot.rasa_speedups.carry`)."""
+    from .states import rename_replayed
+
+    shadow: Optional[Shadow] = tracker.__dict__.pop("_kara_shadow", None)
+    if shadow is None:
+        return None
+    rename_replayed(shadow.tracker, renamed)
+    shadow.last = renamed.get(id(shadow.last), shadow.last)
+    return shadow
+
+
+def resume_shadow(tracker: "DialogueStateTracker", shadow: Shadow) -> None:
+    """Give ``tracker`` the shadow of the tracker it was built after: a replay
+    of its first ``shadow.count`` events (checked by the last of them on use)."""
+    shadow.events = tracker.events
+    tracker.__dict__["_kara_shadow"] = shadow
+
+
 def _copy_of(source: "DialogueStateTracker") -> "DialogueStateTracker":
     """A tracker with ``source``'s state, sharing nothing that either may change."""
     copied = type(source).__new__(type(source))

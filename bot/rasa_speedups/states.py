@@ -72,26 +72,26 @@ class Replay:
 Replays = Dict[bool, Replay]
 
 
-def carry(tracker: "DialogueStateTracker", renamed: Dict[int, "Event"]) -> Optional[Replays]:
+def carry_replays(tracker: "DialogueStateTracker", renamed: Dict[int, "Event"]) -> Optional[Replays]:
     """Take ``tracker``'s replays away from it, for another tracker of the
-    conversation whose events are the same objects except ``renamed`` (by
-    ``id`` of ``tracker``'s own: the copies a store keeps of what it just
-    stored). The replay goes on from its end if the other tracker's applied
-    events start with the same objects (checked there), else starts again."""
+    conversation whose events are the same objects except ``renamed`` (see
+    :func:`bot.rasa_speedups.carry`). A replay goes on from its end if the
+    other tracker's applied events start with the same objects (checked
+    there), else starts again."""
     replays: Optional[Replays] = tracker.__dict__.pop("_kara_replays", None)
     if not replays:
         return None
     for replay in replays.values():
         replay.applied = [renamed.get(id(event), event) for event in replay.applied]
         replay.version = ()
-        _rename_replayed(replay.tracker, renamed)
+        rename_replayed(replay.tracker, renamed)
     return replays
 
 
-def _rename_replayed(tracker: "DialogueStateTracker", renamed: Dict[int, "Event"]) -> None:
-    """The replay's own tracker holds the kept events too, so that the ones of
-    this turn's tracker are not kept alive beside them (the turn's own are at
-    its end: earlier turns' were renamed when they were carried)."""
+def rename_replayed(tracker: "DialogueStateTracker", renamed: Dict[int, "Event"]) -> None:
+    """A replay's own tracker holds the renamed events too, so that the ones
+    of the turn's tracker are not kept alive beside them (the turn's own are
+    at its end: earlier turns' were renamed when they were carried)."""
     events = tracker.events
     for index in range(len(events) - 1, -1, -1):
         kept = renamed.get(id(events[index]))
@@ -104,9 +104,7 @@ def _rename_replayed(tracker: "DialogueStateTracker", renamed: Dict[int, "Event"
             setattr(tracker, name, kept)
 
 
-def resume(tracker: "DialogueStateTracker", replays: Replays) -> None:
-    """Give ``tracker`` the replays :func:`carry` took (handed on, never shared:
-    extending a replay changes it)."""
+def resume_replays(tracker: "DialogueStateTracker", replays: Replays) -> None:
     tracker.__dict__["_kara_replays"] = replays
 
 
@@ -167,6 +165,23 @@ class Applied:
     last: Optional["Event"]
     loops: Set[Text]  # the names of the forms the conversation activated
     applied: List["Event"]
+
+
+def carry_applied(tracker: "DialogueStateTracker", renamed: Dict[int, "Event"]) -> Optional[Applied]:
+    """Take ``tracker``'s applied events away from it (as :func:`carry_replays`)."""
+    applied: Optional[Applied] = tracker.__dict__.pop("_kara_applied", None)
+    if applied is None:
+        return None
+    applied.applied = [renamed.get(id(event), event) for event in applied.applied]
+    applied.last = renamed.get(id(applied.last), applied.last)
+    return applied
+
+
+def resume_applied(tracker: "DialogueStateTracker", applied: Applied) -> None:
+    """Give ``tracker`` the applied events of the tracker it was built after:
+    its first ``applied.count`` events (checked by the last of them on use)."""
+    applied.events = tracker.events
+    tracker.__dict__["_kara_applied"] = applied
 
 
 def _grows_plainly(event: "Event", loops: Set[Text]) -> bool:
