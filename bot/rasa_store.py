@@ -214,10 +214,9 @@ class CachedSQLTrackerStore(SQLTrackerStore):
             if last_id == 0:  # a new conversation: its first saves are all new rows
                 self._remember(sender_id, NEW_CONVERSATION)
             return None
-        events = [event for chunk in chunks for event in chunk.events]
-        tracker = DialogueStateTracker.from_events(sender_id, events, self.domain.slots)
-        if carried is not None:  # handed on, not shared: this turn's tracker extends it
-            rasa_speedups.resume(tracker, carried)
+        events = list(itertools.chain.from_iterable(chunk.events for chunk in chunks))
+        # Rasa's from_events, from what the last turn carried when it can (handed on, not shared)
+        tracker = rasa_speedups.tracker_of(sender_id, events, self.domain.slots, carried)
         self._remember(sender_id, Entry(chunks, last_id, weakref.ref(tracker), len(events)))
         return tracker
 

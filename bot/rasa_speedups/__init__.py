@@ -27,12 +27,13 @@ found, and the modules here cut:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Dict, Optional
+from typing import TYPE_CHECKING, Dict, List, Optional
 
 from . import collector, copies, debug_logs, events, graph, rules, states
 
 if TYPE_CHECKING:
     from rasa.shared.core.events import Event
+    from rasa.shared.core.slots import Slot
     from rasa.shared.core.trackers import DialogueStateTracker
 
 _installed = False
@@ -74,11 +75,23 @@ def carry(tracker: "DialogueStateTracker", renamed: Dict[int, "Event"]) -> Carri
                    copies.carry_shadow(tracker, renamed))
 
 
-def resume(tracker: "DialogueStateTracker", carried: Carried) -> None:
-    """Give ``tracker`` (built from the events :func:`carry` renamed to) what was carried."""
-    if carried.replays is not None:
-        states.resume_replays(tracker, carried.replays)
-    if carried.applied is not None:
-        states.resume_applied(tracker, carried.applied)
-    if carried.shadow is not None:
-        copies.resume_shadow(tracker, carried.shadow)
+def tracker_of(sender_id: str, events: List["Event"], slots: List["Slot"],
+               carried: Optional[Carried]) -> "DialogueStateTracker":
+    """``DialogueStateTracker.from_events(sender_id, events, slots)``, given
+    what :func:`carry` took from the conversation's last tracker (``events``
+    being the objects it renamed to, and those after). With the replay behind
+    that tracker's copies, the tracker is a copy of it extended to the end of
+    ``events`` (no replay of the whole session)."""
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    tracker = None
+    if carried is not None and carried.shadow is not None and carried.shadow.tracker.sender_id == sender_id:
+        tracker = copies.tracker_from_shadow(carried.shadow, events)
+    if tracker is None:
+        tracker = DialogueStateTracker.from_events(sender_id, events, slots)
+    if carried is not None:
+        if carried.replays is not None:
+            states.resume_replays(tracker, carried.replays)
+        if carried.applied is not None:
+            states.resume_applied(tracker, carried.applied)
+    return tracker

@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import copy
 import itertools
+import operator
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Deque, Dict, Optional
+from typing import TYPE_CHECKING, Any, Deque, Dict, List, Optional
 
 if TYPE_CHECKING:
     from rasa.shared.core.events import Event
@@ -65,11 +66,20 @@ def carry_shadow(tracker: "DialogueStateTracker", renamed: Dict[int, "Event"]) -
     return shadow
 
 
-def resume_shadow(tracker: "DialogueStateTracker", shadow: Shadow) -> None:
-    """Give ``tracker`` the shadow of the tracker it was built after: a replay
-    of its first ``shadow.count`` events (checked by the last of them on use)."""
+def tracker_from_shadow(shadow: Shadow, events: List["Event"]) -> Optional["DialogueStateTracker"]:
+    """A tracker of ``events`` as ``DialogueStateTracker.from_events`` builds
+    it (a replay of them into a new tracker), taken from a carried shadow
+    whose replay holds their start (the same objects); ``None`` if it does not."""
+    replayed = shadow.tracker.events
+    if len(replayed) != shadow.count or shadow.count > len(events) or not all(map(operator.is_, replayed, events)):
+        return None
+    for event in itertools.islice(events, shadow.count, None):
+        shadow.tracker.update(event)
+    shadow.count, shadow.last = len(events), events[-1] if events else None
+    tracker = _copy_of(shadow.tracker)
     shadow.events = tracker.events
     tracker.__dict__["_kara_shadow"] = shadow
+    return tracker
 
 
 def _copy_of(source: "DialogueStateTracker") -> "DialogueStateTracker":
