@@ -354,14 +354,14 @@ class MessageFlow:
             if earlier is not None:  # a resend of a stored message: acknowledged again, nothing more
                 await core.hub.send(Hub.to_shopper(cid, frames.message_frame(earlier)))
                 return
-        stored = core.storage.submit_message(
-            MessageRecord(conversation_id=cid, sender="shopper", text=message.text, client_id=message.client_id)
-        )
         asking: "Optional[asyncio.Task[List[Dict[str, Any]]]]" = None
         if live.state == BOT and not self.turns.busy(cid):
+            # started first: its request is written before the commit's (Rasa's turn is the longer wait)
             asking = asyncio.ensure_future(self.bot.send(conversation, message.text))
         try:
-            record, new = await stored
+            record, new = await core.storage.submit_message(
+                MessageRecord(conversation_id=cid, sender="shopper", text=message.text, client_id=message.client_id)
+            )
         except BaseException:
             drop(asking)
             raise
