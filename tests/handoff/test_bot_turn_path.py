@@ -1,6 +1,7 @@
 """What a bot turn waits for, kept short: the assistant is asked before the
-shopper's message is written, and a small batch of messages (a lone message,
-a turn's replies) is one statement that may be sent again (PostgreSQL)."""
+shopper's message is written, its replies are stored as they stream in (shown
+once the answer has ended), and a small batch of messages (a lone message, a
+turn's replies) is one statement that may be sent again (PostgreSQL)."""
 from __future__ import annotations
 
 import asyncio
@@ -20,10 +21,13 @@ async def test_the_assistant_is_asked_before_the_message_is_written(make_gateway
     core = gw.gateway.core
     log: List[str] = []
 
-    async def send(sender: str, text: str, metadata: Dict[str, Any]) -> List[Dict[str, Any]]:
+    async def send(sender: str, text: str, metadata: Dict[str, Any], each: Any) -> List[Dict[str, Any]]:
         log.append("rasa asked")
         await asyncio.sleep(0.05)
-        return [{"text": f"you said {text}"}]
+        replies = [{"text": f"you said {text}"}]
+        for reply in replies:
+            each(reply)
+        return replies
 
     insert = core.storage._insert_messages
 
@@ -90,3 +94,106 @@ async def test_a_lone_message_survives_postgresql_dropping_the_writer(fresh_pg) 
     finally:
         admin.dispose()
         await storage.close()
+
+
+async def test_replies_are_stored_while_the_assistant_finishes(make_gateway, monkeypatch) -> None:
+    """Rasa's streamed replies are submitted to the group commit as they
+    arrive: stored before Rasa's answer ends (Rasa still predicts and saves
+    its tracker then), shown only once it has ended: typing off, then them."""
+    gw = await make_gateway()
+    core = gw.gateway.core
+    stored_before_the_end: List[bool] = []
+
+    async def send(sender: str, text: str, metadata: Dict[str, Any], each: Any) -> List[Dict[str, Any]]:
+        replies = [{"text": "first"}, {"text": "second", "buttons": [{"title": "A", "payload": "/a"}]}]
+        for reply in replies:
+            each(reply)
+        for _ in range(100):  # Rasa's turn goes on: the replies are written meanwhile
+            if [m.text for m in await core.storage.history(sender) if m.sender == "bot"] == ["first", "second"]:
+                stored_before_the_end.append(True)
+                break
+            await asyncio.sleep(0.01)
+        assert not [f for f in s.received if f["type"] == "message" and f["sender"] == "bot"]  # not shown yet
+        return replies
+
+    monkeypatch.setattr(core.rasa, "send", send)
+    s = await shopper(gw)
+    await s.send(type="message", text="hello")
+    seen = len(s.received)
+    await s.expect("message", sender="bot", text="second")
+    assert stored_before_the_end == [True]
+    assert [(f["type"], f.get("text", f.get("on"))) for f in s.received[seen:]] == [
+        ("message", "hello"), ("typing", True), ("typing", False), ("message", "first"), ("message", "second")]
+
+
+async def test_an_answer_broken_off_shows_what_arrived(make_gateway, monkeypatch) -> None:
+    """Rasa dropped the connection after one reply: that reply (stored) is
+    shown, then the shopper is offered a person, as when Rasa does not answer."""
+    from handoff.rasa_client import RasaUnavailable
+
+    gw = await make_gateway()
+    core = gw.gateway.core
+
+    async def send(sender: str, text: str, metadata: Dict[str, Any], each: Any) -> List[Dict[str, Any]]:
+        each({"text": "first"})
+        await asyncio.sleep(0.05)
+        raise RasaUnavailable("rasa did not answer /webhooks/rest/webhook: ClientPayloadError")
+
+    monkeypatch.setattr(core.rasa, "send", send)
+    s = await shopper(gw)
+    await s.send(type="message", text="hello", ref="r1")
+    seen = len(s.received)
+    error = await s.expect("error", code="unavailable")
+    assert error.get("ref") == "r1"
+    assert [(f["type"], f.get("sender", f.get("on"))) for f in s.received[seen:]] == [
+        ("message", "shopper"), ("typing", True), ("typing", False), ("message", "bot"), ("message", "system"),
+        ("error", None)]
+    cid = s.received[0]["conversation_id"]
+    assert [m.sender for m in await core.storage.history(cid)] == ["shopper", "bot", "system"]
+
+
+async def test_the_client_reads_a_streamed_answer_line_by_line() -> None:
+    """``?stream=true``: each JSON line is handed over as soon as it is
+    complete, wherever the chunks split it; the whole list is returned."""
+    from aiohttp import web
+
+    from handoff.rasa_client import RasaClient
+
+    got: List[Dict[str, Any]] = []
+    second_sent = asyncio.Event()
+    first_seen = asyncio.Event()
+
+    async def webhook(request: web.Request) -> web.StreamResponse:
+        assert request.query.get("stream") == "true"
+        body = await request.json()
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        await response.write(b'{"recipient_id": "%s", "text": "one"}\n{"text": "t' % body["sender"].encode())
+        await asyncio.wait_for(first_seen.wait(), 5)  # the first reply is out before the answer ends
+        await response.write(b'wo"}\n\n{"text": "three, no newline"}')
+        second_sent.set()
+        await response.write_eof()
+        return response
+
+    app = web.Application()
+    app.router.add_post("/webhooks/rest/webhook", webhook)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    client = RasaClient(f"http://127.0.0.1:{port}")
+
+    def each(reply: Dict[str, Any]) -> None:
+        got.append(reply)
+        first_seen.set()
+        if len(got) == 1:
+            assert not second_sent.is_set()
+
+    try:
+        replies = await client.send("c1", "hi", {"role": "shopper"}, each)
+    finally:
+        await client.close()
+        await runner.cleanup()
+    assert [r["text"] for r in replies] == ["one", "two", "three, no newline"]
+    assert got == replies
