@@ -315,9 +315,13 @@ class Agent:
         self.config = config
         self.pace = Pace(config)
 
-    async def send(self, frame: Dict[str, Any]) -> None:
-        """A frame, once the gateway's rate limit lets this socket send it (see :class:`Pace`)."""
+    async def send(self, frame: Dict[str, Any], stamp: Optional[str] = None) -> None:
+        """A frame, once the gateway's rate limit lets this socket send it (see
+        :class:`Pace`); ``stamp``: a message text whose agent -> shopper latency
+        counts from now, not from before that wait (the soak's own pacing)."""
         await self.pace.turn()
+        if stamp is not None:
+            self.f.agent_sent_at[stamp] = time.monotonic()
         await self.ws.send(json.dumps(frame))
 
     def mine(self, cid: str) -> bool:
@@ -383,9 +387,8 @@ class Agent:
         self.serial += 1
         text = f"soak agent {self.index}-{self.serial}: noted, let me check that for you."
         self.f.agent_sent.add(text)
-        self.f.agent_sent_at[text] = time.monotonic()
         try:
-            await self.send({"type": "message", "conversation_id": cid, "text": text})
+            await self.send({"type": "message", "conversation_id": cid, "text": text}, stamp=text)
             if self.owned.get(cid, 1) <= 0:
                 await asyncio.sleep(self.rng.uniform(0.2, 1.0))
                 self.owned.pop(cid, None)
