@@ -24,7 +24,11 @@ store, behind the gateway's pool); then runs a bounded load on loopback:
   resending what was not acknowledged: the gateway must store each once.
 * **agents** (``--agents``) claim every chat offered to them (spread by
   conversation id, any agent takes a chat waiting over 2 s), answer each
-  shopper message after 0.2-1 s and close the chat after 6-16 of them.
+  shopper message after 0.2-1 s and close the chat after 6-16 of them. One
+  console answering 25 chats faster than a person would outruns the
+  gateway's per-connection rate limit, so each paces its frames within it
+  (:class:`Pace`: the gateway's own ``rate_per_s`` / ``rate_burst``, read
+  from its configuration as the gateway process gets it, with a margin).
 
 At the end (shoppers stop sending, outstanding acknowledgements are awaited
 for up to 15 s) the gateway is stopped and the database is read: every
@@ -57,6 +61,8 @@ import websockets
 from bench import system as system_module
 from bench.system import AGENT_PASSWORD, System, raise_nofile
 from bot.processes import http_json
+from handoff.config import GatewayConfig
+from handoff.ratelimit import TokenBucket
 
 FAQS = [
     "hello",
@@ -261,11 +267,39 @@ class Shopper:
     f_bot_share = 0.3
 
 
+class Pace:
+    """A client's side of the gateway's per-connection rate limit: the same
+    token bucket (:class:`handoff.ratelimit.TokenBucket`) at ``MARGIN`` of the
+    gateway's rate and burst (frames reach it later than they leave, and not
+    always as far apart), waited on before each frame is sent."""
+
+    MARGIN = 0.8
+
+    def __init__(self, config: GatewayConfig) -> None:
+        self.bucket = TokenBucket(config.rate_per_s * self.MARGIN, max(1, int(config.rate_burst * self.MARGIN)))
+
+    async def turn(self) -> None:
+        """Return once a frame may go."""
+        while True:
+            wait_ms = self.bucket.take()
+            if not wait_ms:
+                return
+            await asyncio.sleep(wait_ms / 1000)
+
+
+def gateway_config() -> GatewayConfig:
+    """The configuration of the soak's gateway process: its environment (this
+    one and :data:`bench.system.GATEWAY_ENV`) read as the gateway reads it."""
+    import os
+
+    return GatewayConfig.from_env({**os.environ, **system_module.GATEWAY_ENV})
+
+
 class Agent:
     """One agent console (see module docs)."""
 
     def __init__(self, index: int, count: int, url: str, token: str, figures: Figures, rng: random.Random,
-                 stop_at: float) -> None:
+                 stop_at: float, config: GatewayConfig) -> None:
         self.index = index
         self.count = count
         self.url = url
@@ -278,23 +312,35 @@ class Agent:
         self.owned: Dict[str, int] = {}  # conversation -> shopper messages left before closing
         self.claiming: Dict[str, float] = {}
         self.tasks: Set["asyncio.Task[Any]"] = set()
+        self.config = config
+        self.pace = Pace(config)
+
+    async def send(self, frame: Dict[str, Any], stamp: Optional[str] = None) -> None:
+        """A frame, once the gateway's rate limit lets this socket send it (see
+        :class:`Pace`); ``stamp``: a message text whose agent -> shopper latency
+        counts from now, not from before that wait (the soak's own pacing)."""
+        await self.pace.turn()
+        if stamp is not None:
+            self.f.agent_sent_at[stamp] = time.monotonic()
+        await self.ws.send(json.dumps(frame))
 
     def mine(self, cid: str) -> bool:
         return int(cid[:8], 16) % self.count == self.index
 
     async def run(self) -> None:
         self.ws = await websockets.connect(self.url, open_timeout=20, compression=None, max_queue=256)
-        await self.ws.send(json.dumps({"type": "hello", "v": 1, "token": self.token}))
+        self.pace = Pace(self.config)  # the gateway's bucket starts full when the socket opens
+        await self.send({"type": "hello", "v": 1, "token": self.token})
         try:
             async for raw in self.ws:
                 frame = json.loads(raw)
                 kind = frame.get("type")
-                if kind == "welcome":
-                    await self._offer(frame["queues"])
+                if kind == "welcome":  # (claims wait for the pace in their own task: reading goes on)
+                    self._spawn(self._offer(frame["queues"]))
                 elif kind == "handoff":
-                    await self._offer({"x": [frame["entry"]]})
+                    self._spawn(self._offer({"x": [frame["entry"]]}))
                 elif kind == "queues":
-                    await self._offer(frame["queues"])
+                    self._spawn(self._offer(frame["queues"]))
                 elif kind == "claimed":
                     cid = frame["chat"]["conversation_id"]
                     self.claiming.pop(cid, None)
@@ -331,7 +377,7 @@ class Agent:
                     continue
                 if self.mine(cid) or entry.get("waited_s", 0) >= 2:
                     self.claiming[cid] = now
-                    await self.ws.send(json.dumps({"type": "claim", "conversation_id": cid}))
+                    await self.send({"type": "claim", "conversation_id": cid})
 
     async def _answer(self, cid: str) -> None:
         await asyncio.sleep(self.rng.uniform(0.2, 1.0))
@@ -341,13 +387,12 @@ class Agent:
         self.serial += 1
         text = f"soak agent {self.index}-{self.serial}: noted, let me check that for you."
         self.f.agent_sent.add(text)
-        self.f.agent_sent_at[text] = time.monotonic()
         try:
-            await self.ws.send(json.dumps({"type": "message", "conversation_id": cid, "text": text}))
+            await self.send({"type": "message", "conversation_id": cid, "text": text}, stamp=text)
             if self.owned.get(cid, 1) <= 0:
                 await asyncio.sleep(self.rng.uniform(0.2, 1.0))
                 self.owned.pop(cid, None)
-                await self.ws.send(json.dumps({"type": "close", "conversation_id": cid}))
+                await self.send({"type": "close", "conversation_id": cid})
                 self.f.closes += 1
         except websockets.ConnectionClosed:
             pass
@@ -431,7 +476,9 @@ async def soak(args: argparse.Namespace, system: System) -> Dict[str, Any]:
 
     names = await create_agents(db_url, args.agents)
     tokens = [await login(gw.url, name) for name in names]
-    agents = [Agent(i, args.agents, gw.ws_url + "/ws/agent", tokens[i], figures, random.Random(rng.random()), stop_at)
+    config = gateway_config()
+    agents = [Agent(i, args.agents, gw.ws_url + "/ws/agent", tokens[i], figures, random.Random(rng.random()), stop_at,
+                    config)
               for i in range(args.agents)]
     agent_tasks = [asyncio.ensure_future(a.run()) for a in agents]
 

@@ -3,8 +3,11 @@
 While a chat is ``bot`` (PROTOCOL.md "The bot part") each stored shopper
 message gets a turn (:mod:`handoff.ordering` runs them one at a time per
 conversation): the shopper sees the bot's ``typing`` on, the text goes to
-Rasa, then ``typing`` off and the bot's messages (stored in one group
-commit). A reply carrying the handoff payload is not shown: it starts a
+Rasa, then ``typing`` off and the bot's messages. Rasa is asked for a
+streamed answer (:meth:`handoff.rasa_client.RasaClient.send`): each reply
+is submitted to the group commit as soon as it arrives, while Rasa finishes
+its turn, so the messages are stored (never shown before) by the time the
+answer ends. A reply carrying the handoff payload is not shown: it starts a
 handoff (:mod:`handoff.handoffs`). When Rasa does not answer, the shopper is
 offered a person (a ``system`` message with a button, then ``unavailable``);
 a ``/request_human`` it cannot answer is handed off by the gateway itself.
@@ -13,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Awaitable, Dict, List, Optional, Tuple
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple
 
 from . import frames
 from .contract import Handoff, parse_handoff
@@ -42,6 +45,29 @@ def typing(cid: str, on: bool) -> Tuple[str, Frame]:
     return Hub.to_shopper(cid, frames.bot_typing(on))
 
 
+class Streamed:
+    """The replies of an answer under way, as they arrive; stored once the
+    turn wants them (:meth:`take`): an answer asked before its turn started
+    may still be dropped (see :meth:`handoff.ordering.MessageFlow._to_bot`)."""
+
+    __slots__ = ("replies", "_take")
+
+    def __init__(self) -> None:
+        self.replies: Replies = []
+        self._take: Optional[Callable[[Dict[str, Any]], None]] = None
+
+    def __call__(self, reply: Dict[str, Any]) -> None:
+        self.replies.append(reply)
+        if self._take is not None:
+            self._take(reply)
+
+    def take(self, each: Callable[[Dict[str, Any]], None]) -> None:
+        """Hand ``each`` the replies that arrived, then every next one as it arrives."""
+        self._take = each
+        for reply in self.replies:
+            each(reply)
+
+
 def drop(task: "Optional[asyncio.Future[Any]]") -> None:
     """Give up on ``task`` (a request whose answer is not wanted any more)."""
     if task is not None:
@@ -56,10 +82,11 @@ class BotTurns:
         self.core = core
         self.handoffs = handoffs
 
-    def send(self, conversation: ConversationRecord, text: str) -> Awaitable[Replies]:
-        """Ask Rasa (timed: handoff/metrics.py counts the turn's latency and failures)."""
+    def send(self, conversation: ConversationRecord, text: str, streamed: Streamed) -> Awaitable[Replies]:
+        """Ask Rasa, its replies also to ``streamed`` as they arrive (timed:
+        handoff/metrics.py counts the turn's latency and failures)."""
         context = {"role": conversation.role, "line": conversation.line}
-        return self.core.metrics.timed(self.core.rasa.send(conversation.id, text, context))
+        return self.core.metrics.timed(self.core.rasa.send(conversation.id, text, context, streamed))
 
     async def answer(
         self,
@@ -67,9 +94,11 @@ class BotTurns:
         record: MessageRecord,
         ref: Optional[str],
         asking: "Optional[asyncio.Task[Replies]]",
+        streamed: Optional[Streamed] = None,
     ) -> None:
         """A stored shopper message's turn: the assistant's answer (``asking``:
-        already asked, typing already shown), or, when the chat is no longer
+        already asked, its replies arriving in ``streamed``, typing already
+        shown), or, when the chat is no longer
         with the bot by now, the message goes to the agent who has it (a chat
         waiting for a person shows it in the transcript when claimed). A
         refusal or failure reaches the shopper as an ``error`` with the
@@ -78,7 +107,8 @@ class BotTurns:
         try:
             if asking is None and not await self._still_bot(cid, record):
                 return
-            await self.ask(conversation, record.text, asking=asking, typing_shown=asking is not None)
+            await self.ask(conversation, record.text, asking=asking, streamed=streamed,
+                           typing_shown=asking is not None)
         except ProtocolError as error:
             if error.ref is None:
                 error.ref = ref
@@ -109,27 +139,49 @@ class BotTurns:
         text: str,
         *,
         asking: "Optional[Awaitable[Replies]]" = None,
+        streamed: Optional[Streamed] = None,
         typing_shown: bool = False,
     ) -> None:
         """Send ``text`` to Rasa (or await ``asking``, that request already
-        under way), relay and store the replies, hand off if asked.
-        ``typing_shown``: the bot's typing on was already sent."""
+        under way, its replies arriving in ``streamed``), store the replies as
+        they arrive, show them once the answer is complete and stored (typing
+        off, then the messages), hand off if asked. ``typing_shown``: the
+        bot's typing on was already sent. Should the answer break off, what
+        arrived is shown, then the assistant is unavailable."""
         core, cid = self.core, conversation.id
         typing_off = typing(cid, False)
         if not typing_shown:
             await core.hub.send(typing(cid, True))
+        if asking is None or streamed is None:
+            streamed = Streamed()
+            asking = self.send(conversation, text, streamed)
+        writes: List["asyncio.Future[List[Tuple[MessageRecord, bool]]]"] = []
+        handoffs: List[Handoff] = []
+
+        def store(reply: Dict[str, Any]) -> None:
+            record, handoff = _shown(cid, reply)
+            if handoff is not None:
+                handoffs.append(handoff)
+            if record is not None:
+                writes.append(core.storage.submit_messages([record]))
+
+        streamed.take(store)
         try:
-            replies = await (asking if asking is not None else self.send(conversation, text))
+            await asking
         except RasaUnavailable as exc:
             logger.warning("assistant unavailable: %s", exc)
-            await core.hub.send(typing_off)
+            await self._show(cid, typing_off, writes)
             await self.unavailable(conversation, text, isinstance(exc, RasaActionsFailed))
             return
-        records, handoff = _shown(cid, replies)
-        stored = await core.storage.submit_messages(records)  # one group commit
-        await core.hub.send(typing_off, *(Hub.to_shopper(cid, frames.message_frame(r)) for r, _ in stored))
-        if handoff is not None:
-            await self.handoffs.start(conversation, handoff)
+        await self._show(cid, typing_off, writes)
+        if handoffs:
+            await self.handoffs.start(conversation, handoffs[0])
+
+    async def _show(self, cid: str, typing_off: Tuple[str, Frame],
+                    writes: "List[asyncio.Future[List[Tuple[MessageRecord, bool]]]]") -> None:
+        """The bot's typing off and its messages, once every one is stored."""
+        stored = [record for batch in await asyncio.gather(*writes) for record, _ in batch]
+        await self.core.hub.send(typing_off, *(Hub.to_shopper(cid, frames.message_frame(r)) for r in stored))
 
     async def unavailable(self, conversation: ConversationRecord, text: str, lookup: bool = False) -> None:
         """Offer a person (``lookup``: Rasa is up but its action server failed)."""
@@ -159,19 +211,13 @@ class BotTurns:
         raise ProtocolError(Code.UNAVAILABLE, "The assistant did not answer; your message is saved.")
 
 
-def _shown(cid: str, replies: Replies) -> Tuple[List[MessageRecord], Optional[Handoff]]:
-    """The bot messages to store and show, and the first handoff asked for (not shown)."""
-    handoff: Optional[Handoff] = None
-    records: List[MessageRecord] = []
-    for reply in replies:
-        found = parse_handoff(reply.get("custom"))
-        if found is not None:
-            handoff = handoff or found
-            reply = {k: v for k, v in reply.items() if k != "custom"}
-        record = bot_record(cid, reply)
-        if record is not None:
-            records.append(record)
-    return records, handoff
+def _shown(cid: str, reply: Dict[str, Any]) -> Tuple[Optional[MessageRecord], Optional[Handoff]]:
+    """The bot message of a reply to store and show (None if it shows
+    nothing), and the handoff it asks for (its payload is not shown)."""
+    handoff = parse_handoff(reply.get("custom"))
+    if handoff is not None:
+        reply = {k: v for k, v in reply.items() if k != "custom"}
+    return bot_record(cid, reply), handoff
 
 
 def bot_record(conversation_id: str, reply: Dict[str, Any]) -> Optional[MessageRecord]:

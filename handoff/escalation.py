@@ -44,6 +44,7 @@ from .hub import Hub
 from .live_state import AGENT, WAITING, LiveState, QueueEntry
 from .ops.roles import SUPERVISOR
 from .ops.settings import Ops, load_ops
+from .records import aware
 
 if TYPE_CHECKING:
     from .core import GatewayCore
@@ -57,12 +58,6 @@ REQUEUED_TEXT = "Sorry for the wait: your agent has not answered. You are back a
 messages_t = cast(Table, models.Message.__table__)
 handoffs_t = cast(Table, models.Handoff.__table__)
 agents_t = cast(Table, models.Agent.__table__)
-
-
-def _aware(at: Optional[dt.datetime]) -> Optional[dt.datetime]:
-    if at is None:
-        return None
-    return at.replace(tzinfo=dt.timezone.utc) if at.tzinfo is None else at
 
 
 @dataclass(frozen=True)
@@ -177,9 +172,9 @@ class Watcher:
             )).all()
             last_agent = {cid: at for cid, at, _ in replies}
             shopper_after = {cid: after for cid, _, after in replies}
-        return [replace(c, claimed_at=_aware(claimed.get(c.entry.handoff_id)),
-                        last_agent=_aware(last_agent.get(c.entry.conversation_id)),
-                        shopper_after=_aware(shopper_after.get(c.entry.conversation_id))) for c in found]
+        return [replace(c, claimed_at=aware(claimed.get(c.entry.handoff_id)),
+                        last_agent=aware(last_agent.get(c.entry.conversation_id)),
+                        shopper_after=aware(shopper_after.get(c.entry.conversation_id))) for c in found]
 
     async def supervisors_online(self) -> Set[int]:
         online = await self.gateway.live.online_agents()

@@ -37,6 +37,8 @@ AGENTS_TOPIC = "agents"
 CLOSE_AGENT_TOPIC = "close-agent"
 #: between the frames of a payload that carries several (see :meth:`Hub.publish`)
 SEPARATOR = "\n"
+#: topics whose payload is not frames for sockets (never joined, see :meth:`Hub.send`)
+_SINGLE = frozenset((QUEUES_TOPIC, CLOSE_AGENT_TOPIC))
 
 
 class Hub:
@@ -142,8 +144,22 @@ class Hub:
     # -- sending -----------------------------------------------------------
 
     async def send(self, *events: Tuple[str, Frame]) -> None:
-        """Publish frames: each event is (topic, frame)."""
-        await self.bus.publish(*((topic, dumps(frame)) for topic, frame in events))
+        """Publish frames: each event is (topic, frame). Frames in a row for
+        the same topic travel as one payload (:meth:`publish`): a socket gets
+        them in one transport write, not one system call (and one wake-up of
+        its client) a frame; the bot's ``typing`` off and its messages, say."""
+        if len(events) == 1:
+            topic, frame = events[0]
+            await self.bus.publish((topic, dumps(frame)))
+            return
+        payloads: List[Tuple[str, str]] = []
+        for topic, frame in events:
+            text = dumps(frame)
+            if payloads and payloads[-1][0] == topic and topic not in _SINGLE:
+                payloads[-1] = (topic, payloads[-1][1] + SEPARATOR + text)
+            else:
+                payloads.append((topic, text))
+        await self.bus.publish(*payloads)
 
     async def publish(self, events: List[Tuple[str, str]]) -> None:
         """Publish (topic, payload) pairs, in order, in one bus round trip. A

@@ -57,7 +57,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from . import emergency, frames
-from .bot import BotTurns, drop, typing
+from .bot import BotTurns, Streamed, drop, typing
 from .core import GatewayCore
 from .hub import SEPARATOR, Hub
 from .live_state import AGENT, BOT, WAITING, LiveState
@@ -354,14 +354,15 @@ class MessageFlow:
             if earlier is not None:  # a resend of a stored message: acknowledged again, nothing more
                 await core.hub.send(Hub.to_shopper(cid, frames.message_frame(earlier)))
                 return
-        stored = core.storage.submit_message(
-            MessageRecord(conversation_id=cid, sender="shopper", text=message.text, client_id=message.client_id)
-        )
         asking: "Optional[asyncio.Task[List[Dict[str, Any]]]]" = None
+        streamed = Streamed()  # its replies, stored only once the turn runs (BotTurns.ask)
         if live.state == BOT and not self.turns.busy(cid):
-            asking = asyncio.ensure_future(self.bot.send(conversation, message.text))
+            # started first: its request is written before the commit's (Rasa's turn is the longer wait)
+            asking = asyncio.ensure_future(self.bot.send(conversation, message.text, streamed))
         try:
-            record, new = await stored
+            record, new = await core.storage.submit_message(
+                MessageRecord(conversation_id=cid, sender="shopper", text=message.text, client_id=message.client_id)
+            )
         except BaseException:
             drop(asking)
             raise
@@ -372,7 +373,7 @@ class MessageFlow:
             return
         if asking is not None and await self._still_bot(cid, asking, echo):
             await core.hub.send(echo, typing(cid, True))
-            self.turns.add(cid, lambda: self.bot.answer(conversation, record, message.ref, asking))
+            self.turns.add(cid, lambda: self.bot.answer(conversation, record, message.ref, asking, streamed))
             return
         await core.hub.send(echo)
         self.turns.add(cid, lambda: self.bot.answer(conversation, record, message.ref, None))

@@ -34,7 +34,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import aiohttp
 
-from .rasa_client import RasaActionsFailed, RasaClient, RasaUnavailable
+from .rasa_client import Each, RasaActionsFailed, RasaClient, RasaUnavailable
 
 #: conversations whose client key is remembered (oldest forgotten first)
 MAX_CLIENTS = 100_000
@@ -128,11 +128,14 @@ class RasaPool:
         assert last is not None
         raise last
 
-    async def send(self, sender: str, text: str, metadata: Dict[str, Any]) -> List[Dict[str, Any]]:
+    async def send(self, sender: str, text: str, metadata: Dict[str, Any],
+                   each: Optional[Each] = None) -> List[Dict[str, Any]]:
+        """The bot's replies (``each``: streamed, see :meth:`RasaClient.send`;
+        a process that refused the connection sent none, so the next one is asked)."""
         client = self._clients.get(sender)
         if client is not None:
             metadata = {**metadata, "client": client}
-        replies: List[Dict[str, Any]] = await self._each(sender, "send", text, metadata)
+        replies: List[Dict[str, Any]] = await self._each(sender, "send", text, metadata, each)
         return replies
 
     async def pause(self, sender: str) -> None:

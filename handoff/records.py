@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 from dataclasses import dataclass, field
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, overload
 
 from . import models
 
@@ -19,8 +19,13 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
-def _aware(value: Optional[dt.datetime]) -> Optional[dt.datetime]:
-    """SQLite returns naive datetimes; everything stored is UTC."""
+@overload
+def aware(value: dt.datetime) -> dt.datetime: ...
+@overload
+def aware(value: Optional[dt.datetime]) -> Optional[dt.datetime]: ...
+def aware(value: Optional[dt.datetime]) -> Optional[dt.datetime]:
+    """A datetime read back from the database, timezone-aware: SQLite returns
+    naive datetimes, and everything stored is UTC (None stays None)."""
     if value is not None and value.tzinfo is None:
         return value.replace(tzinfo=dt.timezone.utc)
     return value
@@ -111,7 +116,7 @@ def _message(row: Any) -> MessageRecord:
         conversation_id=row.conversation_id,
         sender=row.sender,
         text=row.text,
-        created_at=_aware(row.created_at),  # type: ignore[arg-type]
+        created_at=aware(row.created_at),
         extra=row.extra,
         agent_id=row.agent_id,
         agent_name=row.agent_name,
@@ -127,9 +132,9 @@ def _handoff(row: Any) -> HandoffRecord:
         reason=row.reason,
         summary=row.summary,
         context=dict(row.context or {}),
-        enqueued_at=_aware(row.enqueued_at),  # type: ignore[arg-type]
-        claimed_at=_aware(row.claimed_at),
-        closed_at=_aware(row.closed_at),
+        enqueued_at=aware(row.enqueued_at),
+        claimed_at=aware(row.claimed_at),
+        closed_at=aware(row.closed_at),
         agent_id=row.agent_id,
         outcome=row.outcome,
         rating=row.rating,

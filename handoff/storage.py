@@ -48,7 +48,7 @@ from .records import MessageRecord as MessageRecord
 from .records import chat_message as chat_message
 from .records import new_id as new_id
 from .records import utcnow as utcnow
-from .records import _agent, _aware, _handoff, _message
+from .records import _agent, _handoff, _message, aware
 
 
 # the Core tables of the hot paths (statements, not the ORM's unit of work)
@@ -106,7 +106,7 @@ class Storage(MessageWrites):
             row = result.first()
         if row is None:
             return None
-        return ConversationRecord(row.id, row.role, row.line, _aware(row.created_at))  # type: ignore[arg-type]
+        return ConversationRecord(row.id, row.role, row.line, aware(row.created_at))
 
     # -- messages ----------------------------------------------------------
 

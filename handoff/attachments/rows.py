@@ -12,7 +12,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .. import models
-from ..records import _aware
+from ..records import aware
 from .store import AttachmentStore
 
 attachments_t = models.table_of(models.Attachment)
@@ -35,7 +35,7 @@ class AttachmentRow:
 
 def _row(row: Any) -> AttachmentRow:
     values = dict(row._mapping)
-    values["created_at"] = _aware(values["created_at"])
+    values["created_at"] = aware(values["created_at"])
     return AttachmentRow(**values)
 
 

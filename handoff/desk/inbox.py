@@ -19,6 +19,7 @@ from sqlalchemy import and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .. import models
+from ..records import aware
 
 OPEN, ANSWERED, CLOSED = "open", "answered", "closed"
 STATUSES = (OPEN, ANSWERED, CLOSED)
@@ -39,11 +40,6 @@ def response_window() -> str:
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
-
-
-def _aware(value: Optional[dt.datetime]) -> Optional[dt.datetime]:
-    """SQLite gives naive datetimes back; everything stored is UTC."""
-    return value.replace(tzinfo=dt.timezone.utc) if value is not None and value.tzinfo is None else value
 
 
 @dataclass(frozen=True)
@@ -95,8 +91,8 @@ def _ticket_query() -> Any:
 def _ticket(row: Any) -> Ticket:
     return Ticket(
         id=int(row.id), conversation_id=row.conversation_id, email=row.email, text=row.text,
-        created_at=_aware(row.created_at), status=row.status,  # type: ignore[arg-type]
-        answered_at=_aware(row.answered_at), answered_by=row.answered_name, closed_at=_aware(row.closed_at),
+        created_at=aware(row.created_at), status=row.status,
+        answered_at=aware(row.answered_at), answered_by=row.answered_name, closed_at=aware(row.closed_at),
         queue=row.queue, reason=row.reason, replies=int(row.replies),
     )
 
@@ -129,8 +125,8 @@ async def ticket(engine: AsyncEngine, ticket_id: int) -> Optional[Tuple[Ticket, 
             select(r, a.c.name.label("agent_name")).select_from(r.join(a, a.c.id == r.c.agent_id))
             .where(r.c.ticket_id == ticket_id).order_by(r.c.id))
         return _ticket(row), [
-            Reply(int(x.id), int(x.ticket_id), x.agent_name, x.text, _aware(x.created_at),  # type: ignore[arg-type]
-                  _aware(x.sent_at), x.error) for x in replies]
+            Reply(int(x.id), int(x.ticket_id), x.agent_name, x.text, aware(x.created_at),
+                  aware(x.sent_at), x.error) for x in replies]
 
 
 async def add_reply(engine: AsyncEngine, found: Ticket, agent_id: int, text: str) -> int:
@@ -177,7 +173,7 @@ async def ratings(engine: AsyncEngine, agent_id: int, *, limit: int = 50) -> Tup
             select(h.c.conversation_id, h.c.queue, h.c.reason, h.c.rating, h.c.rating_comment, h.c.closed_at)
             .where(mine).order_by(h.c.closed_at.desc(), h.c.id.desc()).limit(limit))
         found = [Rating(r.conversation_id, r.queue, r.reason, int(r.rating), r.rating_comment or None,
-                        _aware(r.closed_at)) for r in rows]
+                        aware(r.closed_at)) for r in rows]
         scores = {int(score): int(n) for score, n in await connection.execute(
             select(h.c.rating, func.count()).where(mine).group_by(h.c.rating))}
     total = sum(scores.values())

@@ -42,6 +42,7 @@ from sqlalchemy.engine import Connection
 from handoff import models
 from handoff.contract import NOT_UNDERSTOOD, ORDER_NUMBER
 from handoff.logs import redact
+from handoff.records import aware
 
 DOMAIN_FILE = Path(__file__).resolve().parents[2] / "domain.yml"
 FALLBACK_RESPONSE = "utter_fallback"
@@ -103,10 +104,6 @@ class Group:
         return [text for text, _ in self.wordings.most_common(EXAMPLES)]
 
 
-def _aware(value: dt.datetime) -> dt.datetime:
-    return value.replace(tzinfo=dt.timezone.utc) if value.tzinfo is None else value
-
-
 def find(
     connection: Connection,
     *,
@@ -155,7 +152,7 @@ def find(
         for row in rows:
             text = (row.text or "").strip()
             if text and not text.startswith("/") and row.seq not in found:
-                found[row.seq] = Miss(row.conversation_id, _aware(row.created_at), mask(text), how)
+                found[row.seq] = Miss(row.conversation_id, aware(row.created_at), mask(text), how)
     return sorted(found.values(), key=lambda miss: (miss.at, miss.conversation_id))
 
 

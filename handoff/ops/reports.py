@@ -47,6 +47,7 @@ from sqlalchemy.sql import Select
 from handoff import models
 from handoff.contract import QUEUES
 from handoff.logs import redact
+from handoff.records import aware
 
 from . import sla
 # the parts of a report, read as reports.X by callers (report_figures.py holds them)
@@ -134,13 +135,6 @@ def _requests(stints: Any) -> Any:
     ).cte("requests")
 
 
-def _aware(value: Optional[dt.datetime]) -> Optional[dt.datetime]:
-    """SQLite gives naive datetimes back; everything stored is UTC."""
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=dt.timezone.utc)
-    return value
-
-
 def _by(connection: Connection, query: Select[Any], keys: Sequence[str], fill: Any) -> None:
     """Per (queue, agent) group of ``stats``, ``fill(group, stats)``."""
     for key, found in stats(connection, query, keys).items():
@@ -222,9 +216,9 @@ def _sla(connection: Connection, ops: Ops, tally: _Tally, r: Any, asked: Any, no
     for row in connection.execute(
         select(r.conversation_id, r.queue, r.asked_at, r.answered_at, r.ended_at).where(asked).order_by(r.asked_at)
     ):
-        asked_at, answered_at = _aware(row.asked_at), _aware(row.answered_at)
-        verdict = sla.judge(ops, row.queue, asked_at, now=now, answered_at=answered_at,  # type: ignore[arg-type]
-                            ended_at=_aware(row.ended_at))
+        asked_at, answered_at = aware(row.asked_at), aware(row.answered_at)
+        verdict = sla.judge(ops, row.queue, asked_at, now=now, answered_at=answered_at,
+                            ended_at=aware(row.ended_at))
         if not verdict.counted:
             continue
         for fig in (tally.figures(row.queue), tally.figures()):
@@ -233,7 +227,7 @@ def _sla(connection: Connection, ops: Ops, tally: _Tally, r: Any, asked: Any, no
             else:
                 fig.sla_breached += 1
         if verdict.status == sla.BREACHED:
-            breaches.append(Breach(row.conversation_id, row.queue, asked_at, verdict.deadline, answered_at))  # type: ignore[arg-type]
+            breaches.append(Breach(row.conversation_id, row.queue, asked_at, verdict.deadline, answered_at))
     return breaches
 
 

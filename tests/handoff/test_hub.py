@@ -1,4 +1,5 @@
-"""The relay writes a burst's text frames itself: byte for byte what websockets would write."""
+"""The relay writes a burst's text frames itself: byte for byte what websockets would
+write; the frames of one ``Hub.send`` for one socket go out in one write."""
 from __future__ import annotations
 
 from typing import Any, List
@@ -10,7 +11,9 @@ from websockets.protocol import State
 from websockets.server import ServerProtocol
 from websockets.streams import StreamReader
 
-from handoff.hub import write_texts
+from handoff.bus import MemoryBus
+from handoff.frames import dumps
+from handoff.hub import Hub, write_texts
 
 
 class _Transport:
@@ -22,12 +25,17 @@ class _Transport:
 
 
 class _Socket:
-    """What write_texts reads of a websockets ServerConnection."""
+    """What write_texts and websockets' broadcast read of a websockets ServerConnection."""
 
     def __init__(self, protocol: ServerProtocol) -> None:
         self.protocol = protocol
         self.transport = _Transport()
         self.send_in_progress: Any = None
+
+    def send_data(self) -> None:
+        """websockets' own (what ``broadcast`` calls): one write per chunk the protocol has."""
+        for data in self.protocol.data_to_send():
+            self.transport.write(data)
 
 
 def _open(extensions: Any = ()) -> ServerProtocol:
@@ -108,3 +116,40 @@ def test_a_busy_socket_is_skipped() -> None:
     socket.send_in_progress = object()
     write_texts(socket, ["x"])  # type: ignore[arg-type]
     assert socket.transport.written == []
+
+
+class _Bus(MemoryBus):
+    """A memory bus that also keeps what was published."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.published: List[Any] = []
+
+    async def publish(self, *events: Any) -> None:
+        self.published.append(events)
+        await super().publish(*events)
+
+
+async def test_frames_in_a_row_for_one_socket_are_one_write() -> None:
+    """The bot's typing off and its messages (or an echo and the typing on):
+    one payload on the bus, one transport write to the socket (one system
+    call, one wake-up of the client), in order; a frame for another topic
+    in between keeps the order of the topics."""
+    bus = _Bus()
+    hub = Hub(bus, lambda: None)
+    await hub.start()
+    shopper, agent = _Socket(_open()), _Socket(_open())
+    await hub.add_shopper("c1", shopper)
+    await hub.add_agent(7, agent)
+    off = {"type": "typing", "who": "bot", "on": False}
+    messages = [{"type": "message", "id": str(i), "text": f"m{i}"} for i in range(3)]
+    await hub.send(Hub.to_shopper("c1", off), *(Hub.to_shopper("c1", m) for m in messages))
+    assert shopper.transport.written == [_by_websockets([dumps(f) for f in [off, *messages]])]
+    assert bus.published[-1] == (("c:c1", "\n".join(dumps(f) for f in [off, *messages])),)
+
+    shopper.transport.written.clear()
+    note = {"type": "note", "text": "n"}
+    await hub.send(Hub.to_shopper("c1", messages[0]), Hub.to_agent(7, note), Hub.to_shopper("c1", messages[1]))
+    assert [topic for topic, _ in bus.published[-1]] == ["c:c1", "a:7", "c:c1"]
+    assert shopper.transport.written == [_by_websockets([dumps(messages[0])]), _by_websockets([dumps(messages[1])])]
+    assert agent.transport.written == [_by_websockets([dumps(note)])]
