@@ -7,6 +7,9 @@
   one JSON line as soon as the bot utters it, and ``each`` gets it then.
   Rasa's turn goes on after the last reply (it predicts the next action, then
   saves the tracker: 2-3 ms here), which the gateway spends storing it.
+  Rasa 3.6 leaves a stream open when its turn raises (until this client's
+  timeout); the project's Rasa processes end it with the replies so far, as
+  the plain answer does (``bot/rasa_speedups/rest_stream.py``).
 * :meth:`RasaClient.pause` / :meth:`RasaClient.resume`:
   ``POST {rasa}/conversations/{id}/tracker/events`` with ``{"event": "pause"}``
   / ``{"event": "resume"}`` (server started with ``--enable-api``).

@@ -4,6 +4,7 @@ appended over the HTTP API."""
 from __future__ import annotations
 
 import ast
+import asyncio
 import importlib
 import inspect
 import json
@@ -408,3 +409,24 @@ def test_what_rasa_loaded_is_frozen_once_it_is_up(tmp_path: Path) -> None:
         assert gc.get_freeze_count() > before
     finally:
         gc.unfreeze()
+
+
+def test_a_streamed_answer_whose_turn_fails_still_ends() -> None:
+    """Rasa's REST channel streaming an answer (what the gateway asks for):
+    a turn that raises after its first reply ends the stream with that reply,
+    at once, as the plain answer would (Rasa's own left it open)."""
+    from rasa.core.channels.rest import RestInput
+
+    written: List[str] = []
+
+    class Response:
+        async def write(self, data: str) -> None:
+            written.append(data)
+
+    async def turn(message: object) -> None:
+        await message.output_channel.send_text_message(message.sender_id, "first")  # type: ignore[attr-defined]
+        raise RuntimeError("the tracker store is gone")
+
+    stream = RestInput().stream_response(turn, "hi", "s1", "rest", None)
+    asyncio.run(asyncio.wait_for(stream(Response()), 5))
+    assert [json.loads(line) for line in written] == [{"recipient_id": "s1", "text": "first"}]
