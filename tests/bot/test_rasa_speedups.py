@@ -11,7 +11,7 @@ import json
 import logging
 import random
 from pathlib import Path
-from typing import List
+from typing import Iterator, List, Tuple
 
 import pytest
 from jsonschema import ValidationError
@@ -173,26 +173,33 @@ def _event(rng: random.Random, clock: List[float]) -> Event:
     return rng.choice(rare)
 
 
-def test_past_states_are_rasas_as_a_conversation_grows() -> None:
-    """Random conversations grown event by event (the replay goes on where it
-    stopped, or starts again after a revert or restart): at every step the
-    applied events and each variant of the states are Rasa's."""
-    compared = 0
-    for seed in range(60):
+def _grown(conversations: int) -> Iterator[Tuple[random.Random, DialogueStateTracker, List[float]]]:
+    """Random conversations grown event by event: after each event, the
+    conversation's random source, its tracker and its clock."""
+    for seed in range(conversations):
         rng = random.Random(seed)
         tracker = DialogueStateTracker("s", DOMAIN.slots)
         clock = [1_700_000_000.0]
         for _ in range(rng.randint(5, 60)):
             tracker.update(_event(rng, clock))
-            assert [id(e) for e in tracker.applied_events()] == [id(e) for e in RASA_APPLIED(tracker)]
-            if rng.random() < 0.5:
-                continue
-            for ignore in (False, True):
-                for rule_only in (None, RULE_ONLY):
-                    for omit in (False, True):
-                        ours = DOMAIN.states_for_tracker_history(tracker, omit, ignore, rule_only)
-                        assert ours == RASA_STATES(DOMAIN, tracker, omit, ignore, rule_only)
-                        compared += 1
+            yield rng, tracker, clock
+
+
+def test_past_states_are_rasas_as_a_conversation_grows() -> None:
+    """Random conversations grown event by event (the replay goes on where it
+    stopped, or starts again after a revert or restart): at every step the
+    applied events and each variant of the states are Rasa's."""
+    compared = 0
+    for rng, tracker, _clock in _grown(60):
+        assert [id(e) for e in tracker.applied_events()] == [id(e) for e in RASA_APPLIED(tracker)]
+        if rng.random() < 0.5:
+            continue
+        for ignore in (False, True):
+            for rule_only in (None, RULE_ONLY):
+                for omit in (False, True):
+                    ours = DOMAIN.states_for_tracker_history(tracker, omit, ignore, rule_only)
+                    assert ours == RASA_STATES(DOMAIN, tracker, omit, ignore, rule_only)
+                    compared += 1
     assert compared > 1000
 
 
@@ -297,27 +304,22 @@ def test_a_copy_is_rasas_copy_as_a_conversation_grows() -> None:
     object in both, and changing a copy changes neither the tracker nor the
     next copy."""
     copies = 0
-    for seed in range(60):
-        rng = random.Random(seed)
-        tracker = DialogueStateTracker("s", DOMAIN.slots)
-        clock = [1_700_000_000.0]
-        for _ in range(rng.randint(5, 60)):
-            tracker.update(_event(rng, clock))
-            if rng.random() < 0.6:
-                continue
-            before = _attributes(tracker)
-            ours, rasas = tracker.copy(), RASA_COPY(tracker)
-            assert _attributes(ours) == _attributes(rasas)
-            again = tracker.copy()
-            for name in ("latest_message", "latest_bot_utterance"):
-                shared = any(getattr(rasas, name) is event for event in tracker.events)
-                assert (getattr(ours, name) is getattr(tracker, name)) == shared
-                assert (getattr(ours, name) is getattr(again, name)) == shared  # a placeholder is each copy's
-            for event in [_event(rng, clock) for _ in range(3)]:
-                ours.update(event)  # what the processor does to its copy
-            assert _attributes(tracker) == before
-            assert _attributes(tracker.copy()) == _attributes(RASA_COPY(tracker))
-            copies += 1
+    for rng, tracker, clock in _grown(60):
+        if rng.random() < 0.6:
+            continue
+        before = _attributes(tracker)
+        ours, rasas = tracker.copy(), RASA_COPY(tracker)
+        assert _attributes(ours) == _attributes(rasas)
+        again = tracker.copy()
+        for name in ("latest_message", "latest_bot_utterance"):
+            shared = any(getattr(rasas, name) is event for event in tracker.events)
+            assert (getattr(ours, name) is getattr(tracker, name)) == shared
+            assert (getattr(ours, name) is getattr(again, name)) == shared  # a placeholder is each copy's
+        for event in [_event(rng, clock) for _ in range(3)]:
+            ours.update(event)  # what the processor does to its copy
+        assert _attributes(tracker) == before
+        assert _attributes(tracker.copy()) == _attributes(RASA_COPY(tracker))
+        copies += 1
     assert copies > 300
 
 

@@ -72,30 +72,6 @@ async def test_a_small_batch_sent_again_is_stored_once(fresh_pg) -> None:
         await storage.close()
 
 
-async def test_a_lone_message_survives_postgresql_dropping_the_writer(fresh_pg) -> None:
-    """The lone message (the small-batch INSERT) on a connection the server
-    ended while idle: written once more on a new one, no error, stored once."""
-    from sqlalchemy import create_engine, text
-
-    migrate(fresh_pg)
-    storage = Storage(fresh_pg)
-    admin = create_engine(fresh_pg, future=True)
-    try:
-        await storage.create_conversation("c1", "shopper", "chat")
-        await storage.add_message(MessageRecord("c1", "shopper", "before"))
-        with admin.connect() as connection:
-            connection.execute(text(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            ))
-        record, new = await storage.add_message(MessageRecord("c1", "bot", "after"))
-        assert new
-        assert [m.text for m in await storage.history("c1")] == ["before", "after"]
-    finally:
-        admin.dispose()
-        await storage.close()
-
-
 async def test_replies_are_stored_while_the_assistant_finishes(make_gateway, monkeypatch) -> None:
     """Rasa's streamed replies are submitted to the group commit as they
     arrive: stored before Rasa's answer ends (Rasa still predicts and saves

@@ -138,10 +138,12 @@ def test_processes_migrating_at_once_on_postgresql(fresh_pg) -> None:
     engine.dispose()
 
 
-async def test_messages_survive_postgresql_dropping_idle_connections(fresh_pg) -> None:
+@pytest.mark.parametrize("following", [1, 5], ids=["lone message", "burst"])
+async def test_messages_survive_postgresql_dropping_idle_connections(fresh_pg, following: int) -> None:
     """PostgreSQL ends every connection of the gateway (a restart, an idle
-    timeout, an administrator): the next messages are stored all the same,
-    with no error for their senders, and nothing is stored twice."""
+    timeout, an administrator): the next messages (a lone one: the small-batch
+    INSERT; a burst) are stored all the same, with no error for their
+    senders, and nothing is stored twice."""
     from sqlalchemy import create_engine, text
 
     migrate(fresh_pg)
@@ -159,10 +161,10 @@ async def test_messages_survive_postgresql_dropping_idle_connections(fresh_pg) -
         assert ended >= 1  # at least the message writer's connection
 
         results = await asyncio.gather(*(storage.add_message(MessageRecord("c1", "shopper", f"after {i}"))
-                                         for i in range(5)))
+                                         for i in range(following)))
         assert all(new for _, new in results)
         assert await storage.conversation("c1") is not None  # the other connections come back too
-        assert [m.text for m in await storage.history("c1")] == ["before"] + [f"after {i}" for i in range(5)]
+        assert [m.text for m in await storage.history("c1")] == ["before"] + [f"after {i}" for i in range(following)]
     finally:
         admin.dispose()
         await storage.close()
