@@ -2,8 +2,9 @@
 
     python -m bench.rasa_proxy --port P --upstream http://127.0.0.1:5005
 
-Forwards every request to Rasa unchanged. When a REST channel reply carries the
-handoff payload (``custom.handoff``, :mod:`handoff.contract`), it notes the wall
+Forwards every request to Rasa unchanged (a streamed answer whole, once it
+has ended: the gateway starts a handoff only then). When a REST channel
+reply carries the handoff payload (``custom.handoff``, :mod:`handoff.contract`), it notes the wall
 clock (``time.time_ns()``) at the moment it hands that reply back to the
 gateway, under the conversation id (``sender``). ``GET /_bench/stamps`` returns
 ``{sender: {"reply": ns, "pause_in": ns, "pause_out": ns}}`` (the latter two:
@@ -16,16 +17,24 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from typing import Dict
+from typing import Dict, List
 
 import aiohttp
 from aiohttp import web
 
 
-def _is_handoff(replies: object) -> bool:
-    return isinstance(replies, list) and any(
-        isinstance(r, dict) and isinstance(r.get("custom"), dict) and "handoff" in r["custom"] for r in replies
-    )
+def _replies(data: bytes, streamed: bool) -> List[object]:
+    """A REST channel answer's replies: a JSON list, or with ``?stream=true``
+    (what the gateway asks for) one JSON reply a line."""
+    if streamed:
+        return [json.loads(line) for line in data.splitlines() if line.strip()]
+    replies = json.loads(data)
+    return replies if isinstance(replies, list) else []
+
+
+def _is_handoff(replies: List[object]) -> bool:
+    return any(isinstance(r, dict) and isinstance(r.get("custom"), dict) and "handoff" in r["custom"]
+               for r in replies)
 
 
 def app(upstream: str) -> web.Application:
@@ -60,7 +69,7 @@ def app(upstream: str) -> web.Application:
         if request.path == "/webhooks/rest/webhook" and b'"handoff"' in data:
             try:
                 sender = json.loads(body)["sender"]
-                if _is_handoff(json.loads(data)):
+                if _is_handoff(_replies(data, request.query.get("stream") == "true")):
                     await response.prepare(request)
                     stamps.setdefault(sender, {})["reply"] = time.time_ns()  # the reply goes back now
                     await response.write_eof()

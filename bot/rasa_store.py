@@ -15,9 +15,11 @@ builds them (:class:`Chunk`), and the next turn of that conversation builds
 its tracker from them when the table says nobody wrote since (its highest
 event id for the conversation is the one this process wrote last: one
 indexed query). The turn's new events are the ones after those it was built
-from. The policies' replay of the conversation into states
-(:mod:`bot.rasa_speedups.states`) is kept with them and goes on from where
-the last turn left it. Everything else, and every doubt, goes to Rasa's code:
+from. What the last turn's tracker worked out from those events (the
+policies' replay into states, the applied events, the replay behind the
+tracker's copies: :func:`bot.rasa_speedups.carry`) is kept with them: the
+next tracker is a copy of that replay and goes on from where the last turn
+left off. Everything else, and every doubt, goes to Rasa's code:
 
 * a tracker this store did not hand out (the HTTP API replacing events) is
   saved Rasa's way and forgets the cache;
