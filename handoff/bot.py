@@ -152,9 +152,10 @@ class BotTurns:
         typing_off = typing(cid, False)
         if not typing_shown:
             await core.hub.send(typing(cid, True))
-        if asking is None or streamed is None:
+        if asking is None:
             streamed = Streamed()
             asking = self.send(conversation, text, streamed)
+        assert streamed is not None, "an answer already asked for comes with its Streamed"
         writes: List["asyncio.Future[List[Tuple[MessageRecord, bool]]]"] = []
         handoffs: List[Handoff] = []
 
