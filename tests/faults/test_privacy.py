@@ -18,7 +18,7 @@ import pytest
 import websockets
 from aiohttp import web
 
-from tests.handoff.helpers import CLOSED_RASA, PYTHON, REPO, Client, add_agent, agent, free_port
+from tests.handoff.helpers import CLOSED_RASA, PYTHON, REPO, Client, add_agent, agent, serving
 
 from .test_faults import cid_of, common, handed_off, hello, texts, token_of
 from .test_hostile import turn
@@ -155,16 +155,10 @@ async def test_transcript_delete_erases_the_assistants_copy(stack, gateway_proce
     # an assistant that is up but refuses: nothing is deleted, the command says so
     refusing = web.Application()
     refusing.router.add_route("*", "/{tail:.*}", lambda _: web.Response(status=500))
-    runner = web.AppRunner(refusing)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    try:
+    async with serving(refusing) as refusing_url:
         failed = await asyncio.to_thread(
-            cli, "transcript", "delete", cid, "--db-url", fresh_pg, "--rasa-url", f"http://127.0.0.1:{port}"
+            cli, "transcript", "delete", cid, "--db-url", fresh_pg, "--rasa-url", refusing_url
         )
-    finally:
-        await runner.cleanup()
     assert failed.returncode == 4 and "nothing was deleted" in failed.stderr
     assert ("shopper", EMAIL) in await texts(fresh_pg, cid)
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import os
@@ -9,10 +10,11 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple
+from typing import Any, AsyncIterator, Awaitable, Callable, Dict, List, Optional, Tuple
 
 import aiohttp
 import websockets
+from aiohttp import web
 from websockets.asyncio.client import ClientConnection
 
 from bot.processes import free_port, listening_url, terminate
@@ -174,6 +176,20 @@ async def add_agent(db_url: str, username: str, name: str, password: str = "corr
         return (await storage.create_agent(username, name, password_hash(password))).id
     finally:
         await storage.close()
+
+
+@contextlib.asynccontextmanager
+async def serving(app: web.Application) -> AsyncIterator[str]:
+    """``app`` served on a free loopback port for the block (a stand-in Rasa,
+    a paging endpoint): its base URL."""
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
 
 
 async def wait_for(check: Callable[[], Awaitable[Any]], timeout: float = 10, every: float = 0.05) -> Any:

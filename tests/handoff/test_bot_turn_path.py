@@ -10,7 +10,7 @@ from typing import Any, Dict, List
 from handoff.message_writes import SMALL_BATCH
 from handoff.storage import MessageRecord, Storage, migrate
 
-from .helpers import shopper
+from .helpers import serving, shopper
 
 
 async def test_the_assistant_is_asked_before_the_message_is_written(make_gateway, monkeypatch) -> None:
@@ -153,12 +153,6 @@ async def test_the_client_reads_a_streamed_answer_line_by_line() -> None:
 
     app = web.Application()
     app.router.add_post("/webhooks/rest/webhook", webhook)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    client = RasaClient(f"http://127.0.0.1:{port}")
 
     def each(reply: Dict[str, Any]) -> None:
         got.append(reply)
@@ -166,10 +160,11 @@ async def test_the_client_reads_a_streamed_answer_line_by_line() -> None:
         if len(got) == 1:
             assert not second_sent.is_set()
 
-    try:
-        replies = await client.send("c1", "hi", {"role": "shopper"}, each)
-    finally:
-        await client.close()
-        await runner.cleanup()
+    async with serving(app) as url:
+        client = RasaClient(url)
+        try:
+            replies = await client.send("c1", "hi", {"role": "shopper"}, each)
+        finally:
+            await client.close()
     assert [r["text"] for r in replies] == ["one", "two", "three, no newline"]
     assert got == replies

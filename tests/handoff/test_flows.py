@@ -16,7 +16,7 @@ from aiohttp import web
 
 from handoff.storage import Storage
 
-from .helpers import Client, add_agent, agent, handed_off, login, shopper, wait_for
+from .helpers import Client, add_agent, agent, handed_off, login, serving, shopper, wait_for
 
 
 @contextlib.asynccontextmanager
@@ -32,15 +32,8 @@ async def page_receiver() -> AsyncIterator[Tuple[str, List[dict], asyncio.Event]
 
     app = web.Application()
     app.router.add_post("/page", receive)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}/page", received, got_page
-    finally:
-        await runner.cleanup()
+    async with serving(app) as url:
+        yield f"{url}/page", received, got_page
 
 
 async def test_whole_handoff_flow(make_gateway, live, tmp_path) -> None:

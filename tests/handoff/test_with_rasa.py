@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from .helpers import Client, add_agent, agent, free_port, shopper, wait_for
+from .helpers import Client, add_agent, agent, serving, shopper, wait_for
 
 
 async def tracker(rasa_url: str, cid: str) -> dict:
@@ -117,12 +117,8 @@ async def slow_rasa(rasa_url: str) -> AsyncIterator[str]:
 
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", forward)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    yield f"http://127.0.0.1:{port}"
-    await runner.cleanup()
+    async with serving(app) as url:
+        yield url
     await http.close()
 
 
