@@ -180,3 +180,38 @@ def test_a_full_cache_forgets_the_least_recent_conversations(tmp_path: Path,
         assert "a" not in ours._cache  # the least recent went first
 
     asyncio.run(play())
+
+
+def test_on_sqlite_one_process_saves_a_turn_while_another_reads(tmp_path: Path) -> None:
+    """Two Rasa processes on the embedded default share ``tracker.db``: one
+    saving a turn while the other is in the middle of reading does not wait
+    for it (SQLite in WAL mode, as the gateway's database), and the reader
+    sees the new turn in its next read."""
+    import sqlite3
+    import time
+
+    path = tmp_path / "tracker.db"
+    store = CachedSQLTrackerStore(DOMAIN, **_store_args(f"sqlite:///{path}"))
+    rng, clock = random.Random(3), [1_700_000_000.0]
+
+    async def turn(tracker: DialogueStateTracker) -> float:
+        for event in _turn(rng, clock):
+            tracker.update(event)
+        started = time.monotonic()
+        await store.save(tracker)
+        return time.monotonic() - started
+
+    async def play() -> None:
+        tracker = await store.create_tracker("s")
+        await turn(tracker)
+        reader = sqlite3.connect(path, timeout=0.1, isolation_level=None)
+        reader.execute("BEGIN")
+        before = reader.execute("SELECT count(*) FROM events").fetchone()[0]
+        took = await turn(tracker)  # with Rasa's default journal: "database is locked"
+        assert took < 1.0
+        assert reader.execute("SELECT count(*) FROM events").fetchone()[0] == before  # its snapshot
+        reader.execute("COMMIT")
+        assert reader.execute("SELECT count(*) FROM events").fetchone()[0] == len(tracker.events)
+        reader.close()
+
+    asyncio.run(play())
