@@ -10,9 +10,10 @@ no handoff) and waits for the answer before the next one (closed loop).
   a turn ends when the bot's ``typing`` off arrives (the gateway publishes it
   together with the bot's messages, after storing them).
 
-Both run against the same Rasa server in the same run, interleaved A-B-B-A
-:data:`ROUNDS` times per level so that drift on a noisy machine falls on both
-sides alike.
+Both run against the same Rasa server in the same run, interleaved so that
+drift on a noisy machine falls on both sides alike: at one conversation turn
+by turn (:func:`alternating_round`), at 10 and 50 in A-B-B-A rounds,
+:data:`ROUNDS` times per level.
 """
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from typing import Dict, List, Tuple
 
 import aiohttp
 
-from .clients import shopper
+from .clients import Client, shopper
 from .report import Row, check
 from .stats import ms, summary
 from .system import System
@@ -43,26 +44,51 @@ def plan(quick: bool) -> List[Tuple[int, int]]:
     return [(1, 50), (10, 8), (50, 3)]
 
 
+class Direct:
+    """One conversation straight to Rasa's REST channel (see module docs)."""
+
+    def __init__(self, session: aiohttp.ClientSession, rasa_url: str) -> None:
+        self.session = session
+        self.url = rasa_url + "/webhooks/rest/webhook"
+        self.sender = "bench-" + uuid.uuid4().hex
+
+    async def turn(self, index: int) -> float:
+        body = {"sender": self.sender, "message": TEXTS[index % len(TEXTS)],
+                "metadata": {"role": "shopper", "line": "chat"}}
+        t0 = time.perf_counter()
+        async with self.session.post(self.url, json=body) as response:
+            replies = await response.json(content_type=None)
+        took = time.perf_counter() - t0
+        if response.status != 200 or not replies:
+            raise RuntimeError(f"Rasa answered {response.status} {replies!r}")
+        return took
+
+
+class ThroughGateway:
+    """One shopper conversation through the gateway (see module docs)."""
+
+    def __init__(self, client: Client) -> None:
+        self.client = client
+
+    async def turn(self, index: int) -> float:
+        t0 = time.perf_counter()
+        await self.client.send(type="message", text=TEXTS[index % len(TEXTS)])
+        await self.client.expect("typing", 120, where=lambda f: f.get("who") == "bot" and f.get("on") is False)
+        return time.perf_counter() - t0
+
+
+def _session() -> aiohttp.ClientSession:
+    return aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0), timeout=aiohttp.ClientTimeout(total=120))
+
+
 async def direct_round(rasa_url: str, conversations: int, turns: int) -> List[float]:
-    url = rasa_url + "/webhooks/rest/webhook"
-    connector = aiohttp.TCPConnector(limit=0)
-    async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=120)) as session:
+    async with _session() as session:
         start = asyncio.Event()
 
         async def conversation() -> List[float]:
-            sender = "bench-" + uuid.uuid4().hex
-            out = []
+            side = Direct(session, rasa_url)
             await start.wait()
-            for turn in range(turns):
-                body = {"sender": sender, "message": TEXTS[turn % len(TEXTS)],
-                        "metadata": {"role": "shopper", "line": "chat"}}
-                t0 = time.perf_counter()
-                async with session.post(url, json=body) as response:
-                    replies = await response.json(content_type=None)
-                out.append(time.perf_counter() - t0)
-                if response.status != 200 or not replies:
-                    raise RuntimeError(f"Rasa answered {response.status} {replies!r}")
-            return out
+            return [await side.turn(turn) for turn in range(turns)]
 
         tasks = [asyncio.ensure_future(conversation()) for _ in range(conversations)]
         await asyncio.sleep(0)
@@ -73,20 +99,32 @@ async def direct_round(rasa_url: str, conversations: int, turns: int) -> List[fl
 async def gateway_round(ws_url: str, conversations: int, turns: int) -> List[float]:
     clients = await asyncio.gather(*(shopper(ws_url) for _ in range(conversations)))
 
-    async def conversation(client) -> List[float]:
-        out = []
-        for turn in range(turns):
-            t0 = time.perf_counter()
-            await client.send(type="message", text=TEXTS[turn % len(TEXTS)])
-            await client.expect("typing", 120, where=lambda f: f.get("who") == "bot" and f.get("on") is False)
-            out.append(time.perf_counter() - t0)
-        return out
+    async def conversation(client: Client) -> List[float]:
+        side = ThroughGateway(client)
+        return [await side.turn(turn) for turn in range(turns)]
 
     try:
         parts = await asyncio.gather(*(conversation(c) for c in clients))
     finally:
         await asyncio.gather(*(c.close() for c in clients), return_exceptions=True)
     return [x for part in parts for x in part]
+
+
+async def alternating_round(rasa_url: str, ws_url: str, turns: int) -> Dict[str, List[float]]:
+    """One conversation on each side, their turns taken in turn (A-B, B-A,
+    ...): at one conversation a side's round of 50 turns lasts about a
+    second, and a second of this machine's noise fell on one side's p95."""
+    got: Dict[str, List[float]] = {"direct": [], "gateway": []}
+    client = await shopper(ws_url)
+    try:
+        async with _session() as session:
+            sides = {"direct": Direct(session, rasa_url), "gateway": ThroughGateway(client)}
+            for turn in range(turns):
+                for name in (("direct", "gateway") if turn % 2 == 0 else ("gateway", "direct")):
+                    got[name].append(await sides[name].turn(turn))
+    finally:
+        await client.close()
+    return got
 
 
 async def measure(rasa_url: str, ws_url: str, quick: bool) -> Dict[int, Dict[str, List[float]]]:
@@ -96,11 +134,16 @@ async def measure(rasa_url: str, ws_url: str, quick: bool) -> Dict[int, Dict[str
     await gateway_round(ws_url, 2, 2)
     for conversations, turns in plan(quick):
         got: Dict[str, List[float]] = {"direct": [], "gateway": []}
-        for side in ("direct", "gateway", "gateway", "direct") * ROUNDS:
-            if side == "direct":
-                got[side] += await direct_round(rasa_url, conversations, turns)
-            else:
-                got[side] += await gateway_round(ws_url, conversations, turns)
+        if conversations == 1:
+            for _ in range(2 * ROUNDS):
+                for side, took in (await alternating_round(rasa_url, ws_url, turns)).items():
+                    got[side] += took
+        else:
+            for side in ("direct", "gateway", "gateway", "direct") * ROUNDS:
+                if side == "direct":
+                    got[side] += await direct_round(rasa_url, conversations, turns)
+                else:
+                    got[side] += await gateway_round(ws_url, conversations, turns)
         results[conversations] = got
         d, g = summary(got["direct"]), summary(got["gateway"])
         print(f"  {conversations:>2} conversations: direct p95 {ms(d['p95'])}, gateway p95 {ms(g['p95'])} "
@@ -123,7 +166,8 @@ def run(system: System, quick: bool) -> List[Row]:
         label = f"{conversations} concurrent"
         rows.append(Row(f"Bot turn p50 / p95 / p99, direct to Rasa, {label}",
                         f"{ms(d['p50'])} / {ms(d['p95'])} / {ms(d['p99'])}", note=(
-                            f"{d['n']} turns per side at {label} ({ROUNDS} A-B-B-A rounds, interleaved); "
+                            f"{d['n']} turns per side at {label} (the two sides' turns alternating, "
+                            f"{2 * ROUNDS} conversations each); "
                             "one gateway process on "
                             "PostgreSQL, live state in memory." if conversations == 1 else "")))
         rows.append(Row(f"Bot turn p50 / p95 / p99, through the gateway, {label}",
