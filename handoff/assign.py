@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Dict, List, Optional, Set, Tuple, cast
+from typing import TYPE_CHECKING, Dict, List, Optional, Set, Tuple
 
-from sqlalchemy import Table, select
+from sqlalchemy import select
 
 from . import frames, models
 from .contract import QUEUES
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-agents_t = cast(Table, models.Agent.__table__)
+agents_t = models.table_of(models.Agent)
 #: picks per run at most (each one a claim): a run never spins for ever
 MAX_PICKS = 200
 

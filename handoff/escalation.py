@@ -34,9 +34,9 @@ import datetime as dt
 import logging
 import time
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Iterable, List, Optional, Set, cast
+from typing import TYPE_CHECKING, Iterable, List, Optional, Set
 
-from sqlalchemy import Table, and_, func, select
+from sqlalchemy import and_, func, select
 
 from . import countdown, frames, models, paging
 from .frames import Frame
@@ -55,9 +55,9 @@ logger = logging.getLogger(__name__)
 BREACH, SILENT, REQUEUED = "breach", "silent", "requeued"
 REQUEUED_TEXT = "Sorry for the wait: your agent has not answered. You are back at the front of the queue."
 
-messages_t = cast(Table, models.Message.__table__)
-handoffs_t = cast(Table, models.Handoff.__table__)
-agents_t = cast(Table, models.Agent.__table__)
+messages_t = models.table_of(models.Message)
+handoffs_t = models.table_of(models.Handoff)
+agents_t = models.table_of(models.Agent)
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from typing import Any, Dict, List, Optional
 from sqlalchemy import delete, func, select
 
 from . import models
+from .records import aware
 from .attachments import rows as attachment_rows
 from .attachments.store import AttachmentStore, configured_store
 from .storage import NOTE, make_engine
@@ -41,9 +42,7 @@ class StillOpen(Exception):
 def _ts(value: Optional[dt.datetime]) -> Optional[str]:
     if value is None:
         return None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.timezone.utc)
-    value = value.astimezone(dt.timezone.utc)
+    value = aware(value).astimezone(dt.timezone.utc)
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
 

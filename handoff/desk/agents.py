@@ -29,9 +29,9 @@ import asyncio
 import datetime as dt
 import http
 import re
-from typing import Any, Dict, List, Optional, cast
+from typing import Any, Dict, List, Optional
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
@@ -46,7 +46,7 @@ USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 MIN_PASSWORD, MAX_PASSWORD = 8, 256
 MIN_CAPACITY, MAX_CAPACITY = 1, 20
 DISABLED_CLOSE = (4401, "account disabled")
-agents_t = cast(Table, models.Agent.__table__)
+agents_t = models.table_of(models.Agent)
 _FIELDS = (agents_t.c.id, agents_t.c.username, agents_t.c.name, agents_t.c.role, agents_t.c.active,
            agents_t.c.capacity, agents_t.c.created_at)
 

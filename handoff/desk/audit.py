@@ -18,24 +18,23 @@ from __future__ import annotations
 
 import datetime as dt
 import http
-from typing import Any, Dict, List, Optional, cast
+from typing import Any, Dict, List, Optional
 from urllib.parse import parse_qs
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.engine import Connection
 
 from .. import models
+from ..records import aware
 from .web import Answer, BadInput, Caller, Desk, bad, json_answer, method_not_allowed
 
 PATH = "/api/audit"
 DEFAULT_LIMIT, MAX_LIMIT = 100, 500
-audit_t = cast(Table, models.AuditEntry.__table__)
+audit_t = models.table_of(models.AuditEntry)
 
 
 def iso(value: dt.datetime) -> str:
-    if value.tzinfo is None:  # SQLite gives naive datetimes; all are UTC
-        value = value.replace(tzinfo=dt.timezone.utc)
-    return value.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
+    return aware(value).astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
 
 
 def record(connection: Connection, who: Caller, action: str, target: str, detail: Dict[str, Any]) -> None:

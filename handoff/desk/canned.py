@@ -27,9 +27,9 @@ import datetime as dt
 import http
 import logging
 import re
-from typing import Any, Dict, List, Optional, cast
+from typing import Any, Dict, List, Optional
 
-from sqlalchemy import Table, delete, insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
@@ -44,7 +44,7 @@ PATH = "/api/canned"
 SHORTCUT = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 FACT = re.compile(r"\{([A-Za-z0-9_]+)\}")
 TITLE_LIMIT, TEXT_LIMIT = 128, 2000  # the console's composer takes 2000 characters
-canned_t = cast(Table, models.CannedReply.__table__)
+canned_t = models.table_of(models.CannedReply)
 
 
 _last: Dict[str, Any] = {"stamp": None, "facts": None}

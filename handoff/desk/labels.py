@@ -17,9 +17,9 @@ from __future__ import annotations
 import datetime as dt
 import http
 import re
-from typing import Any, Dict, List, Optional, cast
+from typing import Any, Dict, List, Optional
 
-from sqlalchemy import Table, delete, func, insert, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.engine import Connection
 
 from .. import models
@@ -29,8 +29,8 @@ PREFIX, ALL = "/api/conversations/", "/api/labels"
 LABEL = re.compile(r"^[a-z0-9][a-z0-9 _-]{0,31}$")
 CONVERSATION = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 MAX_LABELS = 20  # on one conversation
-labels_t = cast(Table, models.ConversationLabel.__table__)
-conversations_t = cast(Table, models.Conversation.__table__)
+labels_t = models.table_of(models.ConversationLabel)
+conversations_t = models.table_of(models.Conversation)
 
 
 def _label(data: Dict[str, Any]) -> str:

@@ -38,10 +38,10 @@ from __future__ import annotations
 
 import http
 import re
-from typing import Any, Dict, List, Optional, Set, cast
+from typing import Any, Dict, List, Optional, Set
 from urllib.parse import parse_qs
 
-from sqlalchemy import Table, Text, func, select, text
+from sqlalchemy import Text, func, select, text
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.engine import Connection
 
@@ -59,10 +59,10 @@ MAX_QUERY, MAX_WORDS, DEFAULT_LIMIT, MAX_LIMIT = 200, 8, 20, 100
 SCAN = 500  # matching messages read per search (newest first) to find the conversations
 EXCERPT = 160
 TRANSCRIPT_LIMIT = 1000
-messages_t = cast(Table, models.Message.__table__)
-conversations_t = cast(Table, models.Conversation.__table__)
-handoffs_t = cast(Table, models.Handoff.__table__)
-tickets_t = cast(Table, models.Ticket.__table__)
+messages_t = models.table_of(models.Message)
+conversations_t = models.table_of(models.Conversation)
+handoffs_t = models.table_of(models.Handoff)
+tickets_t = models.table_of(models.Ticket)
 
 
 def not_compared(name: Optional[str], type_: str, parents: Dict[str, Any]) -> bool:

@@ -55,8 +55,8 @@ FILLER = frozenset(
 )
 _WORD = re.compile(r"\[\w+\]|[\w']+")
 
-messages_t = models.Message.__table__
-handoffs_t = models.Handoff.__table__
+messages_t = models.table_of(models.Message)
+handoffs_t = models.table_of(models.Handoff)
 
 
 @lru_cache(maxsize=4)

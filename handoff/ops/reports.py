@@ -38,9 +38,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Sequence, Tuple, cast
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from sqlalchemy import Table, and_, case, exists, func, inspect, literal, or_, select
+from sqlalchemy import and_, case, exists, func, inspect, literal, or_, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import Select
 
@@ -67,11 +67,11 @@ NO_QUEUE = "none"
 ANSWERED_AT = "answered_at"  # the tickets column of migration 0003 (module docs)
 ALL = ""  # the key of a figure over every queue / agent
 
-conversations_t = cast(Table, models.Conversation.__table__)
-messages_t = cast(Table, models.Message.__table__)
-handoffs_t = cast(Table, models.Handoff.__table__)
-tickets_t = cast(Table, models.Ticket.__table__)
-agents_t = cast(Table, models.Agent.__table__)
+conversations_t = models.table_of(models.Conversation)
+messages_t = models.table_of(models.Message)
+handoffs_t = models.table_of(models.Handoff)
+tickets_t = models.table_of(models.Ticket)
+agents_t = models.table_of(models.Agent)
 
 
 def _within(column: Any, p: Period) -> Any:

@@ -39,13 +39,13 @@ from handoff.attachments.store import AttachmentStore, configured_store
 
 BATCH = 500
 
-conversations_t = models.Conversation.__table__
-messages_t = models.Message.__table__
-handoffs_t = models.Handoff.__table__
-tickets_t = models.Ticket.__table__
-replies_t = models.TicketReply.__table__
+conversations_t = models.table_of(models.Conversation)
+messages_t = models.table_of(models.Message)
+handoffs_t = models.table_of(models.Handoff)
+tickets_t = models.table_of(models.Ticket)
+replies_t = models.table_of(models.TicketReply)
 attachments_t = attachment_rows.attachments_t
-keys_t = models.ShopperKey.__table__
+keys_t = models.table_of(models.ShopperKey)
 
 #: Erases the assistant's tracker copies of these conversations; raises if it cannot.
 TrackerEraser = Callable[[Sequence[str]], None]

@@ -11,9 +11,9 @@ gateway's async engine, for the login answer and the agent's ``welcome``
 """
 from __future__ import annotations
 
-from typing import Optional, cast
+from typing import Optional
 
-from sqlalchemy import Table, select, update
+from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -23,7 +23,7 @@ AGENT = "agent"
 SUPERVISOR = "supervisor"
 ROLES = (AGENT, SUPERVISOR)
 
-agents_t = cast(Table, models.Agent.__table__)
+agents_t = models.table_of(models.Agent)
 
 
 def set_role(engine: Engine, username: str, role: str) -> bool:
