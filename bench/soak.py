@@ -29,12 +29,19 @@ store, behind the gateway's pool); then runs a bounded load on loopback:
   gateway's per-connection rate limit, so each paces its frames within it
   (:class:`Pace`: the gateway's own ``rate_per_s`` / ``rate_burst``, read
   from its configuration as the gateway process gets it, with a margin).
+  An agent acts only on what a console would show when its frame's turn
+  comes: a reply or a close for a chat it still has (not one that ended or
+  that it already closed), a claim for a chat still in its queue list
+  (:class:`Agent`). So its error frames are errors a console would get too:
+  every code but ``already_claimed`` (two agents claiming one chat at once,
+  the race claiming is) is counted, and none is expected.
 
 At the end (shoppers stop sending, outstanding acknowledgements are awaited
 for up to 15 s) the gateway is stopped and the database is read: every
 message a client got acknowledged (its echo) must be stored, and stored
 once. Printed figures: messages accepted / stored, duplicates, lost, bot
-turns, handoffs, resends, reconnects, error frames by code, crashed processes
+turns, handoffs, resends, reconnects, error frames by code (an agent's also
+by the frame that got it), crashed processes
 and tracebacks in the gateway log, gateway RSS at start (ramp done) / middle
 / end and its peak, latency percentiles (shopper message -> own echo, agent
 message -> shopper, bot turn). Exit status 0 only when nothing was lost or
@@ -52,7 +59,8 @@ import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Set, Tuple
+from functools import partial
+from typing import Any, Callable, Dict, List, Optional, Set, Tuple
 
 import aiohttp
 import psutil
@@ -99,6 +107,7 @@ class Figures:
     conversations: int = 0
     no_ack: int = 0
     errors: Counter = field(default_factory=Counter)
+    agent_errors: Counter = field(default_factory=Counter)  # "frame type:code"
     echo_ms: List[float] = field(default_factory=list)
     agent_to_shopper_ms: List[float] = field(default_factory=list)
     bot_turn_ms: List[float] = field(default_factory=list)
@@ -295,8 +304,27 @@ def gateway_config() -> GatewayConfig:
     return GatewayConfig.from_env({**os.environ, **system_module.GATEWAY_ENV})
 
 
+@dataclass
+class Chat:
+    """A chat an agent holds: one claim of it, until its ``chat_ended``. Its
+    reply and close tasks act only while the agent still holds this claim (a
+    later claim of the same conversation is another :class:`Chat`)."""
+
+    conversation_id: str
+    left: int  # shopper messages still to answer; the answer that takes the last one closes the chat
+    closing: bool = False  # the close is decided: no further reply is begun
+    closed: bool = False  # the close frame went out: nothing more is sent for this chat
+
+
 class Agent:
-    """One agent console (see module docs)."""
+    """One agent console (see module docs).
+
+    Frames wait for the pace (:class:`Pace`), at times for seconds; a console
+    sends what its agent does at once, on what the screen shows then. So
+    whether a frame still fits is checked when its turn comes (``still`` of
+    :meth:`send`), against what a console shows: the chats it holds
+    (``owned``: from ``claimed`` until ``chat_ended``) and the chats waiting
+    (``waiting``: the last ``queues`` list, and each ``handoff`` since)."""
 
     def __init__(self, index: int, count: int, url: str, token: str, figures: Figures, rng: random.Random,
                  stop_at: float, config: GatewayConfig) -> None:
@@ -308,21 +336,31 @@ class Agent:
         self.rng = rng
         self.stop_at = stop_at
         self.ws: Any = None
-        self.serial = 0
-        self.owned: Dict[str, int] = {}  # conversation -> shopper messages left before closing
+        self.serial = 0  # frames sent (their refs)
+        self.replies = 0  # messages sent (each text is unique: the soak finds it stored by its text)
+        self.owned: Dict[str, Chat] = {}
+        self.waiting: Set[str] = set()
         self.claiming: Dict[str, float] = {}
         self.tasks: Set["asyncio.Task[Any]"] = set()
         self.config = config
         self.pace = Pace(config)
 
-    async def send(self, frame: Dict[str, Any], stamp: Optional[str] = None) -> None:
+    async def send(self, frame: Dict[str, Any], stamp: Optional[str] = None,
+                   still: Optional[Callable[[], bool]] = None) -> bool:
         """A frame, once the gateway's rate limit lets this socket send it (see
-        :class:`Pace`); ``stamp``: a message text whose agent -> shopper latency
-        counts from now, not from before that wait (the soak's own pacing)."""
+        :class:`Pace`), unless ``still()`` then says it no longer fits (False:
+        not sent); ``stamp``: a message text, sent from now (its agent ->
+        shopper latency counts from now, not from before that wait: the soak's
+        own pacing). A ``ref`` names the frame in the errors it may get."""
         await self.pace.turn()
+        if still is not None and not still():
+            return False
         if stamp is not None:
+            self.f.agent_sent.add(stamp)
             self.f.agent_sent_at[stamp] = time.monotonic()
-        await self.ws.send(json.dumps(frame))
+        self.serial += 1
+        await self.ws.send(json.dumps({**frame, "ref": f"{frame['type']}:{self.serial}"}))
+        return True
 
     def mine(self, cid: str) -> bool:
         return int(cid[:8], 16) % self.count == self.index
@@ -335,29 +373,32 @@ class Agent:
             async for raw in self.ws:
                 frame = json.loads(raw)
                 kind = frame.get("type")
-                if kind == "welcome":  # (claims wait for the pace in their own task: reading goes on)
+                if kind in ("welcome", "queues"):  # (claims wait for the pace in their own task: reading goes on)
+                    self.waiting = {e["conversation_id"] for entries in frame["queues"].values() for e in entries}
                     self._spawn(self._offer(frame["queues"]))
                 elif kind == "handoff":
+                    self.waiting.add(frame["entry"]["conversation_id"])
                     self._spawn(self._offer({"x": [frame["entry"]]}))
-                elif kind == "queues":
-                    self._spawn(self._offer(frame["queues"]))
                 elif kind == "claimed":
                     cid = frame["chat"]["conversation_id"]
                     self.claiming.pop(cid, None)
-                    self.owned[cid] = self.rng.randint(6, 16)
-                    self.f.claims += 1
+                    self.waiting.discard(cid)
+                    if cid not in self.owned:  # (a claim of a chat it holds already is answered as one)
+                        self.owned[cid] = Chat(cid, self.rng.randint(6, 16))
+                        self.f.claims += 1
                 elif kind == "message":
-                    cid = frame.get("conversation_id")
+                    chat = self.owned.get(frame.get("conversation_id", ""))
                     if frame.get("sender") == "agent":
                         self.f.agent_acked.add(frame.get("text", ""))
-                    elif frame.get("sender") == "shopper" and cid in self.owned:
-                        self._spawn(self._answer(cid))
+                    elif frame.get("sender") == "shopper" and chat is not None and not chat.closing:
+                        self._spawn(self._answer(chat))
                 elif kind == "chat_ended":
                     self.owned.pop(frame.get("conversation_id"), None)
                 elif kind == "error":
                     code = frame.get("code")
                     if code not in ("already_claimed",):
                         self.f.errors[f"agent:{code}"] += 1
+                        self.f.agent_errors[f"{str(frame.get('ref')).split(':')[0]}:{code}"] += 1
         except websockets.ConnectionClosed:
             pass
 
@@ -377,22 +418,38 @@ class Agent:
                     continue
                 if self.mine(cid) or entry.get("waited_s", 0) >= 2:
                     self.claiming[cid] = now
-                    await self.send({"type": "claim", "conversation_id": cid})
+                    await self.send({"type": "claim", "conversation_id": cid}, still=partial(self._listed, cid))
 
-    async def _answer(self, cid: str) -> None:
+    def _listed(self, cid: str) -> bool:
+        """A console's Claim button: on a chat its queue list shows, not one it holds."""
+        return cid in self.waiting and cid not in self.owned
+
+    def _holds(self, chat: Chat) -> bool:
+        """Still this claim of the chat, and its close not sent: a console's reply box is there."""
+        return self.owned.get(chat.conversation_id) is chat and not chat.closed
+
+    def _close_now(self, chat: Chat) -> bool:
+        """The close's turn: sent only while the chat is held; nothing follows it."""
+        if not self._holds(chat):
+            return False
+        chat.closed = True
+        return True
+
+    async def _answer(self, chat: Chat) -> None:
         await asyncio.sleep(self.rng.uniform(0.2, 1.0))
-        if cid not in self.owned or time.monotonic() > self.stop_at:
+        if not self._holds(chat) or chat.closing or time.monotonic() > self.stop_at:
             return
-        self.owned[cid] -= 1
-        self.serial += 1
-        text = f"soak agent {self.index}-{self.serial}: noted, let me check that for you."
-        self.f.agent_sent.add(text)
+        chat.left -= 1
+        chat.closing = last = chat.left <= 0  # one answer is the last: only it closes the chat
+        cid = chat.conversation_id
+        self.replies += 1
+        text = f"soak agent {self.index}-{self.replies}: noted, let me check that for you."
         try:
-            await self.send({"type": "message", "conversation_id": cid, "text": text}, stamp=text)
-            if self.owned.get(cid, 1) <= 0:
-                await asyncio.sleep(self.rng.uniform(0.2, 1.0))
-                self.owned.pop(cid, None)
-                await self.send({"type": "close", "conversation_id": cid})
+            if not await self.send({"type": "message", "conversation_id": cid, "text": text}, stamp=text,
+                                   still=partial(self._holds, chat)) or not last:
+                return
+            await asyncio.sleep(self.rng.uniform(0.2, 1.0))
+            if await self.send({"type": "close", "conversation_id": cid}, still=partial(self._close_now, chat)):
                 self.f.closes += 1
         except websockets.ConnectionClosed:
             pass
@@ -572,6 +629,7 @@ async def soak(args: argparse.Namespace, system: System) -> Dict[str, Any]:
         "resends": figures.resends,
         "reconnects": figures.reconnects,
         "error_frames": dict(figures.errors),
+        "agent_error_frames": dict(figures.agent_errors),
         "crashes": int(not gateway_alive) + int(not rasa_alive) + int(actions_alive is False) + crashed_clients,
         "gateway_alive": gateway_alive,
         "rasa_alive": rasa_alive,
@@ -619,7 +677,7 @@ def report(result: Dict[str, Any]) -> str:
         f"handoffs {result['handoffs']}, "
         f"claims {result['claims']}, closes {result['closes']}, ratings {result['ratings']}, "
         f"resends {result['resends']}, reconnects {result['reconnects']}",
-        f"  error frames {result['error_frames']}",
+        f"  error frames {result['error_frames']} (agents' by frame: {result['agent_error_frames']})",
         f"  crashes {result['crashes']} (gateway alive {result['gateway_alive']}, rasa alive {result['rasa_alive']}, "
         f"actions alive {result['actions_alive']}), tracebacks in gateway log {result['gateway_tracebacks']}",
         f"  gateway RSS MiB: launch {rss['launch']}, start {rss['start']}, middle {rss['middle']}, end {rss['end']}, "

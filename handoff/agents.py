@@ -162,15 +162,21 @@ class AgentDesk:
     async def claim(self, agent: AgentRecord, cid: str, ref: Optional[str], capacity: Optional[int] = None) -> bool:
         """Take a waiting chat, or one transferred by its owner (who gets
         ``chat_ended`` ``transferred`` now). An agent's own ``claim`` is
-        refused with an error; automatic assignment (:mod:`handoff.assign`,
-        with the agent's ``capacity``) gets False when the chat is gone."""
+        refused with an error, or answered ``claimed`` when the chat is
+        already theirs; automatic assignment (:mod:`handoff.assign`, with the
+        agent's ``capacity``) gets False when the chat is gone."""
         core = self.core
         before = await core.live.get(cid)
         entry = await core.live.claim(cid, agent.id, agent.name, capacity=capacity)
         if entry is None:
             if capacity is not None:
                 return False
-            raise await self._not_claimed(agent, cid)
+            now = await core.live.get(cid)
+            if now.state == AGENT and now.agent_id == agent.id and now.pending is None:
+                # e.g. assigned to them while their click was on its way: the claim holds
+                await core.hub.send(Hub.to_agent(agent.id, frames.claimed(await self.chat(cid), ref)))
+                return True
+            raise self._not_claimed(agent, now)
         await core.storage.claim_handoff(entry.handoff_id, agent.id)
         # a transfer is taken (the chat was with its agent): the old owner's stint ends
         taken_from = before.agent_id if before.state == AGENT else entry.kept_by
@@ -192,8 +198,7 @@ class AgentDesk:
             core.wake_assigner()  # the old owner has a free slot
         return True
 
-    async def _not_claimed(self, agent: AgentRecord, cid: str) -> ProtocolError:
-        live = await self.core.live.get(cid)
+    def _not_claimed(self, agent: AgentRecord, live: LiveState) -> ProtocolError:
         pending = live.pending
         if pending is not None and live.agent_id == agent.id:
             return ProtocolError(Code.BAD_STATE, "You transferred this chat; you keep it until someone takes it.")

@@ -20,6 +20,7 @@
     handed_back: "Handed back to the assistant.",
     transferred: "Transferred: a colleague took over this chat.",
     shopper_left: "The shopper left the chat.",
+    gone: "This chat is no longer yours: it went back to the queue or to a colleague while you were offline.",
   };
 
   var seq = 0;
@@ -242,6 +243,11 @@
       }
     }
     return false;
+  };
+
+  /** Every reply still waiting for its echo will not get one (the chat is gone). */
+  ChatPane.prototype.failAllPending = function (message) {
+    while (this.pending.length) this.failPending(this.pending[0].ref, message);
   };
 
   ChatPane.prototype.setTyping = function (on) {

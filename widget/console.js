@@ -198,9 +198,28 @@
       saveSession(session);
       ui.agentName.textContent = frame.agent.name;
     }
-    // The chats this agent owns: add the ones we do not show yet (after a
-    // reload or a reconnect), keep the ones we have.
-    (frame.chats || []).forEach(function (chat) { if (!chats[chat.conversation_id]) addChat(chat, false); });
+    // The chats this agent owns now: the gateway's word after a reload or a
+    // reconnect. Ours are kept, with what was said while this console was
+    // offline (frames sent meanwhile were not kept for it).
+    var owned = {};
+    (frame.chats || []).forEach(function (chat) {
+      var id = chat.conversation_id;
+      owned[id] = true;
+      if (chats[id] && !chats[id].isEnded) {
+        (chat.transcript || []).forEach(function (m) { chats[id].addMessage(m, id === activeId && !document.hidden); });
+      } else {
+        openChat(chat, false);
+      }
+    });
+    // A chat shown as ours that is not in the list ended while we were offline
+    // (back in the queue after the grace period, taken by a colleague): no
+    // reply box for it, and nothing typed meanwhile goes out to it.
+    order.slice().forEach(function (id) {
+      if (owned[id] || chats[id].isEnded) return;
+      conn.dropQueued(function (f) { return f.conversation_id === id; });
+      chats[id].failAllPending("this chat is no longer yours");
+      chats[id].ended("gone");
+    });
     if (!activeId && order.length) select(order[0]);
     if (frame.queues) onQueues(frame.queues);
   }
@@ -253,8 +272,14 @@
     var chat = frame.chat || {};
     if (!chat.conversation_id) return;
     if (!chat.claimed_at) chat.claimed_at = new Date().toISOString();
-    if (!chats[chat.conversation_id]) addChat(chat, true);
+    if (!chats[chat.conversation_id] || chats[chat.conversation_id].isEnded) openChat(chat, true);
     select(chat.conversation_id, true);
+  }
+
+  /** Show a chat this agent now owns; a pane left from its earlier, ended stint is replaced (not reused: its composer is gone). */
+  function openChat(chat, fresh) {
+    removeChat(chat.conversation_id);
+    addChat(chat, fresh);
   }
 
   function addChat(chat, fresh) {

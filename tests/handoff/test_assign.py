@@ -75,6 +75,30 @@ async def test_least_busy_first_within_capacity(make_gateway, live) -> None:
     await s4.expect("state", state="agent", agent={"name": "Ada"})
 
 
+async def test_a_claim_of_a_chat_already_assigned_to_me_holds(make_gateway, live) -> None:
+    """The console's Claim click arrives after the gateway assigned that chat
+    to the same agent: the agent has it, so the claim is answered as one (not
+    "another agent claimed it first"), and nothing changes for the shopper."""
+    gw = await make_gateway(auto_assign=True, **live)
+    await staff(gw.gateway.config.db_url, ("ada", 3))
+    a = await agent(gw, "ada")
+    s = await handed_off(gw)
+    cid = s.received[0]["conversation_id"]
+    assigned = await a.expect("claimed")
+    assert assigned["chat"]["conversation_id"] == cid and "ref" not in assigned
+    await s.expect("state", state="agent", agent={"name": "Ada"})
+    await s.quiet(0.2)  # the rest of what the assignment told the shopper
+
+    await a.send(type="claim", conversation_id=cid, ref="click")
+    again = await a.expect("claimed", timeout=5, ref="click")
+    assert again["chat"]["conversation_id"] == cid
+    assert again["chat"]["transcript"] == assigned["chat"]["transcript"]
+    assert not [f for f in await a.quiet(0.3) if f.get("type") == "error"]
+    assert await s.quiet(0.3) == []  # no second "Ada joined the chat"
+    await a.send(type="message", conversation_id=cid, text="Hello, I am here.")
+    await s.expect("message", sender="agent", text="Hello, I am here.")
+
+
 async def test_emergency_first_and_away_gets_nothing(make_gateway, live) -> None:
     gw = await make_gateway(auto_assign=True, **live)
     db = gw.gateway.config.db_url

@@ -12,6 +12,32 @@ from playwright.sync_api import Locator, Page, expect
 
 Text = Union[str, Pattern[str]]
 
+#: An init script (``page.add_init_script``, before the page loads) with which a
+#: test takes the page off the network as a dropped connection would:
+#: ``window.__offline(true)`` closes the page's open websockets and makes new
+#: ones fail (they go to a port nothing listens on); ``window.__offline(false)``
+#: lets them through again and tells the page the browser is back online.
+OFFLINE_SWITCH = """
+(() => {
+  const Native = window.WebSocket;
+  const sockets = [];
+  let offline = false;
+  window.WebSocket = function (url, protocols) {
+    const target = new URL(url);
+    if (offline) target.host = "127.0.0.1:9";
+    const socket = new Native(target.href, protocols);
+    sockets.push(socket);
+    return socket;
+  };
+  window.WebSocket.prototype = Native.prototype;
+  window.__offline = (on) => {
+    offline = on;
+    if (on) sockets.splice(0).forEach((s) => s.close());
+    else window.dispatchEvent(new Event("online"));
+  };
+})();
+"""
+
 
 class Widget:
     """The shopper widget on a page (floating or inline)."""
@@ -82,6 +108,10 @@ class Console:
         self.page.get_by_role("button", name="Sign in").click()
         expect(self.conn).to_have_text("Online")
         return self
+
+    def offline(self, on: bool) -> None:
+        """Cut the console off the network, or let it back (the page was loaded with :data:`OFFLINE_SWITCH`)."""
+        self.page.evaluate("(on) => window.__offline(on)", on)
 
     def entry(self, text: Text) -> Locator:
         return self.queues.locator(".c-entry").filter(has_text=text)
