@@ -135,10 +135,14 @@ class ShopperSide:
     async def rate(self, conversation: ConversationRecord, score: int, comment: Optional[str]) -> Frame:
         core = self.core
         live = await core.live.get(conversation.id)
-        if live.state != CLOSED or live.rating_handoff is None:
+        handoff_id = live.rating_handoff if live.state == CLOSED else None
+        if live.state == BOT:  # wrote again after the close ("thanks!"): the rating asked still stands
+            handoff_id = await core.storage.unrated_close(conversation.id)
+        if handoff_id is None:
             raise ProtocolError(Code.BAD_STATE, "There is no chat to rate right now.")
-        await core.storage.rate_handoff(live.rating_handoff, score, comment)
-        await core.live.set_state(conversation.id, replace(live, rating_handoff=None))
+        await core.storage.rate_handoff(handoff_id, score, comment)
+        if live.state == CLOSED:
+            await core.live.set_state(conversation.id, replace(live, rating_handoff=None))
         return frames.rating_saved(score)
 
     async def leave_ticket(self, conversation: ConversationRecord, email: str, text: str) -> Frame:

@@ -172,6 +172,17 @@ class Storage(MessageWrites):
     async def handoffs(self, conversation_id: str) -> List[HandoffRecord]:
         return await self._handoffs(handoffs_t.c.conversation_id == conversation_id)
 
+    async def unrated_close(self, conversation_id: str) -> Optional[int]:
+        """The conversation's last handoff, if its agent closed it and the
+        shopper has not rated it yet (none has started since)."""
+        table = handoffs_t
+        async with self.engine.connect() as connection:
+            row = (await connection.execute(
+                select(table.c.id, table.c.outcome, table.c.rating)
+                .where(table.c.conversation_id == conversation_id).order_by(table.c.id.desc()).limit(1)
+            )).first()
+        return row.id if row is not None and row.outcome == "closed" and row.rating is None else None
+
     async def open_handoffs(self) -> List[HandoffRecord]:
         """Every handoff stint not ended yet (waiting or with an agent), oldest first."""
         return await self._handoffs(handoffs_t.c.outcome.is_(None))

@@ -16,7 +16,7 @@ from aiohttp import web
 
 from handoff.storage import Storage
 
-from .helpers import Client, add_agent, agent, handed_off, login, serving, shopper, wait_for
+from .helpers import Client, add_agent, agent, claimed_chat, handed_off, login, serving, shopper, wait_for
 
 
 @contextlib.asynccontextmanager
@@ -114,6 +114,27 @@ async def test_whole_handoff_flow(make_gateway, live, tmp_path) -> None:
     finally:
         await storage.close()
     assert error["message"]
+
+
+async def test_a_shopper_who_writes_again_after_the_close_can_still_rate_it(make_gateway, live) -> None:
+    """"Thanks!" typed as (or after) the agent closes takes the chat back to
+    the assistant; the rating card the shopper was shown still works, once."""
+    gw = await make_gateway(**live)
+    s, a, cid, _ = await claimed_chat(gw)
+    await a.send(type="close", conversation_id=cid)
+    await s.expect("rating_request")
+    await s.send(type="message", text="thanks, bye")
+    await s.expect("state", state="bot")
+    await s.send(type="rating", score=4, comment="quick", ref="rate")
+    assert (await s.expect("rating_saved", ref="rate"))["score"] == 4
+    await s.send(type="rating", score=1, ref="again")
+    assert (await s.expect("error", ref="again"))["code"] == "bad_state"
+    storage = Storage(gw.gateway.config.db_url)
+    try:
+        [handoff] = await storage.handoffs(cid)
+        assert (handoff.outcome, handoff.rating, handoff.rating_comment) == ("closed", 4, "quick")
+    finally:
+        await storage.close()
 
 
 async def test_claim_race_has_one_winner(make_gateway, live) -> None:
