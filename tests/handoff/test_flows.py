@@ -296,6 +296,29 @@ async def test_agent_drop_requeues_at_front_after_grace(make_gateway, live) -> N
     assert a2.received[0]["chats"] == []
 
 
+async def test_a_console_back_as_the_grace_period_ends_is_told_its_chat_was_requeued(
+        make_gateway, live, monkeypatch) -> None:
+    """The agent's console reconnects just as the grace period ends: the
+    requeue, decided while the agent was away, reaches it as ``chat_ended``
+    (its welcome had listed the chat as theirs)."""
+    gw = await make_gateway(grace_seconds=0.5, **live)
+    s, a, cid, _ = await claimed_chat(gw)
+    core = gw.gateway.core
+    online = core.live.online_agents
+    await a.ws.close()
+    back = await agent(gw, "ada")  # within the grace period: the chat is still theirs
+    assert [chat["conversation_id"] for chat in back.received[0]["chats"]] == [cid]
+
+    async def as_when_the_grace_check_ran() -> List[int]:  # (that check saw nobody)
+        monkeypatch.setattr(core.live, "online_agents", online)
+        return []
+
+    monkeypatch.setattr(core.live, "online_agents", as_when_the_grace_check_ran)
+    await gw.gateway._desk.grace_over((await core.storage.agent_by_username("ada")))
+    await back.expect("chat_ended", conversation_id=cid, why="requeued")
+    await s.expect("state", state="waiting", queue="general")
+
+
 async def test_agent_back_within_grace_keeps_chat(make_gateway, live) -> None:
     gw = await make_gateway(grace_seconds=0.6, **live)
     await add_agent(gw.gateway.config.db_url, "ag", "Ag")
