@@ -20,6 +20,7 @@
     handed_back: "Handed back to the assistant.",
     transferred: "Transferred: a colleague took over this chat.",
     shopper_left: "The shopper left the chat.",
+    requeued: "Returned to the queue: the shopper had no answer for too long, or you were away longer than the grace period.",
     gone: "This chat is no longer yours: it went back to the queue or to a colleague while you were offline.",
   };
 

@@ -194,19 +194,11 @@
         break;
       case "chat_ended":
         delete chatDue[frame.conversation_id];
-        if (frame.why === "requeued") requeuedText(frame.conversation_id);
         break;
       case "sla_alert": showAlert(frame); break;
       default: return;
     }
     render();
-  }
-
-  function requeuedText(cid) {
-    var pane = global.KaraConsole && global.KaraConsole.pane && global.KaraConsole.pane(cid);
-    if (pane && pane.endedText) {
-      pane.endedText.textContent = "Returned to the queue: the shopper had no answer for too long.";
-    }
   }
 
   setInterval(render, 1000);

@@ -24,8 +24,8 @@ pytestmark = pytest.mark.timeout(150)
 TARGET_S = 6
 
 
-@pytest.fixture
-def sla_gateway(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Gateway]:
+def _gateway(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, silence: dict) -> Gateway:
+    """A gateway with its own ops.yml: the general queue's target TARGET_S, ``silence`` for agents."""
     always = {"hours": "always"}
     settings = {
         "timezone": "Africa/Lagos",
@@ -34,7 +34,7 @@ def sla_gateway(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Gat
                    "security": {"first_response_s": 180, **always},
                    "general": {"first_response_s": TARGET_S, **always},
                    "disputes": {"first_response_s": 600, **always}},
-        "agent_silence": {"flag_after_s": 300, "requeue_after_s": "off"},
+        "agent_silence": silence,
         "retention": {"transcript_days": 30},
     }
     ops_file = tmp_path / "ops-sla.yml"
@@ -43,7 +43,19 @@ def sla_gateway(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Gat
     monkeypatch.setenv("KARA_GATEWAY_SLA_CHECK_S", "0.5")
     workdir = tmp_path / "gateway"
     workdir.mkdir()
-    gw = Gateway(CLOSED_RASA, workdir).start()
+    return Gateway(CLOSED_RASA, workdir).start()
+
+
+@pytest.fixture
+def sla_gateway(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Gateway]:
+    gw = _gateway(tmp_path, monkeypatch, {"flag_after_s": 300, "requeue_after_s": "off"})
+    yield gw
+    gw.close()
+
+
+@pytest.fixture
+def quick_requeue_gateway(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Gateway]:
+    gw = _gateway(tmp_path, monkeypatch, {"flag_after_s": 1, "requeue_after_s": 3})
     yield gw
     gw.close()
 
@@ -98,3 +110,26 @@ def test_countdown_breach_mark_alert_and_reports_link(sla_gateway: Gateway, new_
     shopper.expect_message("agent", "Sorry for the wait")
     expect(tab_mark).to_have_count(0)
     expect(panel.locator(".c-sla")).to_have_count(0)
+
+
+def test_a_chat_requeued_for_silence_says_so_in_its_agents_pane(quick_requeue_gateway: Gateway,
+                                                                 new_context) -> None:
+    """The shopper waits past the silence limit: the chat goes back to the
+    queue, and the agent's pane says why (the wording now lives with the
+    other endings in console-chat.js, as a requeue after the grace period
+    ends the same way)."""
+    agent = quick_requeue_gateway.create_agent("Kemi Ade")
+    console = Console(new_context().new_page()).login(quick_requeue_gateway.base_url, agent["username"],
+                                                      agent["password"])
+    shopper = Widget(new_context().new_page()).goto(quick_requeue_gateway.base_url).open()
+    shopper.send("/request_human")
+    expect(shopper.queue).to_be_visible(timeout=20_000)
+    console.claim(console.card(shopper.conversation_id()))
+    shopper.send("Hello? Is anyone there?")
+    console.expect_in_transcript("shopper", "Hello? Is anyone there?")
+    ended = console.active_panel().locator(".c-ended")
+    # (one text for both ways a chat is requeued: the pane cannot tell which)
+    expect(ended).to_contain_text("Returned to the queue: the shopper had no answer for too long, or you were "
+                                  "away longer than the grace period.", timeout=15_000)
+    expect(console.active_panel().get_by_role("textbox", name="Reply to the shopper")).to_be_hidden()
+    expect(console.card(shopper.conversation_id())).to_be_visible()  # waiting again, at the front
