@@ -161,6 +161,16 @@ class AgentDesk:
             raise ProtocolError(Code.NOT_OWNER, "Another agent has this conversation.")
         return live
 
+    async def _lost(self, agent: AgentRecord, cid: str) -> ProtocolError:
+        """The chat changed between :meth:`owned` and the atomic step that
+        needed it (e.g. the agent's other socket closed it): the error for
+        what it is now."""
+        try:
+            await self.owned(agent, cid)
+        except ProtocolError as error:
+            return error
+        return ProtocolError(Code.NOT_OWNER, "Another agent has this conversation.")
+
     async def claim(self, agent: AgentRecord, cid: str, ref: Optional[str], capacity: Optional[int] = None) -> bool:
         """Take a waiting chat, or one transferred by its owner (who gets
         ``chat_ended`` ``transferred`` now). An agent's own ``claim`` is
@@ -270,7 +280,7 @@ class AgentDesk:
         )
         if not await core.live.offer(cid, agent.id, entry):
             await core.storage.end_handoff(record.id, "abandoned")
-            raise ProtocolError(Code.NOT_OWNER, "Another agent has this conversation.")
+            raise await self._lost(agent, cid)
         await self._ended(live.pending.handoff_id if live.pending else None, "abandoned")  # an earlier transfer
         whom = target.name if target else f"the {queue} queue"
         shown = await core.system(cid, f"{(by or agent).name} transferred your chat to {whom}.")
@@ -331,7 +341,7 @@ class AgentDesk:
         core = self.core
         live = await self.owned(agent, cid)
         if not await core.live.release(cid, agent.id, BOT):
-            raise ProtocolError(Code.NOT_OWNER, "Another agent has this conversation.")
+            raise await self._lost(agent, cid)
         await core.storage.end_handoff(live.handoff_id, "handed_back")  # type: ignore[arg-type]
         await self._handle_time(live.handoff_id)
         await self._freed(live)
@@ -352,7 +362,7 @@ class AgentDesk:
         core = self.core
         live = await self.owned(agent, cid)
         if not await core.live.release(cid, agent.id, CLOSED, rating_handoff=live.handoff_id):
-            raise ProtocolError(Code.NOT_OWNER, "Another agent has this conversation.")
+            raise await self._lost(agent, cid)
         await core.storage.end_handoff(live.handoff_id, "closed")  # type: ignore[arg-type]
         await self._handle_time(live.handoff_id)
         await self._freed(live)

@@ -319,6 +319,29 @@ async def test_a_console_back_as_the_grace_period_ends_is_told_its_chat_was_requ
     await s.expect("state", state="waiting", queue="general")
 
 
+async def test_a_close_that_lost_to_the_agents_other_socket_says_the_chat_is_gone(
+        make_gateway, live, monkeypatch) -> None:
+    """Two consoles of one agent close the same chat at once: the one that
+    lost is told the chat is no longer with an agent (``not_found``), not
+    that another agent has it."""
+    gw = await make_gateway(**live)
+    s, a, cid, _ = await claimed_chat(gw)
+    core, desk = gw.gateway.core, gw.gateway._desk
+    ada = await core.storage.agent_by_username("ada")
+    release = core.live.release
+
+    async def the_other_socket_first(*args, **kwargs):  # its close lands between our check and ours
+        monkeypatch.setattr(core.live, "release", release)
+        await desk.close_chat(ada, cid)
+        return await release(*args, **kwargs)
+
+    monkeypatch.setattr(core.live, "release", the_other_socket_first)
+    await a.send(type="close", conversation_id=cid, ref="mine")
+    await a.expect("chat_ended", conversation_id=cid, why="closed")
+    assert (await a.expect("error", ref="mine"))["code"] == "not_found"
+    await s.expect("rating_request")
+
+
 async def test_agent_back_within_grace_keeps_chat(make_gateway, live) -> None:
     gw = await make_gateway(grace_seconds=0.6, **live)
     await add_agent(gw.gateway.config.db_url, "ag", "Ag")
