@@ -127,9 +127,7 @@ class AgentDesk:
             live = await core.live.get(cid)
             if live.state != AGENT or live.agent_id != agent.id or live.entry is None:
                 continue
-            if await self.handoffs.requeue(cid, agent.id, live.entry, "requeued", REQUEUED_TEXT) is not None:
-                # a console back since the check above was given the chat in its welcome
-                await core.hub.send(Hub.to_agent(agent.id, frames.chat_ended(cid, "requeued")))
+            await self.handoffs.requeue(cid, agent.id, live.entry, "requeued", REQUEUED_TEXT)
 
     # -- chats -------------------------------------------------------------
 

@@ -234,7 +234,6 @@ class Watcher:
         entry = await self.handoffs.requeue(cid, chat.agent_id, old, REQUEUED, REQUEUED_TEXT)
         if entry is None:
             return  # the agent let go meanwhile
-        await self.gateway.hub.send(Hub.to_agent(chat.agent_id, frames.chat_ended(cid, REQUEUED)))
         await self._tell(self._alert(REQUEUED, entry, chat, silent_s=int(silent_s)), also=[chat.agent_id])
         if entry.queue == "emergency":  # an emergency left without an answer: the on-call person too
             await self._page_again(entry, REQUEUED)

@@ -78,7 +78,9 @@ class Handoffs:
     async def requeue(self, cid: str, agent_id: int, old: QueueEntry, why: str, text: str) -> Optional[QueueEntry]:
         """The chat goes back to the front of its queue from ``agent_id`` (lost,
         or quiet: handoff/escalation.py): the stint ends as ``why``, a new one
-        opens, everyone is told ``text``. None if the agent let go meanwhile."""
+        opens, everyone is told ``text``, and the agent's sockets get
+        ``chat_ended`` ``why`` (a console back from a lost connection may have
+        been given the chat in its welcome). None if the agent let go meanwhile."""
         core = self.core
         record = await core.storage.open_handoff(
             cid, Handoff(queue=old.queue, reason=old.reason, summary=old.summary, context=old.context)
@@ -93,6 +95,7 @@ class Handoffs:
         if pending is not None:
             await core.storage.end_handoff(pending.handoff_id, "abandoned")
         await self.announce(entry, text)
+        await core.hub.send(Hub.to_agent(agent_id, frames.chat_ended(cid, why)))
         return entry
 
     async def announce(self, entry: QueueEntry, text: str) -> None:
