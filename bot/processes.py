@@ -3,6 +3,7 @@ server and the gateway. Used by ``./kara run`` and by the test fixtures, so the
 tests start the system exactly as a user does."""
 from __future__ import annotations
 
+import functools
 import json
 import os
 import secrets
@@ -99,18 +100,22 @@ def http_ok(url: str, timeout: float = 2.0) -> bool:
         return False
 
 
-def _die_with_parent() -> None:
+def die_with_parent(parent: int) -> None:
     """In the child, before exec: SIGTERM when the parent dies (Linux's
     parent-death signal), so even a ``./kara run`` killed with SIGKILL
-    leaves no orphan. Elsewhere nothing (the parent's handlers still stop
-    its children on SIGTERM)."""
+    leaves no orphan. A parent that died between the fork and this call
+    sends nothing, so the child then stops itself: ``parent`` is the pid
+    that forked it. Elsewhere nothing (the parent's handlers still stop its
+    children on SIGTERM)."""
     try:
         import ctypes
 
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
-        pass
+        return
+    if os.getppid() != parent:
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 @dataclass
@@ -130,7 +135,7 @@ class ManagedProcess:
             self.cmd, cwd=paths.ROOT, stdout=log, stderr=subprocess.STDOUT,
             env={**os.environ, **training_env(), **self.env},
             start_new_session=True,  # its own process group: stop() reaches its children
-            preexec_fn=_die_with_parent,
+            preexec_fn=functools.partial(die_with_parent, os.getpid()),
         )
         return self
 

@@ -99,3 +99,34 @@ def test_stopped_while_starting_leaves_nothing(tmp_path, sig: int) -> None:
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+#: A parent that forks a child and is killed before the child has set its
+#: parent-death signal (the child's ``preexec_fn`` is held back a second).
+_LATE_CHILD = """
+import os, subprocess, time
+from bot.processes import die_with_parent
+parent = os.getpid()
+def late() -> None:
+    time.sleep(1.0)
+    die_with_parent(parent)
+subprocess.Popen(["sleep", "120"], preexec_fn=late)
+"""
+
+
+def test_a_child_whose_parent_died_before_it_was_set_up_stops() -> None:
+    """The race CI met: ``./kara run`` killed right after forking Rasa, before
+    the child's ``prctl`` ran, so no parent-death signal ever came."""
+    from bot import paths
+
+    middle = subprocess.Popen([sys.executable, "-c", _LATE_CHILD], cwd=paths.ROOT,
+                              env={**os.environ, "PYTHONPATH": str(paths.ROOT)})
+    try:
+        family = _children(middle, 1, timeout=10)
+        assert len(family) == 1
+        middle.kill()
+        middle.wait(10)
+        assert _all_gone(family, 15) == []
+    finally:
+        if middle.poll() is None:
+            middle.kill()
