@@ -14,15 +14,26 @@ Both run against the same Rasa server in the same run, interleaved so that
 drift on a noisy machine falls on both sides alike: at one conversation turn
 by turn (:func:`alternating_round`), at 10 and 50 in A-B-B-A rounds,
 :data:`ROUNDS` times per level.
+
+At one conversation a third side takes its turns among them: the same
+shopper websocket through :mod:`bench.bare_relay`, which relays to Rasa and
+back and stores nothing. It is the floor of the ratio (the hop and the
+streamed request every websocket gateway makes); the gateway's distance from
+it is what storing the messages and the rest of its work cost.
 """
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
 import time
 import uuid
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple, Union
 
 import aiohttp
+
+from bot.processes import free_port
+from handoff.config import GatewayConfig
 
 from .clients import Client, shopper
 from .report import Row, check
@@ -110,24 +121,30 @@ async def gateway_round(ws_url: str, conversations: int, turns: int) -> List[flo
     return [x for part in parts for x in part]
 
 
-async def alternating_round(rasa_url: str, ws_url: str, turns: int) -> Dict[str, List[float]]:
-    """One conversation on each side, their turns taken in turn (A-B, B-A,
-    ...): at one conversation a side's round of 50 turns lasts about a
-    second, and a second of this machine's noise fell on one side's p95."""
-    got: Dict[str, List[float]] = {"direct": [], "gateway": []}
-    client = await shopper(ws_url)
+async def alternating_round(rasa_url: str, ws_urls: Dict[str, str], turns: int) -> Dict[str, List[float]]:
+    """One conversation on each side (``direct`` and one per websocket URL),
+    their turns taken in turn, each side first in as many turns as the
+    others (A-B-C, B-C-A, ...): at one conversation a side's round of 50
+    turns lasts about a second, and a second of this machine's noise fell on
+    one side's p95."""
+    names = ["direct", *ws_urls]
+    got: Dict[str, List[float]] = {name: [] for name in names}
+    clients = [await shopper(url) for url in ws_urls.values()]
     try:
         async with _session() as session:
-            sides = {"direct": Direct(session, rasa_url), "gateway": ThroughGateway(client)}
+            sides: Dict[str, Union[Direct, ThroughGateway]] = {"direct": Direct(session, rasa_url)}
+            sides.update({name: ThroughGateway(client) for name, client in zip(ws_urls, clients)})
             for turn in range(turns):
-                for name in (("direct", "gateway") if turn % 2 == 0 else ("gateway", "direct")):
+                first = turn % len(names)
+                for name in names[first:] + names[:first]:
                     got[name].append(await sides[name].turn(turn))
     finally:
-        await client.close()
+        await asyncio.gather(*(client.close() for client in clients), return_exceptions=True)
     return got
 
 
-async def measure(rasa_url: str, ws_url: str, quick: bool) -> Dict[int, Dict[str, List[float]]]:
+async def measure(rasa_url: str, ws_url: str, quick: bool,
+                  bare_url: Optional[str] = None) -> Dict[int, Dict[str, List[float]]]:
     results: Dict[int, Dict[str, List[float]]] = {}
     # warm up both paths (first TF call, connection pools)
     await direct_round(rasa_url, 2, 2)
@@ -135,9 +152,10 @@ async def measure(rasa_url: str, ws_url: str, quick: bool) -> Dict[int, Dict[str
     for conversations, turns in plan(quick):
         got: Dict[str, List[float]] = {"direct": [], "gateway": []}
         if conversations == 1:
+            ws_urls = {"gateway": ws_url, **({"bare": bare_url} if bare_url else {})}
             for _ in range(2 * ROUNDS):
-                for side, took in (await alternating_round(rasa_url, ws_url, turns)).items():
-                    got[side] += took
+                for side, took in (await alternating_round(rasa_url, ws_urls, turns)).items():
+                    got.setdefault(side, []).extend(took)
         else:
             for side in ("direct", "gateway", "gateway", "direct") * ROUNDS:
                 if side == "direct":
@@ -151,13 +169,30 @@ async def measure(rasa_url: str, ws_url: str, quick: bool) -> Dict[int, Dict[str
     return results
 
 
+def start_bare_relay(system: System, rasa_url: str) -> "Tuple[subprocess.Popen[bytes], str]":
+    """:mod:`bench.bare_relay` on a free port, on the gateway's event loop; its websocket URL."""
+    port = free_port()
+    loop = os.environ.get("KARA_GATEWAY_LOOP") or GatewayConfig.loop
+    bare = subprocess.Popen([system.gateway_python, "-m", "bench.bare_relay", "--port", str(port),
+                             "--rasa-url", rasa_url, "--loop", loop],
+                            cwd=system.gateway_root, stdout=subprocess.PIPE, start_new_session=True)
+    assert bare.stdout is not None
+    if bare.stdout.readline().strip() != b"bare relay listening":
+        bare.kill()
+        raise RuntimeError("the bare relay did not start")
+    return bare, f"ws://127.0.0.1:{port}"
+
+
 def run(system: System, quick: bool) -> List[Row]:
     rasa_url = system.rasa_url
     gw = system.gateway("bot-latency", db_url=system.database(), rasa_url=rasa_url)
+    bare, bare_url = start_bare_relay(system, rasa_url)
     try:
         with system.profiled([gw], "bot-latency"):
-            results = asyncio.run(measure(rasa_url, gw.ws_url, quick))
+            results = asyncio.run(measure(rasa_url, gw.ws_url, quick, bare_url))
     finally:
+        bare.terminate()
+        bare.wait(10)
         system.stop_gateway(gw)
     rows: List[Row] = []
     for conversations, got in results.items():
@@ -166,7 +201,7 @@ def run(system: System, quick: bool) -> List[Row]:
         label = f"{conversations} concurrent"
         rows.append(Row(f"Bot turn p50 / p95 / p99, direct to Rasa, {label}",
                         f"{ms(d['p50'])} / {ms(d['p95'])} / {ms(d['p99'])}", note=(
-                            f"{d['n']} turns per side at {label} (the two sides' turns alternating, "
+                            f"{d['n']} turns per side at {label} (the three sides' turns alternating, "
                             f"{2 * ROUNDS} conversations each); "
                             "one gateway process on "
                             "PostgreSQL, live state in memory." if conversations == 1 else "")))
@@ -174,4 +209,15 @@ def run(system: System, quick: bool) -> List[Row]:
                         f"{ms(g['p50'])} / {ms(g['p95'])} / {ms(g['p99'])}"))
         rows.append(Row(f"Gateway overhead: p95 gateway / p95 direct, {label}", f"{ratio:.2f}",
                         f"<= {TARGET_RATIO:.2f}", check(ratio <= TARGET_RATIO)))
+        if "bare" in got:  # the floor, and the gateway's fixed part in time
+            b = summary(got["bare"])
+            rows.append(Row(f"Bot turn p50 / p95 / p99, through a bare relay that stores nothing, {label}",
+                            f"{ms(b['p50'])} / {ms(b['p95'])} / {ms(b['p99'])}", note=(
+                                "bench/bare_relay.py: the same websocket hop and streamed request to Rasa as the "
+                                "gateway, on the same libraries and event loop, with nothing stored or checked: "
+                                "the floor of the ratio above.")))
+            rows.append(Row(f"Bare relay overhead: p95 bare relay / p95 direct, {label}", f"{b['p95'] / d['p95']:.2f}"))
+            rows.append(Row(f"Overhead in time, p50 / p95 minus direct: gateway; bare relay, {label}",
+                            f"{ms(g['p50'] - d['p50'])} / {ms(g['p95'] - d['p95'])}; "
+                            f"{ms(b['p50'] - d['p50'])} / {ms(b['p95'] - d['p95'])}"))
     return rows
