@@ -117,8 +117,6 @@ subprocess.Popen(["sleep", "120"], preexec_fn=late)
 def test_a_child_whose_parent_died_before_it_was_set_up_stops() -> None:
     """The race CI met: ``./kara run`` killed right after forking Rasa, before
     the child's ``prctl`` ran, so no parent-death signal ever came."""
-    from bot import paths
-
     middle = subprocess.Popen([sys.executable, "-c", _LATE_CHILD], cwd=paths.ROOT,
                               env={**os.environ, "PYTHONPATH": str(paths.ROOT)})
     try:
