@@ -215,3 +215,33 @@ def test_on_sqlite_one_process_saves_a_turn_while_another_reads(tmp_path: Path) 
         reader.close()
 
     asyncio.run(play())
+
+
+def test_on_sqlite_turns_reuse_the_open_database(tmp_path: Path) -> None:
+    """The embedded default keeps ``tracker.db`` open from turn to turn: each
+    statement used to open the file, set its pragmas and, closing it, fold
+    the WAL back into the file. What a turn saves is on disk for another
+    process all the same (Rasa's own store, reading the file)."""
+    import sqlalchemy as sa
+
+    url = f"sqlite:///{tmp_path / 'tracker.db'}"
+    store = CachedSQLTrackerStore(DOMAIN, **_store_args(url))
+    opened: List[object] = []
+    sa.event.listen(store.engine, "connect", lambda connection, _record: opened.append(connection))
+    rng, clock = random.Random(5), [1_700_000_000.0]
+
+    async def play() -> DialogueStateTracker:
+        tracker = await store.create_tracker("s")
+        for _ in range(20):
+            tracker = await store.retrieve("s")
+            assert tracker is not None
+            for event in _turn(rng, clock):
+                tracker.update(event)
+            await store.save(tracker)
+        return tracker
+
+    tracker = asyncio.run(play())
+    assert len(opened) <= 1, f"{len(opened)} connections opened for 20 turns"
+    rasas = SQLTrackerStore(DOMAIN, **_store_args(url))
+    assert _events(asyncio.run(rasas.retrieve("s"))) == _events(tracker)
+    assert (tmp_path / "tracker.db-wal").exists()  # the WAL stays while the store is up
