@@ -135,15 +135,31 @@ COLUMNS = ("sender_id", "type_name", "timestamp", "intent_name", "action_name", 
 
 
 def _autocommit_engine(engine: sa.engine.Engine) -> sa.engine.Engine:
-    """Where the per-turn statements run, autocommitted. On PostgreSQL an
-    engine of its own: Rasa's engine, told AUTOCOMMIT per connection, sets the
-    connection's isolation level on every checkout and back on every checkin
-    (11% of a process's busy samples, README "Assistant at scale")."""
-    if engine.dialect.name != "postgresql":
-        return engine.execution_options(isolation_level="AUTOCOMMIT")
+    """Where the per-turn statements run, autocommitted: an engine of its
+    own. Rasa's engine, told AUTOCOMMIT per connection, sets the connection's
+    isolation level on every checkout and back on every checkin (11% of a
+    process's busy samples on PostgreSQL, 10% on SQLite: README "Assistant
+    at scale")."""
+    if engine.dialect.name == "sqlite":
+        return _held_sqlite_engine(engine.url, isolation_level="AUTOCOMMIT")
     # no transaction to roll back when a connection goes back to the pool
     return sa.create_engine(engine.url, isolation_level="AUTOCOMMIT", pool_reset_on_return=None,
                             **create_engine_kwargs(engine.url))
+
+
+def _held_sqlite_engine(url: sa.engine.URL, **options: Any) -> sa.engine.Engine:
+    """A SQLite engine whose connections are held between turns.
+    SQLAlchemy 1.4 gives a SQLite file no pool: every statement of a turn
+    opened the file, set the pragmas, and on closing the last connection
+    SQLite checkpointed the WAL into the file and deleted it (6.5% of a
+    process's busy samples at 10 conversations in ``do_close``). A pool, as
+    SQLAlchemy 2 has for SQLite files; a connection may serve another thread
+    than the one that opened it (reads of cache misses run in a worker
+    thread), one at a time as the pool hands it out."""
+    held = sa.create_engine(url, poolclass=sa.pool.QueuePool, connect_args={"check_same_thread": False},
+                            **options)
+    sa.event.listen(held, "connect", _sqlite_pragmas)
+    return held
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -157,28 +173,14 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _held_sqlite_engine(engine: sa.engine.Engine) -> sa.engine.Engine:
-    """Rasa's SQLite engine with its connections held between turns.
-    SQLAlchemy 1.4 gives a SQLite file no pool: every statement of a turn
-    opened the file, set the pragmas, and on closing the last connection
-    SQLite checkpointed the WAL into the file and deleted it (6.5% of a
-    process's busy samples at 10 conversations in ``do_close``). A pool, as
-    SQLAlchemy 2 has for SQLite files; a connection may serve another thread
-    than the one that opened it (reads of cache misses run in a worker
-    thread), one at a time as the pool hands it out."""
-    engine.dispose()
-    held = sa.create_engine(engine.url, poolclass=sa.pool.QueuePool, connect_args={"check_same_thread": False})
-    sa.event.listen(held, "connect", _sqlite_pragmas)
-    return held
-
-
 class CachedSQLTrackerStore(SQLTrackerStore):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._cache: "OrderedDict[str, Entry]" = OrderedDict()
         self._cached_events = 0
         if self.engine.dialect.name == "sqlite":  # (Rasa's store made its table)
-            self.engine = _held_sqlite_engine(self.engine)
+            self.engine.dispose()
+            self.engine = _held_sqlite_engine(self.engine.url)
             self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)
         self._autocommit = _autocommit_engine(self.engine)
         # The per-turn statements as the driver's own SQL: SQLAlchemy compiled
