@@ -432,3 +432,46 @@ def test_a_streamed_answer_whose_turn_fails_still_ends() -> None:
     stream = RestInput().stream_response(turn, "hi", "s1", "rest", None)
     asyncio.run(asyncio.wait_for(stream(Response()), 5))
     assert [json.loads(line) for line in written] == [{"recipient_id": "s1", "text": "first"}]
+
+
+def test_the_graph_runs_as_dask_runs_it() -> None:
+    """Every graph run of a conversation (the parse, the predictions) gives
+    what Rasa's own run gives: ``dask.get`` on the same graph and inputs."""
+    import dask
+    import rasa.engine.runner.dask as rasa_dask
+    from rasa.core.agent import Agent
+    from rasa.core.channels.channel import UserMessage
+
+    from bot.model_cache import ensure_model
+    from bot.rasa_speedups import graph
+
+    agent = Agent.load(str(ensure_model(quiet=True)))
+    runs: List[Tuple[object, dict, List[str]]] = []
+    ours = rasa_dask.DaskGraphRunner.run
+
+    def recorded(self, inputs=None, targets=None):  # type: ignore[no-untyped-def]
+        got = ours(self, inputs, targets)
+        runs.append((self, dict(inputs or {}), list(targets or self._graph_schema.target_names)))
+        return got
+
+    texts = ["hi", "where is my order", "KH-10001", "how long does a refund take", "I want a person",
+             "thanks", "my chest hurts and I can't breathe", "what are your opening hours"]
+    rasa_dask.DaskGraphRunner.run = recorded
+    try:
+        for text in texts:
+            asyncio.run(agent.handle_message(UserMessage(text, sender_id="graph-test")))
+    finally:
+        rasa_dask.DaskGraphRunner.run = ours
+    assert {tuple(targets) for _, _, targets in runs} == {("run_RegexMessageHandler",), ("select_prediction",)}
+    for runner, inputs, targets in runs:
+        schema = runner._graph_schema.minimal_graph_schema(targets)  # type: ignore[attr-defined]
+        tasks = runner._build_dask_graph(schema)  # type: ignore[attr-defined]
+        expected = dict(dask.get({**tasks, **{name: (name, value) for name, value in inputs.items()}}, targets))
+        got = graph.execute(graph.plan(tasks, targets), inputs, targets)
+        assert got.keys() == expected.keys()
+        for target in targets:
+            value, rasa_value = got[target], expected[target]
+            if isinstance(value, list):  # the parse: the messages with their intents and entities
+                assert [m.as_dict() for m in value] == [m.as_dict() for m in rasa_value]
+            else:
+                assert value == rasa_value
