@@ -20,7 +20,7 @@ found, and the modules here cut:
 * :mod:`.debug_logs`: deep copies and formatted states built for debug log
   lines that are then dropped (5-7%);
 * :mod:`.graph`: the graph of components worked out again for every parse
-  and prediction (4-5%);
+  and prediction (4-5%), and ordered again by dask's scheduler (6-8%);
 * :mod:`.collector`: full garbage collections walking the loaded model
   (about 270 ms each, 2.5% of the CPU).
 
