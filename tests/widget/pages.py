@@ -110,8 +110,13 @@ class Console:
         return self
 
     def offline(self, on: bool) -> None:
-        """Cut the console off the network, or let it back (the page was loaded with :data:`OFFLINE_SWITCH`)."""
+        """Cut the console off the network, or let it back (the page was loaded
+        with :data:`OFFLINE_SWITCH`), and see the console say so."""
         self.page.evaluate("(on) => window.__offline(on)", on)
+        if on:
+            expect(self.conn).to_contain_text("Reconnecting")
+        else:
+            expect(self.conn).to_have_text("Online")
 
     def entry(self, text: Text) -> Locator:
         return self.queues.locator(".c-entry").filter(has_text=text)
@@ -120,9 +125,11 @@ class Console:
         return self.queues.locator(f'.c-entry[data-conversation="{conversation_id}"]')
 
     def claim(self, card: Locator) -> Locator:
-        """Press the card's Claim button; returns the chat panel that opens."""
+        """Press the card's Claim button; returns that chat's panel once it is
+        in front (with another chat open, some panel shows before this one)."""
+        conversation_id = card.get_attribute("data-conversation")
         card.get_by_role("button", name=re.compile(r"^Claim")).click()
-        panel = self.page.get_by_role("tabpanel")
+        panel = self.page.locator(f'[role="tabpanel"][data-conversation="{conversation_id}"]')
         expect(panel).to_be_visible()
         return panel
 

@@ -69,12 +69,10 @@ def test_a_chat_requeued_while_the_console_was_offline_is_shown_ended(manual, ne
     errors: List[str] = []
     console, shopper = console_with_a_chat(manual, new_context, errors)
     console.offline(True)
-    expect(console.conn).to_contain_text("Reconnecting")
     console.reply("Still checking, one moment")  # kept by the page until it is back online
     shopper.expect_message("system", "Your agent was disconnected")  # the grace period is over
 
     console.offline(False)
-    expect(console.conn).to_have_text("Online")
     panel = console.active_panel()
     expect(panel.locator(".c-ended")).to_contain_text("This chat is no longer yours")
     expect(reply_box(console)).to_be_hidden()
@@ -89,12 +87,10 @@ def test_what_the_shopper_wrote_while_the_console_was_offline_is_shown(manual, n
     errors: List[str] = []
     console, shopper = console_with_a_chat(manual, new_context, errors)
     console.offline(True)
-    expect(console.conn).to_contain_text("Reconnecting")
     shopper.send("Are you still there?")
     expect(shopper.page.locator(".kw-pending")).to_have_count(0)  # stored (its echo came back)
 
     console.offline(False)  # within the grace period: the chat is still this agent's
-    expect(console.conn).to_have_text("Online")
     console.expect_in_transcript("shopper", "Are you still there?")
     expect(reply_box(console)).to_be_visible()
     console.reply("Yes, still here")
