@@ -24,16 +24,11 @@ it is what storing the messages and the rest of its work cost.
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
 import time
 import uuid
 from typing import Dict, List, Optional, Tuple, Union
 
 import aiohttp
-
-from bot.processes import free_port
-from handoff.config import GatewayConfig
 
 from .clients import Client, shopper
 from .report import Row, check
@@ -169,24 +164,11 @@ async def measure(rasa_url: str, ws_url: str, quick: bool,
     return results
 
 
-def start_bare_relay(system: System, rasa_url: str) -> "Tuple[subprocess.Popen[bytes], str]":
-    """:mod:`bench.bare_relay` on a free port, on the gateway's event loop; its websocket URL."""
-    port = free_port()
-    loop = os.environ.get("KARA_GATEWAY_LOOP") or GatewayConfig.loop
-    bare = subprocess.Popen([system.gateway_python, "-m", "bench.bare_relay", "--port", str(port),
-                             "--rasa-url", rasa_url, "--loop", loop],
-                            cwd=system.gateway_root, stdout=subprocess.PIPE, start_new_session=True)
-    assert bare.stdout is not None
-    if bare.stdout.readline().strip() != b"bare relay listening":
-        bare.kill()
-        raise RuntimeError("the bare relay did not start")
-    return bare, f"ws://127.0.0.1:{port}"
-
-
 def run(system: System, quick: bool) -> List[Row]:
     rasa_url = system.rasa_url
     gw = system.gateway("bot-latency", db_url=system.database(), rasa_url=rasa_url)
-    bare, bare_url = start_bare_relay(system, rasa_url)
+    bare, bare_port = system.yardstick("bare_relay", "--rasa-url", rasa_url)
+    bare_url = f"ws://127.0.0.1:{bare_port}"
     try:
         with system.profiled([gw], "bot-latency"):
             results = asyncio.run(measure(rasa_url, gw.ws_url, quick, bare_url))

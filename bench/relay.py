@@ -27,14 +27,10 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import subprocess
 import time
 from typing import Dict, List, Optional, Tuple
 
 import websockets
-
-from bot.processes import free_port
-from handoff.config import GatewayConfig
 
 from .clients import Client, agent, claimed_chat
 from .cpu import CpuMeter, processes_named, this_process
@@ -173,15 +169,8 @@ def run(system: System, quick: bool) -> List[Row]:
                           extra=["--no-migrate"])
     system.create_agent(single.db_url, "relay1", "Relay One")
     system.create_agent(shared_db, "relay2", "Relay Two")
-    port = free_port()
-    loop = os.environ.get("KARA_GATEWAY_LOOP") or GatewayConfig.loop  # the gateways' event loop, for both
-    echo = subprocess.Popen([system.gateway_python, "-m", "bench.echo_server", "--port", str(port), "--loop", loop],
-                            cwd=system.gateway_root,
-                            stdout=subprocess.PIPE, start_new_session=True)
+    echo, port = system.yardstick("echo_server")  # on the gateways' event loop
     try:
-        assert echo.stdout is not None
-        if echo.stdout.readline().strip() != b"echo listening":
-            raise RuntimeError("the echo server did not start")
         meter = CpuMeter({
             "gateway": lambda: [gw.pid for gw in (single, gw_a, gw_b)],
             "echo server": lambda: [echo.pid],

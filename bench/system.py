@@ -163,6 +163,22 @@ class System:
         self.databases.append(name)
         return url
 
+    def yardstick(self, module: str, *args: str) -> "tuple[subprocess.Popen[bytes], int]":
+        """A bare server of ``bench/`` (``python -m bench.<module> --port P --loop L``
+        and ``args``) in the gateways' environment, on their event loop, once it
+        prints that it listens; and its port. The caller terminates it."""
+        from handoff.config import GatewayConfig
+
+        port = free_port()
+        loop = os.environ.get("KARA_GATEWAY_LOOP") or GatewayConfig.loop
+        proc = subprocess.Popen([self.gateway_python, "-m", f"bench.{module}", "--port", str(port), "--loop", loop,
+                                 *args], cwd=self.gateway_root, stdout=subprocess.PIPE, start_new_session=True)
+        assert proc.stdout is not None
+        if not proc.stdout.readline().strip().endswith(b" listening"):
+            proc.kill()
+            raise RuntimeError(f"bench.{module} did not start")
+        return proc, port
+
     def redis_prefix(self) -> str:
         prefix = f"kbench:{self.run_id}:{len(self.redis_prefixes)}"
         self.redis_prefixes.append(prefix)
