@@ -141,12 +141,17 @@ def _autocommit_engine(engine: sa.engine.Engine) -> sa.engine.Engine:
     process's busy samples on PostgreSQL, 10% on SQLite: README "Assistant
     at scale")."""
     if engine.dialect.name == "sqlite":
-        if engine.url.database in (None, "", ":memory:"):
+        if not _sqlite_file(engine):
             return engine.execution_options(isolation_level="AUTOCOMMIT")
         return _held_sqlite_engine(engine.url, isolation_level="AUTOCOMMIT")
     # no transaction to roll back when a connection goes back to the pool
     return sa.create_engine(engine.url, isolation_level="AUTOCOMMIT", pool_reset_on_return=None,
                             **create_engine_kwargs(engine.url))
+
+
+def _sqlite_file(engine: sa.engine.Engine) -> bool:
+    """A SQLite database in a file (an in-memory one lives in its one connection)."""
+    return engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:")
 
 
 def _held_sqlite_engine(url: sa.engine.URL, **options: Any) -> sa.engine.Engine:
@@ -180,8 +185,7 @@ class CachedSQLTrackerStore(SQLTrackerStore):
         super().__init__(*args, **kwargs)
         self._cache: "OrderedDict[str, Entry]" = OrderedDict()
         self._cached_events = 0
-        if self.engine.dialect.name == "sqlite" and self.engine.url.database not in (None, "", ":memory:"):
-            # (Rasa's store made its table; an in-memory database lives in its one connection)
+        if _sqlite_file(self.engine):  # (Rasa's store made its table)
             self.engine.dispose()
             self.engine = _held_sqlite_engine(self.engine.url)
             self.sessionmaker = sa.orm.session.sessionmaker(bind=self.engine)

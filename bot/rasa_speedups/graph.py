@@ -19,7 +19,7 @@ outputs equal to ``dask.get`` on the trained model's graphs.
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, Dict, List, Optional, Text, Tuple
+from typing import Any, Callable, Dict, List, Optional, Set, Text, Tuple
 
 #: a graph's tasks in an order that runs every node after its parents: (name, node, parents' names)
 Plan = List[Tuple[Text, Callable[..., Any], Tuple[Any, ...]]]
@@ -29,7 +29,7 @@ def plan(graph: Dict[Text, Any], targets: List[Text]) -> Plan:
     """The tasks of the dask-style ``graph`` (``{name: (node, *parent names)}``)
     that ``targets`` need, parents first."""
     order: Plan = []
-    seen: set = set()  # type: ignore[type-arg]
+    seen: Set[Text] = set()
 
     def visit(name: Text) -> None:
         if name in seen or name not in graph:
