@@ -9,6 +9,7 @@ import importlib
 import inspect
 import json
 import logging
+import itertools
 import random
 from pathlib import Path
 from typing import Iterator, List, Tuple
@@ -16,6 +17,7 @@ from typing import Iterator, List, Tuple
 import pytest
 from jsonschema import ValidationError
 from rasa.core.actions.action import RemoteAction
+from rasa.core.featurizers.tracker_featurizers import MaxHistoryTrackerFeaturizer
 from rasa.core.policies.rule_policy import RulePolicy
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import (
@@ -47,6 +49,8 @@ RASA_VALIDATE_EVENTS = rasa.server.validate_events_in_request_body
 RASA_STATES = Domain.states_for_tracker_history
 RASA_APPLIED = DialogueStateTracker.applied_events
 RASA_COPY = DialogueStateTracker.copy
+RASA_PREDICTION_STATES = MaxHistoryTrackerFeaturizer.prediction_states
+RASA_FEATURE_KEY = RulePolicy._create_feature_key
 RASA_COPIES = {name: importlib.import_module(name).copy for name in debug_logs.MODULES}
 rasa_speedups.install()
 
@@ -158,7 +162,8 @@ def _event(rng: random.Random, clock: List[float]) -> Event:
                            entities=rng.choice([[], [{"entity": "order_number", "value": "KH-1001"}]]),
                            timestamp=at)
     if roll < 0.55:
-        return ActionExecuted(rng.choice([*DOMAIN.action_names_or_texts[:40], form, "action_listen"]),
+        # ("...": a rule snippet's action, never in a live conversation; its states cut a rule's key)
+        return ActionExecuted(rng.choice([*DOMAIN.action_names_or_texts[:40], form, "action_listen", "..."]),
                               hide_rule_turn=rng.random() < 0.3, timestamp=at)
     if roll < 0.65:
         return BotUttered("hello", timestamp=at)
@@ -231,6 +236,53 @@ def test_a_form_folds_as_in_rasa() -> None:
         assert len(RASA_APPLIED(tracker)) < len(tracker.events)  # the form's executions folded
 
 
+# --- the states the rule and memoization policies look up by (lookup_states.py) ---
+
+#: the featurizers of RulePolicy (the whole conversation) and of MemoizationPolicy (max_history 5)
+FEATURIZERS = (MaxHistoryTrackerFeaturizer(None, max_history=None), MaxHistoryTrackerFeaturizer(None, max_history=5))
+
+
+def _lookups_are_rasas(tracker: DialogueStateTracker) -> int:
+    """Every variant of the featurizers' prediction states equals Rasa's, and
+    so does the rule policy's key of them; the caller then changes the last
+    state of what it got (as the featurizer does), which the next call must
+    not see. Returns the variants compared."""
+    compared = 0
+    policy = RulePolicy.__new__(RulePolicy)
+    for featurizer, ignore, unlikely, rule_only, use_text in itertools.product(
+            FEATURIZERS, (False, True), (False, True), (None, RULE_ONLY), (True, False)):
+        args = (DOMAIN, use_text, ignore, rule_only, unlikely)
+        try:
+            expected = RASA_PREDICTION_STATES(featurizer, [tracker], *args)
+        except IndexError:  # no state left: Rasa fails, and so must this
+            with pytest.raises(IndexError):
+                featurizer.prediction_states([tracker], *args)
+            continue
+        (ours,) = featurizer.prediction_states([tracker], *args)
+        assert ours == expected[0]
+        assert policy._create_feature_key(ours) == RASA_FEATURE_KEY(policy, ours)
+        for sub_state in ours[-1].values():
+            sub_state.clear()
+        compared += 1
+    return compared
+
+
+def test_lookup_states_are_rasas_as_a_conversation_grows() -> None:
+    """Random conversations grown event by event: the states the rule and
+    memoization policies get (with or without rule-only turns and
+    ``action_unlikely_intent``, by text or by intent) are Rasa's, though each
+    state is built once and only the last is handed out fresh."""
+    compared = kept = 0
+    for rng, tracker, _clock in _grown(60):
+        if rng.random() < 0.3:
+            continue
+        compared += _lookups_are_rasas(tracker)
+        replay = tracker.__dict__["_kara_replays"][False]
+        kept += sum(len(k.states) for k in replay.__dict__["_kara_lookup_states"].values())
+    assert compared > 10_000
+    assert kept > 10_000  # states were kept (not all of them left out)
+
+
 def _as_stored(event: Event) -> Event:
     """The event as the tracker store builds it back from its row."""
     (built,) = deserialise_events([json.loads(json.dumps(event.as_dict()))])
@@ -253,6 +305,7 @@ def test_what_a_turn_worked_out_goes_on_in_the_next_turns_tracker() -> None:
             for _ in range(rng.randint(2, 10)):
                 tracker.update(_event(rng, clock))
                 DOMAIN.states_for_tracker_history(tracker)  # what a turn works out
+                FEATURIZERS[1].prediction_states([tracker], DOMAIN, False, True, RULE_ONLY, True)
                 tracker.copy()
             new = list(tracker.events)[len(stored):]
             kept = [_as_stored(event) for event in new]
@@ -269,7 +322,10 @@ def test_what_a_turn_worked_out_goes_on_in_the_next_turns_tracker() -> None:
                     assert DOMAIN.states_for_tracker_history(tracker, omit, ignore, RULE_ONLY) == \
                         RASA_STATES(DOMAIN, tracker, omit, ignore, RULE_ONLY)
             replay = None if carried.replays is None else carried.replays.get(False)
+            lookups = None if replay is None else replay.__dict__.get("_kara_lookup_states")
+            _lookups_are_rasas(tracker)
             went_on += (replay is not None and tracker.__dict__["_kara_replays"][False] is replay
+                        and replay.__dict__.get("_kara_lookup_states") is lookups
                         and tracker.__dict__["_kara_shadow"] is carried.shadow
                         and tracker.__dict__["_kara_applied"] is carried.applied)
     assert went_on >= 0.7 * turns  # (a restart, revert or new form starts some again)
