@@ -54,6 +54,7 @@ import json
 import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import sqlalchemy as sa
@@ -110,7 +111,7 @@ class Entry:
     #: whether ``tracker`` was saved already (what it worked out then covers events not renamed now)
     saved: bool = False
 
-    @property
+    @cached_property  # (a chunk a turn: summed once, not on every turn's take and remember)
     def size(self) -> int:
         return sum(len(chunk.events) for chunk in self.chunks)
 

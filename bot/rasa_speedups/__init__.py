@@ -24,6 +24,8 @@ found, and the modules here cut:
   lines that are then dropped (5-7%);
 * :mod:`.graph`: the graph of components worked out again for every parse
   and prediction (4-5%), and ordered again by dask's scheduler (6-8%);
+* :mod:`.empty_domain`: an empty domain built for every parsed message, to
+  see whether the model's domain is empty (2% at 50 conversations);
 * :mod:`.collector`: full garbage collections walking the loaded model
   (about 270 ms each, 2.5% of the CPU).
 
@@ -35,7 +37,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Dict, List, Optional
 
-from . import collector, copies, debug_logs, events, graph, lookup_states, rest_stream, rules, states
+from . import collector, copies, debug_logs, empty_domain, events, graph, lookup_states, rest_stream, rules, states
 
 if TYPE_CHECKING:
     from rasa.shared.core.events import Event
@@ -59,6 +61,7 @@ def install() -> None:
     copies.install()
     debug_logs.install()
     graph.install()
+    empty_domain.install()
     collector.install()
     rest_stream.install()
     _installed = True

@@ -51,6 +51,7 @@ RASA_APPLIED = DialogueStateTracker.applied_events
 RASA_COPY = DialogueStateTracker.copy
 RASA_PREDICTION_STATES = MaxHistoryTrackerFeaturizer.prediction_states
 RASA_FEATURE_KEY = RulePolicy._create_feature_key
+RASA_IS_EMPTY = Domain.is_empty
 RASA_COPIES = {name: importlib.import_module(name).copy for name in debug_logs.MODULES}
 rasa_speedups.install()
 
@@ -281,6 +282,12 @@ def test_lookup_states_are_rasas_as_a_conversation_grows() -> None:
         kept += sum(len(k.states) for k in replay.__dict__["_kara_lookup_states"].values())
     assert compared > 10_000
     assert kept > 10_000  # states were kept (not all of them left out)
+
+
+def test_an_empty_domain_is_found_as_rasa_finds_it() -> None:
+    domains = [DOMAIN, Domain.empty(), Domain.from_dict({}), Domain.from_dict({"intents": ["greet"]})]
+    found = [domain.is_empty() for domain in domains]
+    assert found == [RASA_IS_EMPTY(domain) for domain in domains] == [False, True, True, False]
 
 
 def _as_stored(event: Event) -> Event:
