@@ -19,6 +19,9 @@ from . import models
 from .records import MessageRecord, _message
 
 FastInsert = Callable[[AsyncConnection, List[MessageRecord]], Awaitable[None]]
+#: a message as stored, and whether it is new (False: a resend's earlier message)
+Stored = Tuple[MessageRecord, bool]
+InsertNew = Callable[[AsyncConnection, List[MessageRecord]], Awaitable[List[Stored]]]
 
 # PostgreSQL's COPY text format: a NULL, and the characters a value must escape.
 _NULL = "\\N"
@@ -37,11 +40,13 @@ def _copy_value(value: Optional[str]) -> str:
     return _NULL if value is None else _copy_text(value)
 
 
+#: a message row's columns, in the order of the fast statements' values (see MessageWrites._prepare_fast_insert)
+_COLUMNS = ("id", "conversation_id", "sender", "text", "extra", "agent_id", "agent_name", "client_id", "created_at")
+
 #: batches up to this many messages are written by one INSERT on PostgreSQL, larger ones by COPY
 #: (see MessageWrites._prepare_fast_insert)
 SMALL_BATCH = 4
 
-Stored = Tuple[MessageRecord, bool]
 #: a submission waiting for the group commit: its messages, its future, and
 #: whether that future resolves to one result (submit_message) or a list
 _Submitted = Tuple[List[MessageRecord], "asyncio.Future[Any]", bool]
@@ -62,6 +67,7 @@ class MessageWrites:
     _pending: List[_Submitted]
     _flushing: "Optional[asyncio.Task[None]]"
     _fast_insert: Optional[FastInsert]
+    _insert_new: Optional[InsertNew]
     _writer: Optional[AsyncConnection]
     #: the batch being written may be committed already (see _insert_messages)
     _committing: bool = False
@@ -175,7 +181,11 @@ class MessageWrites:
     ) -> List[Tuple[MessageRecord, bool]]:
         """Find earlier messages with the same client ids, then insert the
         rest with one statement (not the ORM: this is the hot path; on
-        PostgreSQL a ``COPY``, see :meth:`_prepare_fast_insert`)."""
+        PostgreSQL a ``COPY``, see :meth:`_prepare_fast_insert`). A small
+        batch on PostgreSQL looks for them in its ``INSERT`` instead (see
+        :meth:`_insert_new`)."""
+        if self._insert_new is not None and len(batch) <= SMALL_BATCH:
+            return await self._insert_new(connection, batch)
         table = models.table_of(models.Message)
         earlier: Dict[Tuple[str, str], MessageRecord] = {}
         wanted: Dict[str, List[str]] = {}
@@ -186,15 +196,13 @@ class MessageWrites:
         fresh: List[MessageRecord] = []
         for conversation_id, client_ids in wanted.items():
             if self._fast_insert is not None:  # PostgreSQL: one array parameter, not an IN list rendered per call
-                found = await connection.execute(
-                    _EARLIER_PG, {"conversation_id": conversation_id, "client_ids": client_ids}
-                )
+                earlier.update(await _earlier_pg(connection, conversation_id, client_ids))
             else:
                 found = await connection.execute(
                     select(table).where(table.c.conversation_id == conversation_id, table.c.client_id.in_(client_ids))
                 )
-            for row in found:
-                earlier.setdefault((conversation_id, row.client_id), _message(row))
+                for row in found:
+                    earlier.setdefault((conversation_id, row.client_id), _message(row))
         for message in batch:
             if message.client_id is not None:
                 key = (message.conversation_id, message.client_id)
@@ -250,8 +258,7 @@ class MessageWrites:
         insert."""
         if self.engine.dialect.driver != "psycopg":
             return None
-        columns = ("id", "conversation_id", "sender", "text", "extra", "agent_id", "agent_name", "client_id",
-                   "created_at")
+        columns = _COLUMNS
         table = models.Message.__tablename__
         sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
         row = "(" + ", ".join(["%s"] * len(columns)) + ")"
@@ -287,6 +294,87 @@ class MessageWrites:
                     self._committing = True  # leaving the block ends the COPY: in autocommit, its commit
 
         return insert
+
+
+    def _prepare_insert_new(self) -> Optional[InsertNew]:
+        """On PostgreSQL (psycopg 3), a small batch (a lone message, a bot
+        turn's replies) with its client-id look-up in the same statement:
+        ``INSERT ... SELECT`` of the rows no earlier message of the
+        conversation has the ``client_id`` of, ``ON CONFLICT (id) DO NOTHING
+        RETURNING id``. One round trip where the look-up and the insert took
+        two: the widget sends a ``client_id`` with every message. A row not
+        returned is a resend (its earlier message is then read, as before)
+        or this very message, stored by an attempt whose answer was lost
+        (same ``id``; see :meth:`_insert_messages`): both rare."""
+        if self.engine.dialect.driver != "psycopg":
+            return None
+        table = models.table_of(models.Message)
+        columns = _COLUMNS
+        # typed, as a VALUES list's parameters would otherwise be text; without a length (a cast
+        # to VARCHAR(n) would cut a longer value, which the column refuses)
+        casts = [f"%s::{table.c[name].type.compile(dialect=self.engine.dialect).split('(')[0]}" for name in columns]
+        row = "(" + ", ".join(casts) + ")"
+        names = ", ".join(columns)
+        statements = {
+            count: f"INSERT INTO {table.name} ({names}) SELECT {names} FROM (VALUES {', '.join([row] * count)}) "
+                   f"AS v ({names}) WHERE v.client_id IS NULL OR NOT EXISTS (SELECT 1 FROM {table.name} m "
+                   "WHERE m.conversation_id = v.conversation_id AND m.client_id = v.client_id) "
+                   "ON CONFLICT (id) DO NOTHING RETURNING id"
+            for count in range(1, SMALL_BATCH + 1)
+        }
+
+        async def insert_new(connection: AsyncConnection, batch: List[MessageRecord]) -> List[Stored]:
+            results: List[Optional[Stored]] = []
+            fresh: List[MessageRecord] = []
+            first: Dict[Tuple[str, str], MessageRecord] = {}
+            for message in batch:  # a client_id twice in one batch: the second is a resend of the first
+                key = (message.conversation_id, message.client_id or "")
+                if message.client_id is not None and key in first:
+                    results.append((first[key], False))
+                    continue
+                if message.client_id is not None:
+                    first[key] = message
+                fresh.append(message)
+                results.append(None)
+            values: List[Any] = []
+            for m in fresh:
+                values += (m.id, m.conversation_id, m.sender, m.text, None if m.extra is None else json.dumps(m.extra),
+                           m.agent_id, m.agent_name, m.client_id, m.created_at)
+            raw = await connection.get_raw_connection()
+            driver: Any = raw.driver_connection
+            cursor = await driver.execute(statements[len(fresh)], values)
+            inserted = {row[0] for row in await cursor.fetchall()}
+            missing: Dict[str, List[str]] = {}
+            for m in fresh:
+                if m.id not in inserted and m.client_id is not None:
+                    missing.setdefault(m.conversation_id, []).append(m.client_id)
+            earlier: Dict[Tuple[str, str], MessageRecord] = {}
+            for conversation_id, client_ids in missing.items():
+                earlier.update(await _earlier_pg(connection, conversation_id, client_ids))
+            done = iter(fresh)
+            out: List[Stored] = []
+            for result in results:
+                if result is not None:
+                    out.append(result)
+                    continue
+                m = next(done)
+                prior = None if m.id in inserted or m.client_id is None else \
+                    earlier.get((m.conversation_id, m.client_id))
+                # (an earlier attempt's row of this very message is this message: new)
+                out.append((prior, False) if prior is not None and prior.id != m.id else (m, True))
+            return out
+
+        return insert_new
+
+
+async def _earlier_pg(connection: AsyncConnection, conversation_id: str,
+                      client_ids: List[str]) -> Dict[Tuple[str, str], MessageRecord]:
+    """The first stored message of each of these client ids in the conversation (PostgreSQL)."""
+    earlier: Dict[Tuple[str, str], MessageRecord] = {}
+    found = await connection.execute(_EARLIER_PG, {"conversation_id": conversation_id, "client_ids": client_ids})
+    for row in found:
+        earlier.setdefault((conversation_id, row.client_id), _message(row))
+    return earlier
 
 
 def _psycopg_lost(exc: BaseException) -> bool:

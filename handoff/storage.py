@@ -77,6 +77,7 @@ class Storage(MessageWrites):
         self._pending: List[_Submitted] = []
         self._flushing: "Optional[asyncio.Task[None]]" = None
         self._fast_insert = self._prepare_fast_insert()
+        self._insert_new = self._prepare_insert_new()
         self._writer: Optional[AsyncConnection] = None
         self.stored: "collections.Counter[str]" = collections.Counter()  # new messages by sender (metrics)
 

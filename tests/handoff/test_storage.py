@@ -138,6 +138,27 @@ def test_processes_migrating_at_once_on_postgresql(fresh_pg) -> None:
     engine.dispose()
 
 
+async def test_a_message_an_earlier_attempt_stored_is_stored_once_and_new(fresh_pg) -> None:
+    """PostgreSQL: a write sent again after its answer was lost (the same
+    messages, same ids) stores nothing twice and answers each message as new,
+    with or without a client_id, alone or beside a resend and a new message."""
+    migrate(fresh_pg)
+    storage = Storage(fresh_pg)
+    try:
+        await storage.create_conversation("c1", "shopper", "chat")
+        plain, keyed = MessageRecord("c1", "shopper", "plain"), MessageRecord("c1", "shopper", "keyed", client_id="k")
+        first = await storage.submit_messages([plain, keyed])
+        again = await storage.submit_messages([plain, keyed])  # what _insert_messages retries
+        assert [(m.id, new) for m, new in first] == [(m.id, new) for m, new in again] == [(plain.id, True),
+                                                                                          (keyed.id, True)]
+        resend, fresh = MessageRecord("c1", "shopper", "keyed", client_id="k"), MessageRecord("c1", "shopper", "more")
+        mixed = await storage.submit_messages([keyed, resend, fresh])
+        assert [(m.id, new) for m, new in mixed] == [(keyed.id, True), (keyed.id, False), (fresh.id, True)]
+        assert [m.text for m in await storage.history("c1")] == ["plain", "keyed", "more"]
+    finally:
+        await storage.close()
+
+
 @pytest.mark.parametrize("following", [1, 5], ids=["lone message", "burst"])
 async def test_messages_survive_postgresql_dropping_idle_connections(fresh_pg, following: int) -> None:
     """PostgreSQL ends every connection of the gateway (a restart, an idle
