@@ -47,13 +47,13 @@ class Kept:
     upto: int = 0
     last_position: Optional[Position] = None  # positions[upto - 1], by identity
     states: List["State"] = field(default_factory=list)  # as handed out (text beside an intent stripped)
-    # Rasa's loop carries these from one position to the next:
-    previous: Optional["State"] = None  # the last state built, before action_unlikely_intent is left out
     unstripped: Optional["State"] = None  # a copy of states[-1] before the text was stripped
     #: ``json.dumps(state, sort_keys=True)`` of states[:len(keys)], made when first asked for
     keys: List[Text] = field(default_factory=list)
     #: the index in states of each rule snippet state (``...``: never in a live conversation)
     snippets: List[int] = field(default_factory=list)
+    # what Rasa's loop carries from one position to the next
+    previous: Optional["State"] = None  # the last state built, before action_unlikely_intent is left out
     last_ml_action: Optional[Dict[Text, Any]] = None
     turn_was_hidden: bool = False
 
