@@ -12,6 +12,7 @@ from sqlalchemy import inspect
 from handoff.contract import Handoff
 from handoff.desk.search import not_compared
 from handoff.models import metadata
+from handoff.message_writes import SMALL_BATCH
 from handoff.storage import MessageRecord, Storage, make_engine, migrate
 
 
@@ -156,6 +157,47 @@ async def test_a_message_an_earlier_attempt_stored_is_stored_once_and_new(fresh_
         assert [(m.id, new) for m, new in mixed] == [(keyed.id, True), (keyed.id, False), (fresh.id, True)]
         assert [m.text for m in await storage.history("c1")] == ["plain", "keyed", "more"]
     finally:
+        await storage.close()
+
+
+async def test_a_bursts_client_id_look_up_reads_no_more_of_the_chat_as_it_grows(fresh_pg) -> None:
+    """PostgreSQL: the writer looks up a burst's client ids many times while the
+    chat is short, then the chat grows to 20,000 messages (the table not analyzed,
+    as before autovacuum comes round): a burst's look-up still reads only the
+    rows of its own client ids, not every message of the chat."""
+    from sqlalchemy import create_engine, text
+
+    migrate(fresh_pg)
+    storage = Storage(fresh_pg)
+    admin = create_engine(fresh_pg, future=True)
+
+    def rows_read() -> int:
+        with admin.connect() as connection:
+            connection.execute(text("SELECT pg_stat_clear_snapshot()"))
+            return int(connection.execute(text(
+                "SELECT coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0) FROM pg_stat_user_tables "
+                "WHERE relname = 'messages'")).scalar())
+
+    def burst(n: int) -> list:
+        return [MessageRecord("c1", "shopper", "x", client_id=f"b{n}-{i}") for i in range(SMALL_BATCH + 2)]
+
+    try:
+        await storage.create_conversation("c1", "shopper", "chat")
+        for n in range(20):  # the chat short
+            await storage.submit_messages(burst(n))
+        with admin.begin() as connection:
+            connection.execute(text(
+                "INSERT INTO messages (id, conversation_id, sender, text, client_id, created_at) "
+                "SELECT md5(g::text), 'c1', 'shopper', 'x', 'g' || g, now() FROM generate_series(1, 20000) g"))
+        await asyncio.sleep(1.2)  # (statistics reach pg_stat_user_tables within a second)
+        before = rows_read()
+        results = [await storage.submit_messages(burst(100 + n)) for n in range(5)]
+        resent = await storage.submit_messages(burst(100))  # found again, one row each
+        assert all(new for stored in results for _, new in stored) and not any(new for _, new in resent)
+        await asyncio.sleep(1.2)
+        assert rows_read() - before < 100  # a scan of the chat would read 20,000 a burst
+    finally:
+        admin.dispose()
         await storage.close()
 
 
