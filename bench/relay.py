@@ -28,6 +28,7 @@ import asyncio
 import json
 import os
 import time
+import uuid
 from typing import Dict, List, Optional, Tuple
 
 import websockets
@@ -74,7 +75,7 @@ async def echo_side(url: str, count: int, window_size: Optional[int]) -> Tuple[f
         async def sender() -> None:
             for seq in range(count):
                 await window.acquire()
-                await ws.send(json.dumps({"type": "message", "text": _stamp(seq)}))
+                await ws.send(json.dumps({"type": "message", "text": _stamp(seq), "client_id": uuid.uuid4().hex}))
 
         async def receiver() -> None:
             while len(latencies) < count:
@@ -96,7 +97,8 @@ async def relay_side(shop: Client, console: Client, cid: str, count: int,
     async def sender() -> None:
         for seq in range(count):
             await window.acquire()
-            await shop.send(type="message", text=_stamp(seq))
+            # with a client_id, as the widget sends every message (the echo side's frames carry one too)
+            await shop.send(type="message", text=_stamp(seq), client_id=uuid.uuid4().hex)
 
     async def receiver() -> None:
         while len(latencies) < count:

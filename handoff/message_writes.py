@@ -299,7 +299,6 @@ class MessageWrites:
 
         return insert
 
-
     def _prepare_insert_new(self) -> Optional[InsertNew]:
         """On PostgreSQL (psycopg 3), a small batch (a lone message, a bot
         turn's replies) with its client-id look-up in the same statement:
