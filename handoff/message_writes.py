@@ -8,7 +8,7 @@ import collections
 import datetime as dt
 import json
 import re
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Tuple
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Set, Tuple
 
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
@@ -327,18 +327,18 @@ class MessageWrites:
         }
 
         async def insert_new(connection: AsyncConnection, batch: List[MessageRecord]) -> List[Stored]:
-            results: List[Optional[Stored]] = []
+            # a client_id twice in one batch: the second is a resend of whatever the first turns out to be
+            repeats: List[Optional[Tuple[str, str]]] = []
             fresh: List[MessageRecord] = []
-            first: Dict[Tuple[str, str], MessageRecord] = {}
-            for message in batch:  # a client_id twice in one batch: the second is a resend of the first
+            seen: Set[Tuple[str, str]] = set()
+            for message in batch:
                 key = (message.conversation_id, message.client_id or "")
-                if message.client_id is not None and key in first:
-                    results.append((first[key], False))
+                if message.client_id is not None and key in seen:
+                    repeats.append(key)
                     continue
-                if message.client_id is not None:
-                    first[key] = message
+                seen.add(key)
                 fresh.append(message)
-                results.append(None)
+                repeats.append(None)
             values: List[Any] = []
             for m in fresh:
                 values += (m.id, m.conversation_id, m.sender, m.text, None if m.extra is None else json.dumps(m.extra),
@@ -356,15 +356,17 @@ class MessageWrites:
                 earlier.update(await _earlier_pg(connection, conversation_id, client_ids))
             done = iter(fresh)
             out: List[Stored] = []
-            for result in results:
-                if result is not None:
-                    out.append(result)
+            stored: Dict[Tuple[str, str], MessageRecord] = {}
+            for repeat in repeats:
+                if repeat is not None:
+                    out.append((stored[repeat], False))
                     continue
                 m = next(done)
                 prior = None if m.id in inserted or m.client_id is None else \
                     earlier.get((m.conversation_id, m.client_id))
                 # (an earlier attempt's row of this very message is this message: new)
                 out.append((prior, False) if prior is not None and prior.id != m.id else (m, True))
+                stored[(m.conversation_id, m.client_id or "")] = out[-1][0]
             return out
 
         return insert_new

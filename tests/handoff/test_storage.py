@@ -155,6 +155,9 @@ async def test_a_message_an_earlier_attempt_stored_is_stored_once_and_new(fresh_
         resend, fresh = MessageRecord("c1", "shopper", "keyed", client_id="k"), MessageRecord("c1", "shopper", "more")
         mixed = await storage.submit_messages([keyed, resend, fresh])
         assert [(m.id, new) for m, new in mixed] == [(keyed.id, True), (keyed.id, False), (fresh.id, True)]
+        twice = await storage.submit_messages([MessageRecord("c1", "shopper", "keyed", client_id="k"),
+                                               MessageRecord("c1", "shopper", "keyed", client_id="k")])
+        assert [(m.id, new) for m, new in twice] == [(keyed.id, False), (keyed.id, False)]  # both the stored one
         assert [m.text for m in await storage.history("c1")] == ["plain", "keyed", "more"]
     finally:
         await storage.close()
