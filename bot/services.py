@@ -27,7 +27,9 @@ def _run(cmd: str) -> None:
 def _apt_install(*packages: str) -> None:
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     subprocess.run("apt-get update -qq", shell=True, check=True, env=env)
-    subprocess.run(["apt-get", "install", "-y", "-qq", *packages], check=True, env=env)
+    # another install (a second test run) may hold dpkg's lock: wait for it rather than fail
+    subprocess.run(["apt-get", "-o", "DPkg::Lock::Timeout=600", "install", "-y", "-qq", *packages],
+                   check=True, env=env)
 
 
 def _wait_port(port: int, what: str, timeout: float = 60) -> None:

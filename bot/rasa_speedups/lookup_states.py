@@ -26,10 +26,13 @@ from __future__ import annotations
 
 import json
 import operator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Text, Tuple
 
-from .states import Position, Replay, replay_of
+from rasa.shared.core.constants import USER
+from rasa.shared.nlu.constants import INTENT, TEXT
+
+from .states import Position, Replay, Walk, copy_state, replay_of
 
 if TYPE_CHECKING:
     from rasa.shared.core.domain import Domain, State
@@ -43,7 +46,7 @@ Variant = Tuple[bool, bool]
 class Kept:
     """The states of one variant for a replay's positions before ``upto``."""
 
-    rule_only_data: Optional[Dict[Text, Any]]
+    walk: Walk  # Rasa's loop, where it stopped
     upto: int = 0
     last_position: Optional[Position] = None  # positions[upto - 1], by identity
     states: List["State"] = field(default_factory=list)  # as handed out (text beside an intent stripped)
@@ -52,59 +55,35 @@ class Kept:
     keys: List[Text] = field(default_factory=list)
     #: the index in states of each rule snippet state (``...``: never in a live conversation)
     snippets: List[int] = field(default_factory=list)
-    # what Rasa's loop carries from one position to the next
-    previous: Optional["State"] = None  # the last state built, before action_unlikely_intent is left out
-    last_ml_action: Optional[Dict[Text, Any]] = None
-    turn_was_hidden: bool = False
 
 
 def _kept(replay: Replay, variant: Variant, rule_only_data: Optional[Dict[Text, Any]]) -> Kept:
     lookups: Dict[Variant, Kept] = replay.__dict__.setdefault("_kara_lookup_states", {})
     kept = lookups.get(variant)
     positions = replay.positions
-    if kept is None or kept.rule_only_data != rule_only_data or kept.upto >= len(positions) or (
+    if kept is None or kept.walk.rule_only_data != rule_only_data or kept.upto >= len(positions) or (
             kept.upto and positions[kept.upto - 1] is not kept.last_position):
-        kept = lookups[variant] = Kept(None if rule_only_data is None else dict(rule_only_data))
+        walk = Walk(variant[0], None if rule_only_data is None else dict(rule_only_data))
+        kept = lookups[variant] = Kept(walk)
     return kept
 
 
-def _copy(state: "State") -> "State":
-    return {kind: dict(sub_state) for kind, sub_state in state.items()}  # type: ignore[misc]
-
-
-def _step(domain: "Domain", kept: Kept, position: Position, variant: Variant,
-          rule_only_data: Optional[Dict[Text, Any]], strip: bool) -> Optional["State"]:
-    """Rasa's ``states_for_tracker_history`` loop, one position on (None: a
-    hidden rule turn or a left-out ``action_unlikely_intent``); ``strip``: as
-    the featurizer strips a state that is not the last."""
+def _step(domain: "Domain", walk: Walk, position: Position, ignore_unlikely: bool) -> Optional["State"]:
+    """The walk one position on; None: a hidden rule turn or a left-out ``action_unlikely_intent``."""
     from rasa.core.featurizers.tracker_featurizers import _is_prev_action_unlikely_intent_in_state
-    from rasa.shared.core.constants import PREVIOUS_ACTION, USER
-    from rasa.shared.nlu.constants import INTENT, TEXT
 
-    ignore_rule_only_turns, ignore_unlikely = variant
-    if ignore_rule_only_turns:
-        if not kept.turn_was_hidden:
-            kept.last_ml_action = None if position.prev_action is None else dict(position.prev_action)
-        if position.can_hide:
-            kept.turn_was_hidden = position.hide_rule_turn
-        if kept.turn_was_hidden:
-            return None
-    state = _copy(position.state)
-    if ignore_rule_only_turns:
-        domain._remove_rule_only_features(state, rule_only_data)
-        if kept.previous is not None:
-            domain._substitute_rule_only_user_input(state, kept.previous)
-        if kept.last_ml_action:
-            state[PREVIOUS_ACTION] = kept.last_ml_action
-    state = domain._clean_state(state)
-    kept.previous = state
-    if ignore_unlikely and _is_prev_action_unlikely_intent_in_state(state):
+    state = walk.step(domain, position)
+    if state is None or ignore_unlikely and _is_prev_action_unlikely_intent_in_state(state):
         return None
-    if strip:
-        kept.unstripped = _copy(state)
-        user = state.get(USER, {})
-        if user.get(INTENT) and user.get(TEXT):  # (TrackerFeaturizer._remove_user_text_if_intent)
-            del user[TEXT]  # type: ignore[misc]
+    return state
+
+
+def _strip(kept: Kept, state: "State") -> "State":
+    """As the featurizer strips a state that is not the last (``_remove_user_text_if_intent``)."""
+    kept.unstripped = copy_state(state)
+    user = state.get(USER, {})
+    if user.get(INTENT) and user.get(TEXT):
+        del user[TEXT]  # type: ignore[misc]
     return state
 
 
@@ -116,22 +95,20 @@ def lookup_states(domain: "Domain", tracker: "DialogueStateTracker", variant: Va
     replay: Replay = tracker.__dict__["_kara_replays"][False]
     kept = _kept(replay, variant, rule_only_data)
     for position in positions[kept.upto:-1]:
-        state = _step(domain, kept, position, variant, rule_only_data, strip=True)
+        state = _step(domain, kept.walk, position, variant[1])
         if state is not None:
             if _is_snippet(state):
                 kept.snippets.append(len(kept.states))
-            kept.states.append(state)
+            kept.states.append(_strip(kept, state))
     kept.upto, kept.last_position = len(positions) - 1, positions[-2] if len(positions) > 1 else None
-    # the end is described again once the conversation goes on: built on a copy of the loop's state
-    end = Kept(rule_only_data, previous=kept.previous, last_ml_action=kept.last_ml_action,
-               turn_was_hidden=kept.turn_was_hidden)
-    last = _step(domain, end, positions[-1], variant, rule_only_data, strip=False)
+    # the end is described again once the conversation goes on: built on a copy of the walk
+    last = _step(domain, replace(kept.walk), positions[-1], variant[1])
     states = Handed(kept.states)
     states.kept, states.count, states.snippet = kept, len(kept.states), kept.snippets[-1] if kept.snippets else -1
     if last is not None:  # (its previous action or user input may be a kept state's)
-        states.append(_copy(last))
+        states.append(copy_state(last))
     elif states and kept.unstripped is not None:  # the end was left out: the last kept state, as it was built
-        states[-1] = _copy(kept.unstripped)
+        states[-1] = copy_state(kept.unstripped)
         states.count -= 1
     return states
 

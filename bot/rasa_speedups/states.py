@@ -34,7 +34,10 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any, Deque, Dict, List, Optional, Set, Text
+
+from rasa.shared.core.constants import PREVIOUS_ACTION
 
 if TYPE_CHECKING:
     from rasa.shared.core.domain import Domain, State
@@ -203,12 +206,43 @@ def _grows_plainly(event: "Event", loops: Set[Text]) -> bool:
     return not (isinstance(event, ActionExecuted) and event.action_name in loops)
 
 
-def _copy(state: "State") -> "State":
+def copy_state(state: "State") -> "State":
     return {kind: dict(sub_state) for kind, sub_state in state.items()}  # type: ignore[misc]
 
 
+@dataclass
+class Walk:
+    """Rasa's loop in ``Domain.states_for_tracker_history``, one position at
+    a time, and what it carries from one position to the next (kept between
+    calls by :mod:`.lookup_states`, which goes on from where it stopped)."""
+
+    ignore_rule_only_turns: bool
+    rule_only_data: Optional[Dict[Text, Any]]
+    previous: Optional["State"] = None  # the last state built
+    last_ml_action: Optional[Dict[Text, Any]] = None
+    turn_was_hidden: bool = False
+
+    def step(self, domain: "Domain", position: Position) -> Optional["State"]:
+        """The state at ``position``, on a copy of its recorded one (None: a hidden rule turn)."""
+        if self.ignore_rule_only_turns:
+            if not self.turn_was_hidden:
+                self.last_ml_action = None if position.prev_action is None else dict(position.prev_action)
+            if position.can_hide:
+                self.turn_was_hidden = position.hide_rule_turn
+            if self.turn_was_hidden:
+                return None
+        state = copy_state(position.state)
+        if self.ignore_rule_only_turns:
+            domain._remove_rule_only_features(state, self.rule_only_data)
+            if self.previous is not None:
+                domain._substitute_rule_only_user_input(state, self.previous)
+            if self.last_ml_action:
+                state[PREVIOUS_ACTION] = self.last_ml_action
+        self.previous = state = domain._clean_state(state)
+        return state
+
+
 def install() -> None:
-    from rasa.shared.core.constants import PREVIOUS_ACTION
     from rasa.shared.core.domain import Domain
     from rasa.shared.core.events import ActiveLoop
     from rasa.shared.core.trackers import DialogueStateTracker
@@ -242,27 +276,7 @@ def install() -> None:
                                    rule_only_data: Optional[Dict[Text, Any]] = None) -> List["State"]:
         if type(tracker) is not DialogueStateTracker:  # training trackers keep their own cache
             return rasa_states(self, tracker, omit_unset_slots, ignore_rule_only_turns, rule_only_data)
-        # Rasa's loop (Domain.states_for_tracker_history), over the recorded positions
-        states: List["State"] = []
-        last_ml_action_sub_state = None
-        turn_was_hidden = False
-        for position in replay_of(self, tracker, omit_unset_slots):
-            if ignore_rule_only_turns:
-                if not turn_was_hidden:
-                    last_ml_action_sub_state = (None if position.prev_action is None
-                                                else dict(position.prev_action))
-                if position.can_hide:
-                    turn_was_hidden = position.hide_rule_turn
-                if turn_was_hidden:
-                    continue
-            state = _copy(position.state)
-            if ignore_rule_only_turns:
-                self._remove_rule_only_features(state, rule_only_data)
-                if states:
-                    self._substitute_rule_only_user_input(state, states[-1])
-                if last_ml_action_sub_state:
-                    state[PREVIOUS_ACTION] = last_ml_action_sub_state
-            states.append(self._clean_state(state))
-        return states
+        step = partial(Walk(ignore_rule_only_turns, rule_only_data).step, self)
+        return [state for state in map(step, replay_of(self, tracker, omit_unset_slots)) if state is not None]
 
     Domain.states_for_tracker_history = states_for_tracker_history  # type: ignore[method-assign]
