@@ -110,6 +110,56 @@ def test_appended_events_are_validated_as_rasa_does(body: object) -> None:
     assert outcomes[0] == outcomes[1]
 
 
+def _event_json(rng: random.Random) -> object:
+    """A random event as JSON: mostly well formed, some with a wrong name, type or field."""
+    value = rng.choice(["x", 3, 1.5, None, True, [], {}, {"nested": [1]}])
+    event = rng.choice([
+        {"event": "session_started"},
+        {"event": "slot", "name": rng.choice(["role", "order_id", 5, None]), "value": value},
+        {"event": "slot", "name": "role"},
+        {"event": "action", "name": rng.choice(["action_listen", None, 7]), "policy": rng.choice([None, "p", 1]),
+         "confidence": rng.choice([1.0, None, "high"]), "hide_rule_turn": rng.choice([True, "no"])},
+        {"event": "user", "text": rng.choice(["hi", None, 4]),
+         "parse_data": {"intent": {"name": rng.choice(["greet", 1]), "confidence": 0.9},
+                        "entities": rng.choice([[], [{"entity": "order_id", "value": "KH-1"}], [{"entity": "x"}]]),
+                        "response_selector": rng.choice([{"all_retrieval_intents": []}, {"faq": {"response": {}}},
+                                                         {"all_retrieval_intents": 3}, {}])}},
+        {"event": "entities", "entities": rng.choice([[], "none", [{"entity": "e", "value": 1}]])},
+        {"event": "entities"},
+        {"event": "bot", "text": "hello", "timestamp": rng.choice([1.5, None, "yesterday"])},
+        {"event": rng.choice(["pause", "resume", "restart", "rewind", "undo", "reset_slots", "followup",
+                              "active_loop", "form", "agent", "export", "no_such_event", 3, None, ""])},
+        {"no_event_key": 1},
+        {"event": "pause", "metadata": rng.choice([{}, None, "meta"])},
+        rng.choice(["not an event", 7, None, []]),
+    ])
+    if isinstance(event, dict) and rng.random() < 0.1:
+        event.pop(rng.choice(sorted(event)), None)
+    return event
+
+
+def test_a_discriminated_one_of_answers_as_jsonschema_does() -> None:
+    """Rasa's event schemas say valid or not as jsonschema's own validator
+    does, for random answers and event lists, well formed and not."""
+    from jsonschema.validators import validator_for
+    from rasa.shared.utils.schemas.events import EVENTS_SCHEMA
+
+    from bot.rasa_speedups.events import _valid
+
+    rng = random.Random(13)
+    answer = RemoteAction.action_response_format_spec()
+    outcomes = set()
+    for schema, wrap in ((answer, lambda events: {"events": events, "responses": rng.choice([[], [{"text": "a"}], 3])}),
+                         (EVENTS_SCHEMA, lambda events: events)):
+        rasa_validator, ours = validator_for(schema)(schema), _valid(schema)
+        for _ in range(1500):
+            instance = wrap([_event_json(rng) for _ in range(rng.randint(0, 4))])
+            expected = rasa_validator.is_valid(instance)
+            assert ours(instance) == expected, instance
+            outcomes.add(expected)
+    assert outcomes == {True, False}
+
+
 def _state(rng: random.Random, start: bool = False) -> dict:
     if start:  # a conversation's first state: no previous action
         return rng.choice([{}, {"slots": {"role": (1.0,)}}])
