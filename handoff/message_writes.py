@@ -1,6 +1,7 @@
 """The group-committed message writes of :class:`handoff.storage.Storage`: concurrent
 ``add_message`` calls queued and written in one transaction on a held writer connection
-(retried once on a connection the server dropped), as one ``COPY`` on PostgreSQL."""
+(retried once on a connection the server dropped), as one ``COPY`` on PostgreSQL (a
+small batch: one ``INSERT``)."""
 from __future__ import annotations
 
 import asyncio
@@ -8,7 +9,7 @@ import collections
 import datetime as dt
 import json
 import re
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Set, Tuple
+from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Set, Tuple
 
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
@@ -21,6 +22,8 @@ FastInsert = Callable[[AsyncConnection, List[MessageRecord]], Awaitable[None]]
 #: a message as stored, and whether it is new (False: a resend's earlier message)
 Stored = Tuple[MessageRecord, bool]
 InsertNew = Callable[[AsyncConnection, List[MessageRecord]], Awaitable[List[Stored]]]
+#: (conversation_id, client_id): what a resend shares with its earlier message
+ClientKey = Tuple[str, str]
 
 # PostgreSQL's COPY text format: a NULL, and the characters a value must escape.
 _NULL = "\\N"
@@ -49,6 +52,55 @@ SMALL_BATCH = 4
 #: a submission waiting for the group commit: its messages, its future, and
 #: whether that future resolves to one result (submit_message) or a list
 _Submitted = Tuple[List[MessageRecord], "asyncio.Future[Any]", bool]
+
+
+def _firsts(batch: List[MessageRecord]) -> List[MessageRecord]:
+    """The messages of ``batch`` to write: all but a repeat of a client id an
+    earlier message of the batch has (no look-up sees the first's row before it
+    is written, so the repeat would be stored too)."""
+    firsts: List[MessageRecord] = []
+    seen: Set[ClientKey] = set()
+    for message in batch:
+        if message.client_id is not None:
+            key = (message.conversation_id, message.client_id)
+            if key in seen:
+                continue
+            seen.add(key)
+        firsts.append(message)
+    return firsts
+
+
+def _client_ids(messages: List[MessageRecord]) -> Dict[str, List[str]]:
+    """The client ids of ``messages`` (those with one), by conversation: what to look up."""
+    wanted: Dict[str, List[str]] = {}
+    for message in messages:
+        if message.client_id is not None:
+            wanted.setdefault(message.conversation_id, []).append(message.client_id)
+    return wanted
+
+
+def _results(batch: List[MessageRecord], earlier: Mapping[ClientKey, MessageRecord]) -> List[Stored]:
+    """What each message of ``batch`` was stored as: ``(message, True)``, or
+    ``(prior, False)`` for a resend, ``prior`` the message ``earlier`` holds of
+    its client id (looked up for the first occurrences). A prior with this
+    message's id is this very message, stored by an attempt whose answer was
+    lost (see :meth:`MessageWrites._insert_messages`): new. A repeat within the
+    batch answers with what its first occurrence resolved to, not new."""
+    results: List[Stored] = []
+    resolved: Dict[ClientKey, MessageRecord] = {}
+    for message in batch:
+        if message.client_id is None:
+            results.append((message, True))
+            continue
+        key = (message.conversation_id, message.client_id)
+        if key in resolved:
+            results.append((resolved[key], False))
+            continue
+        prior = earlier.get(key)
+        stored = (message, True) if prior is None or prior.id == message.id else (prior, False)
+        resolved[key] = stored[0]
+        results.append(stored)
+    return results
 
 
 _messages = models.table_of(models.Message)
@@ -180,68 +232,40 @@ class MessageWrites:
         except Exception:
             pass
 
-    async def _write_messages(
-        self, connection: AsyncConnection, batch: List[MessageRecord]
-    ) -> List[Tuple[MessageRecord, bool]]:
+    async def _write_messages(self, connection: AsyncConnection, batch: List[MessageRecord]) -> List[Stored]:
         """Find earlier messages with the same client ids, then insert the
         rest with one statement (not the ORM: this is the hot path; on
         PostgreSQL a ``COPY``, see :meth:`_prepare_fast_insert`). A small
         batch on PostgreSQL looks for them in its ``INSERT`` instead (see
-        :meth:`_insert_new`)."""
+        :meth:`_prepare_insert_new`)."""
         if self._insert_new is not None and len(batch) <= SMALL_BATCH:
             return await self._insert_new(connection, batch)
-        table = models.table_of(models.Message)
-        earlier: Dict[Tuple[str, str], MessageRecord] = {}
-        wanted: Dict[str, List[str]] = {}
-        for message in batch:
-            if message.client_id is not None:
-                wanted.setdefault(message.conversation_id, []).append(message.client_id)
-        results: List[Tuple[MessageRecord, bool]] = []
-        fresh: List[MessageRecord] = []
-        for conversation_id, client_ids in wanted.items():
-            if self._fast_insert is not None:  # PostgreSQL: one array parameter, not an IN list rendered per call
-                earlier.update(await _earlier_pg(connection, conversation_id, client_ids))
-            else:
-                found = await connection.execute(
-                    select(table).where(table.c.conversation_id == conversation_id, table.c.client_id.in_(client_ids))
-                )
-                for row in found:
-                    earlier.setdefault((conversation_id, row.client_id), _message(row))
-        for message in batch:
-            if message.client_id is not None:
-                key = (message.conversation_id, message.client_id)
-                prior = earlier.get(key)
-                if prior is not None and prior.id == message.id:
-                    # this very message, stored by an attempt whose answer was lost (see _insert_messages)
-                    results.append((message, True))
-                    continue
-                if prior is not None:
-                    results.append((prior, False))
-                    continue
-                earlier[key] = message
-            fresh.append(message)
-            results.append((message, True))
+        firsts = _firsts(batch)
+        earlier = await self._earlier(connection, _client_ids(firsts))
+        fresh = [m for m in firsts if m.client_id is None or (m.conversation_id, m.client_id) not in earlier]
         if fresh and self._fast_insert is not None:
             await self._fast_insert(connection, fresh)
         elif fresh:
             await connection.execute(
-                table.insert(),
-                [
-                    {
-                        "id": message.id,
-                        "conversation_id": message.conversation_id,
-                        "sender": message.sender,
-                        "text": message.text,
-                        "extra": message.extra,
-                        "agent_id": message.agent_id,
-                        "agent_name": message.agent_name,
-                        "client_id": message.client_id,
-                        "created_at": message.created_at,
-                    }
-                    for message in fresh
-                ],
+                models.table_of(models.Message).insert(),
+                [{name: getattr(message, name) for name in _COLUMNS} for message in fresh],
             )
-        return results
+        return _results(batch, earlier)
+
+    async def _earlier(self, connection: AsyncConnection,
+                       wanted: Dict[str, List[str]]) -> Dict[ClientKey, MessageRecord]:
+        """The earlier message of each of these client ids, by conversation, where one is stored."""
+        if self._fast_insert is not None:  # PostgreSQL: one array parameter, not an IN list rendered per call
+            return await _earlier_pg(connection, wanted)
+        earlier: Dict[ClientKey, MessageRecord] = {}
+        table = models.table_of(models.Message)
+        for conversation_id, client_ids in wanted.items():
+            found = await connection.execute(
+                select(table).where(table.c.conversation_id == conversation_id, table.c.client_id.in_(client_ids))
+            )
+            for row in found:
+                earlier.setdefault((conversation_id, row.client_id), _message(row))
+        return earlier
 
     def _prepare_fast_insert(self) -> Optional[Callable[[AsyncConnection, List[MessageRecord]], Awaitable[None]]]:
         """On PostgreSQL (psycopg 3), the message insert of the hot path on the
@@ -327,66 +351,36 @@ class MessageWrites:
         }
 
         async def insert_new(connection: AsyncConnection, batch: List[MessageRecord]) -> List[Stored]:
-            # a client_id twice in one batch: the second is a resend of whatever the first turns out to be
-            repeats: List[Optional[Tuple[str, str]]] = []
-            fresh: List[MessageRecord] = []
-            seen: Set[Tuple[str, str]] = set()
-            for message in batch:
-                key = (message.conversation_id, message.client_id or "")
-                if message.client_id is not None and key in seen:
-                    repeats.append(key)
-                    continue
-                seen.add(key)
-                fresh.append(message)
-                repeats.append(None)
+            firsts = _firsts(batch)
             values: List[Any] = []
-            for m in fresh:
+            for m in firsts:
                 values += (m.id, m.conversation_id, m.sender, m.text, None if m.extra is None else json.dumps(m.extra),
                            m.agent_id, m.agent_name, m.client_id, m.created_at)
             raw = await connection.get_raw_connection()
             driver: Any = raw.driver_connection
-            cursor = await driver.execute(statements[len(fresh)], values)
+            cursor = await driver.execute(statements[len(firsts)], values)
             inserted = {row[0] for row in await cursor.fetchall()}
-            missing: Dict[str, List[str]] = {}
-            for m in fresh:
-                if m.id not in inserted and m.client_id is not None:
-                    missing.setdefault(m.conversation_id, []).append(m.client_id)
-            earlier: Dict[Tuple[str, str], MessageRecord] = {}
-            for conversation_id, client_ids in missing.items():
-                earlier.update(await _earlier_pg(connection, conversation_id, client_ids))
-            done = iter(fresh)
-            out: List[Stored] = []
-            stored: Dict[Tuple[str, str], MessageRecord] = {}
-            for repeat in repeats:
-                if repeat is not None:
-                    out.append((stored[repeat], False))
-                    continue
-                m = next(done)
-                prior = None if m.id in inserted or m.client_id is None else \
-                    earlier.get((m.conversation_id, m.client_id))
-                # (an earlier attempt's row of this very message is this message: new)
-                out.append((prior, False) if prior is not None and prior.id != m.id else (m, True))
-                stored[(m.conversation_id, m.client_id or "")] = out[-1][0]
-            return out
+            earlier = await _earlier_pg(connection, _client_ids([m for m in firsts if m.id not in inserted]))
+            return _results(batch, earlier)
 
         return insert_new
 
 
-async def _earlier_pg(connection: AsyncConnection, conversation_id: str,
-                      client_ids: List[str]) -> Dict[Tuple[str, str], MessageRecord]:
-    """The first stored message of each of these client ids in the conversation
+async def _earlier_pg(connection: AsyncConnection, wanted: Dict[str, List[str]]) -> Dict[ClientKey, MessageRecord]:
+    """The first stored message of each of these client ids, by conversation
     (PostgreSQL), planned on every call: psycopg prepares a statement after its
     fifth run, and a plan PostgreSQL then kept from while the table was small
     (a scan of it) stayed for the writer connection's life."""
     from psycopg.rows import namedtuple_row
 
-    earlier: Dict[Tuple[str, str], MessageRecord] = {}
-    raw = await connection.get_raw_connection()
-    driver: Any = raw.driver_connection
-    async with driver.cursor(row_factory=namedtuple_row) as cursor:
-        await cursor.execute(_EARLIER_SQL, (client_ids, conversation_id), prepare=False)
-        for row in await cursor.fetchall():
-            earlier.setdefault((conversation_id, row.client_id), _message(row))
+    earlier: Dict[ClientKey, MessageRecord] = {}
+    for conversation_id, client_ids in wanted.items():
+        raw = await connection.get_raw_connection()
+        driver: Any = raw.driver_connection
+        async with driver.cursor(row_factory=namedtuple_row) as cursor:
+            await cursor.execute(_EARLIER_SQL, (client_ids, conversation_id), prepare=False)
+            for row in await cursor.fetchall():
+                earlier.setdefault((conversation_id, row.client_id), _message(row))
     return earlier
 
 

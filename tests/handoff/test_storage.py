@@ -163,6 +163,39 @@ async def test_a_message_an_earlier_attempt_stored_is_stored_once_and_new(fresh_
         await storage.close()
 
 
+@pytest.mark.parametrize("size", [2, SMALL_BATCH + 2], ids=["small batch", "burst"])
+async def test_a_client_id_twice_in_one_batch_answers_the_second_as_the_first(db_url, size: int) -> None:
+    """A client_id twice in one batch (on PostgreSQL a small batch is its
+    INSERT, a burst its COPY) is stored once, and the second answers with
+    what the first resolved to, not new: the earlier stored message when the
+    first is a resend, the first when it is new or this very message, stored
+    by an attempt whose answer was lost."""
+    migrate(db_url)
+    storage = Storage(db_url)
+
+    def batch(first: MessageRecord, second: MessageRecord, name: str) -> list:
+        return [first] + [MessageRecord("c1", "shopper", f"{name} {i}") for i in range(size - 2)] + [second]
+
+    try:
+        await storage.create_conversation("c1", "shopper", "chat")
+        [(stored, _)] = await storage.submit_messages([MessageRecord("c1", "shopper", "hi", client_id="k")])
+        resends = batch(MessageRecord("c1", "shopper", "hi", client_id="k"),
+                        MessageRecord("c1", "shopper", "hi", client_id="k"), "a")
+        news = batch(MessageRecord("c1", "shopper", "new", client_id="n"),
+                     MessageRecord("c1", "shopper", "new", client_id="n"), "b")
+        retried = batch(stored, stored, "c")
+        got = [await storage.submit_messages(messages) for messages in (resends, news, retried)]
+        assert [[(m.id, m.text, new) for m, new in results] for results in got] == [
+            [(stored.id, "hi", False)] + [(m.id, m.text, True) for m in resends[1:-1]] + [(stored.id, "hi", False)],
+            [(news[0].id, "new", True)] + [(m.id, m.text, True) for m in news[1:-1]] + [(news[0].id, "new", False)],
+            [(stored.id, "hi", True)] + [(m.id, m.text, True) for m in retried[1:-1]] + [(stored.id, "hi", False)],
+        ]
+        history = await storage.history("c1")
+        assert [m.id for m in history] == [stored.id] + [m.id for m in resends[1:-1] + news[:-1] + retried[1:-1]]
+    finally:
+        await storage.close()
+
+
 async def test_a_bursts_client_id_look_up_reads_no_more_of_the_chat_as_it_grows(fresh_pg) -> None:
     """PostgreSQL: the writer looks up a burst's client ids many times while the
     chat is short, then the chat grows to 20,000 messages (the table not analyzed,
