@@ -270,8 +270,10 @@ def rasa_server(port: int, model: Path, endpoints: Path, log_dir: Path, auth_tok
 # only as a flag, and a flag is in every local user's process list. One
 # ``--flag=value`` word: a token may begin with "-", which argparse would
 # otherwise read as the next flag (a random token failed CI that way).
-# bot/rasa_speedups/ patches some of Rasa's per-turn costs before Rasa loads.
-_RASA_WITH_TOKEN = ("import os, sys; import bot.rasa_speedups; bot.rasa_speedups.install(); "
+# bot/rasa_speedups/ patches some of Rasa's per-turn costs before Rasa loads;
+# bot/local_actions.py runs the session start in Rasa's process.
+_RASA_WITH_TOKEN = ("import os, sys; import bot.rasa_speedups, bot.local_actions; bot.rasa_speedups.install(); "
+                    "bot.local_actions.install(); "
                     "from rasa.__main__ import main; "
                     "sys.argv = ['rasa', *sys.argv[1:], '--auth-token=' + os.environ.pop('KARA_RASA_TOKEN')]; "
                     "sys.exit(main())")

@@ -16,6 +16,7 @@ import pytest
 import websockets
 
 from handoff.storage import Storage
+from actions.policy import template_vars
 from tests.handoff import helpers
 from tests.handoff.helpers import CLOSED_RASA, Client, add_agent, agent, login, shopper, wait_for
 
@@ -64,7 +65,8 @@ def token_of(client: Client) -> str:
 async def test_action_server_dies_mid_conversation(stack, gateway_process, fresh_pg) -> None:
     """The action server is killed between two turns of the order form: the
     shopper is told it cannot be looked up now and offered a person; every
-    message is stored, the person sees all of it."""
+    message is stored, the person sees all of it. A new shopper's question
+    meanwhile is answered: starting a conversation needs no action server."""
     gw = gateway_process(*common(fresh_pg, "--rasa-url", stack.rasa_url, "--rasa-timeout", "30"))
     await add_agent(fresh_pg, "amaka", "Amaka")
     a = await agent(gw, "amaka")
@@ -83,6 +85,12 @@ async def test_action_server_dies_mid_conversation(stack, gateway_process, fresh
     offer = await s.expect("message", where=lambda f: bool(f.get("buttons")), timeout=5)
     assert "cannot look that up" in offer["text"].lower()
     assert {"title": "Talk to a person", "payload": "/request_human"} in offer["buttons"]
+
+    # a new shopper meanwhile starts a chat (its session start runs in Rasa's process) and is answered
+    newcomer = await hello(gw.ws_url, role="shopper")
+    await newcomer.send(type="message", text="how long do refunds take?")
+    answer = await newcomer.expect("message", sender="bot", timeout=60)
+    assert template_vars()["refund_processing_time"] in answer["text"]
 
     # the shopper takes the offer; the assistant cannot run its handoff action, the gateway hands off
     await s.send(type="message", text="/request_human")
