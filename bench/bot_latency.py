@@ -78,8 +78,9 @@ class ThroughGateway:
 
     async def turn(self, index: int) -> float:
         t0 = time.perf_counter()
-        # with a client_id, as the widget sends every message (the gateway checks it is no resend)
-        await self.client.send(type="message", text=TEXTS[index % len(TEXTS)], client_id=uuid.uuid4().hex)
+        # as the widget sends a message the first time: a client_id, and first (no resend to look for)
+        await self.client.send(type="message", text=TEXTS[index % len(TEXTS)], client_id=uuid.uuid4().hex,
+                               first=True)
         await self.client.expect("typing", 120, where=lambda f: f.get("who") == "bot" and f.get("on") is False)
         return time.perf_counter() - t0
 

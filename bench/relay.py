@@ -75,7 +75,8 @@ async def echo_side(url: str, count: int, window_size: Optional[int]) -> Tuple[f
         async def sender() -> None:
             for seq in range(count):
                 await window.acquire()
-                await ws.send(json.dumps({"type": "message", "text": _stamp(seq), "client_id": uuid.uuid4().hex}))
+                await ws.send(json.dumps({"type": "message", "text": _stamp(seq), "client_id": uuid.uuid4().hex,
+                                          "first": True}))
 
         async def receiver() -> None:
             while len(latencies) < count:
@@ -97,8 +98,8 @@ async def relay_side(shop: Client, console: Client, cid: str, count: int,
     async def sender() -> None:
         for seq in range(count):
             await window.acquire()
-            # with a client_id, as the widget sends every message (the echo side's frames carry one too)
-            await shop.send(type="message", text=_stamp(seq), client_id=uuid.uuid4().hex)
+            # as the widget sends a message the first time (the echo side's frames carry the same fields)
+            await shop.send(type="message", text=_stamp(seq), client_id=uuid.uuid4().hex, first=True)
 
     async def receiver() -> None:
         while len(latencies) < count:

@@ -202,10 +202,11 @@ class Shopper:
         return f"sk{self.index}-{self.serial}"
 
     async def _send(self, text: str, client_id: str) -> None:
+        """A message's first sending, which says so as the widget's does (a resend never does)."""
         self.f.shopper_sent.add(client_id)
         self.sent_at.setdefault(client_id, time.monotonic())
         self.acks.setdefault(client_id, asyncio.Event())
-        await self.ws.send(json.dumps({"type": "message", "text": text, "client_id": client_id}))
+        await self.ws.send(json.dumps({"type": "message", "text": text, "client_id": client_id, "first": True}))
 
     async def bot_turn(self, text: str) -> None:
         """A message the assistant answers (state ``bot``, or ``closed``: back to the bot)."""

@@ -26,6 +26,9 @@ class ShopperHello:
 class ShopperMessage:
     text: str
     client_id: Optional[str] = None
+    #: the client says this is the message's first sending (revision 2026-12-06): no attempt
+    #: before it can have been stored, so the assistant is asked without looking for one
+    first: bool = False
     ref: Optional[str] = None
 
 

@@ -343,13 +343,16 @@ class MessageFlow:
         and the chat is with the bot, the text goes to Rasa while the message
         is being committed; the echo still waits for the commit and goes out
         with the bot's typing on. A resend of a stored ``client_id`` is only
-        acknowledged again, never sent to the assistant twice. If the commit
+        acknowledged again, never sent to the assistant twice: it is looked
+        for before the assistant is asked, unless the client says the message
+        is sent for the first time (``first``: no earlier attempt can have
+        been stored; the commit still stores it once). If the commit
         fails, or the chat left ``bot`` meanwhile, the assistant's answer is
         dropped (it may have read a message the shopper is told failed; the
         retry is then stored once)."""
         core, cid = self.core, conversation.id
         await self.turns.room(cid)  # a shopper far ahead of the assistant waits here
-        if message.client_id is not None:
+        if message.client_id is not None and not message.first:
             earlier = await core.storage.find_message(cid, message.client_id)
             if earlier is not None:  # a resend of a stored message: acknowledged again, nothing more
                 await core.hub.send(Hub.to_shopper(cid, frames.message_frame(earlier)))

@@ -219,7 +219,7 @@ SHOPPER_FRAMES: Mapping[str, _Spec] = {
             "browser": (_browser, False),
         },
     ),
-    "message": (ShopperMessage, {"text": (_text, True), "client_id": (_id, False)}),
+    "message": (ShopperMessage, {"text": (_text, True), "client_id": (_id, False), "first": (_boolean, False)}),
     "typing": (ShopperTyping, {"on": (_boolean, True)}),
     "rating": (Rating, {"score": (_score, True), "comment": (_string(500, min_chars=0), False)}),
     "ticket": (Ticket, {"email": (_email, True), "text": (_text, True)}),

@@ -352,7 +352,9 @@
       return this.view.setDelivery(clientId, "failed", "Too long to send. Please shorten it or split it in two.");
     }
     this.pending[clientId] = { frame: frame, display: display, retries: 0 };
-    this.conn.send(frame);
+    // Its first sending says so (the gateway then asks the assistant without looking for an
+    // earlier attempt); every resend is the pending frame, which never does. One ref for both.
+    frame.ref = this.conn.send({ type: "message", text: text, client_id: clientId, first: true });
   };
 
   Chat.prototype.retry = function (clientId) {

@@ -12,6 +12,7 @@ import contextlib
 import time
 from typing import AsyncIterator, List, Tuple
 
+import pytest
 from aiohttp import web
 
 from handoff.storage import Storage
@@ -549,12 +550,14 @@ async def test_bursts_are_relayed_in_order_and_stored_once(make_gateway, live) -
     assert [t for t in texts if t.startswith("reply ")] == [f"reply {i}" for i in range(50)]
 
 
-async def test_resend_to_the_bot_is_only_acknowledged_again(make_gateway, live) -> None:
+@pytest.mark.parametrize("says_first", [False, True], ids=["plain", "first-sending"])
+async def test_resend_to_the_bot_is_only_acknowledged_again(make_gateway, live, says_first) -> None:
     """With the bot, a message is sent to the assistant while it is committed;
-    a resend (same client_id) is acknowledged again and not asked twice."""
+    a resend (same client_id) is acknowledged again and not asked twice,
+    whether or not its first sending said ``first`` (as the widget's does)."""
     gw = await make_gateway(**live)
     s = await shopper(gw)
-    await s.send(type="message", text="Where is my order?", client_id="x1")
+    await s.send(type="message", text="Where is my order?", client_id="x1", **({"first": True} if says_first else {}))
     first = await s.expect("message", sender="shopper", client_id="x1")
     await s.expect("error", code="unavailable")
     await s.quiet(0.2)  # the rest of that turn
@@ -568,4 +571,27 @@ async def test_resend_to_the_bot_is_only_acknowledged_again(make_gateway, live) 
     finally:
         await storage.close()
     assert texts.count("Where is my order?") == 1
+    await s.close()
+
+
+async def test_a_resend_that_says_first_is_still_stored_once(make_gateway, live) -> None:
+    """``first`` is the client's word, not trusted for storage: a resend that
+    wrongly says it is acknowledged with the stored message, stored once."""
+    gw = await make_gateway(**live)
+    s = await shopper(gw)
+    await s.send(type="message", text="hello there", client_id="x2", first=True)
+    first = await s.expect("message", sender="shopper", client_id="x2")
+    await s.quiet(0.3)
+    await s.send(type="message", text="hello there", client_id="x2", first=True, ref="again")
+    again = await s.expect("message", sender="shopper", client_id="x2")
+    assert again["id"] == first["id"]
+    await s.send(type="message", text="hello there", client_id="x3", first="yes", ref="bad")
+    error = await s.expect("error", code="bad_value")
+    assert (error["field"], error["ref"]) == ("first", "bad")
+    storage = Storage(gw.gateway.config.db_url)
+    try:
+        texts = [m.text for m in await storage.history(s.received[0]["conversation_id"])]
+    finally:
+        await storage.close()
+    assert texts.count("hello there") == 1
     await s.close()

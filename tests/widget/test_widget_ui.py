@@ -4,6 +4,7 @@ and on a 360-pixel phone, including when the connection drops, when nobody is
 online, and when an agent joins and the shopper rates the chat."""
 from __future__ import annotations
 
+import json
 import re
 import time
 
@@ -144,6 +145,8 @@ def test_an_unknown_token_starts_a_new_conversation(gateway, new_context):
 def test_reconnects_with_backoff_and_sends_what_was_typed_offline(own_gateway, new_context):
     # Its own gateway, so stopping it disturbs nobody else.
     page = new_context().new_page()
+    sent = []  # the shopper's message frames, as the gateway got them
+    page.on("websocket", lambda ws: ws.on("framesent", lambda payload: sent.append(json.loads(payload))))
     w = Widget(page).goto(own_gateway.base_url).open()
     w.send("What is your email?")
     w.expect_message("bot", FACTS["support_email"], timeout=BOT)
@@ -163,6 +166,11 @@ def test_reconnects_with_backoff_and_sends_what_was_typed_offline(own_gateway, n
     w.expect_message("bot", FACTS["refund_processing_time"], timeout=BOT)
     expect(w.from_("shopper").filter(has_text="And refunds?")).to_have_count(1)
     assert w.conversation_id() == conversation  # resumed, not a new conversation
+    # a message's first sending says so (the gateway then skips looking for an earlier attempt);
+    # what is sent after a reconnect may have been sent before, and never does
+    messages = {m["text"]: m for m in sent if m.get("type") == "message"}
+    assert messages["What is your email?"]["first"] is True and messages["What is your email?"]["client_id"]
+    assert "first" not in messages["And refunds?"]
 
 
 def test_offline_lets_the_shopper_leave_a_message(own_gateway, new_context):
