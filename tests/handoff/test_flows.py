@@ -550,6 +550,15 @@ async def test_bursts_are_relayed_in_order_and_stored_once(make_gateway, live) -
     assert [t for t in texts if t.startswith("reply ")] == [f"reply {i}" for i in range(50)]
 
 
+async def stored_texts(gw, s: Client) -> List[str]:
+    """The texts the gateway stored in the shopper ``s``'s conversation."""
+    storage = Storage(gw.gateway.config.db_url)
+    try:
+        return [m.text for m in await storage.history(s.received[0]["conversation_id"])]
+    finally:
+        await storage.close()
+
+
 @pytest.mark.parametrize("says_first", [False, True], ids=["plain", "first-sending"])
 async def test_resend_to_the_bot_is_only_acknowledged_again(make_gateway, live, says_first) -> None:
     """With the bot, a message is sent to the assistant while it is committed;
@@ -565,12 +574,7 @@ async def test_resend_to_the_bot_is_only_acknowledged_again(make_gateway, live, 
     again = await s.expect("message", sender="shopper", client_id="x1")
     assert again["id"] == first["id"]
     assert not [f for f in await s.quiet(0.3) if f.get("type") in ("error", "typing")]
-    storage = Storage(gw.gateway.config.db_url)
-    try:
-        texts = [m.text for m in await storage.history(s.received[0]["conversation_id"])]
-    finally:
-        await storage.close()
-    assert texts.count("Where is my order?") == 1
+    assert (await stored_texts(gw, s)).count("Where is my order?") == 1
     await s.close()
 
 
@@ -588,10 +592,5 @@ async def test_a_resend_that_says_first_is_still_stored_once(make_gateway, live)
     await s.send(type="message", text="hello there", client_id="x3", first="yes", ref="bad")
     error = await s.expect("error", code="bad_value")
     assert (error["field"], error["ref"]) == ("first", "bad")
-    storage = Storage(gw.gateway.config.db_url)
-    try:
-        texts = [m.text for m in await storage.history(s.received[0]["conversation_id"])]
-    finally:
-        await storage.close()
-    assert texts.count("hello there") == 1
+    assert (await stored_texts(gw, s)).count("hello there") == 1
     await s.close()
