@@ -7,6 +7,9 @@ between it sets ``role`` and ``line`` from the message metadata the gateway
 sends (``{"role": ..., "line": ...}``; unknown values are ignored, never
 trusted). The policy facts are no slots: Rasa fills ``{support_email}`` and
 friends from ``policy.yml`` when it renders a response (``bot/rasa_nlg.py``).
+
+It reads the tracker and changes nothing, so the project's Rasa processes
+run it in process (``bot/local_actions.py``); keep it that way.
 """
 from __future__ import annotations
 
