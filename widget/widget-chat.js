@@ -77,6 +77,9 @@
     // emergency line's opening message is sent by the gateway, not typed.
     this.titles = config.line === "emergency" ? { "/provider_emergency": "Emergency triage requested" } : {};
     this.ticketRef = null;
+    // Why the stored conversation was dropped: shown atop the new conversation, and kept
+    // there when its welcome redraws the transcript (which would otherwise erase it at once).
+    this.notice = null; // {text, conversation_id}
     this.conn = null;
     this.typingSent = 0;
     this.typingTimer = null;
@@ -148,6 +151,7 @@
     this.pending = {};
     this.view.clearMessages();
     this.view.setQueue(null);
+    this.notice = notice ? { text: notice, conversation_id: null } : null;
     if (notice) this.view.addMessage({ sender: "system", text: notice });
   };
 
@@ -203,6 +207,10 @@
 
     // Redraw the transcript from the server's history: the source of truth.
     this.view.clearMessages();
+    if (this.notice && this.notice.conversation_id === null) this.notice.conversation_id = frame.conversation_id;
+    if (this.notice && this.notice.conversation_id === frame.conversation_id) {
+      this.view.addMessage({ sender: "system", text: this.notice.text });
+    }
     var history = Array.isArray(frame.history) ? frame.history : [];
     var seen = {};
     history.forEach(function (m) {

@@ -136,10 +136,16 @@ def test_an_unknown_token_starts_a_new_conversation(gateway, new_context):
                   f"kara-chat:v1:{ws}:chat")
     w = Widget(page).goto(gateway.base_url)
     w.open()
-    # (the first connection of a page: a CI machine running two lanes has taken more than 5 s)
-    expect(w.from_("system")).to_contain_text("could not be resumed", timeout=15_000)
+    # The new conversation's welcome redraws the transcript: the notice must outlive it, or the
+    # shopper sees it only for the moment between the refusal and the welcome (CI's browser,
+    # polling, once missed that moment altogether).
+    page.wait_for_function("() => { for (const k of Object.keys(localStorage)) if (k.startsWith('kara-chat:v1:'))"
+                           " { const id = JSON.parse(localStorage.getItem(k)).conversation_id;"
+                           " return id && id !== 'x'; } return false; }", timeout=15_000)
+    expect(w.from_("system")).to_contain_text("could not be resumed")
     w.send("What is your email?")
     w.expect_message("bot", FACTS["support_email"], timeout=BOT)
+    expect(w.from_("system")).to_contain_text("could not be resumed")  # still atop the new chat
     assert w.conversation_id() not in (None, "x")
 
 
