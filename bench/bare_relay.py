@@ -11,12 +11,18 @@ event loop as the gateway (websockets' asyncio server, aiohttp, uvloop), one
 process; prints ``bare relay listening`` when ready. :mod:`bench.bot_latency`
 times it beside the gateway: the gap between the two is what the gateway's
 own work costs a turn (storing both messages, live state, ordering).
+
+A ``{"type": "stats"}`` frame is answered with how long its requests to Rasa
+took so far (``rasa_s``: sum and count, as the gateway's
+``kara_bot_turn_seconds`` histogram counts them): the benchmark splits a turn
+into Rasa's part and the relay's own with it.
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
 import json
+import time
 import uuid
 from typing import Any, Dict, List
 
@@ -41,6 +47,15 @@ async def _answer(session: aiohttp.ClientSession, rasa_url: str, cid: str, text:
 
 
 async def main(port: int, rasa_url: str) -> None:
+    asked = [0.0, 0]  # seconds spent waiting for Rasa's answers, answers
+
+    async def answer(session: aiohttp.ClientSession, cid: str, text: str) -> List[Dict[str, Any]]:
+        started = time.monotonic()
+        replies = await _answer(session, rasa_url, cid, text)
+        asked[0] += time.monotonic() - started
+        asked[1] += 1
+        return replies
+
     async with aiohttp.ClientSession() as session:
 
         async def shopper(ws: ServerConnection) -> None:
@@ -50,7 +65,10 @@ async def main(port: int, rasa_url: str) -> None:
                 if frame.get("type") == "hello":
                     await ws.send(_frame(type="welcome", conversation_id=cid))
                     continue
-                asking = asyncio.ensure_future(_answer(session, rasa_url, cid, frame["text"]))
+                if frame.get("type") == "stats":
+                    await ws.send(_frame(type="stats", rasa_s=asked))
+                    continue
+                asking = asyncio.ensure_future(answer(session, cid, frame["text"]))
                 await ws.send(_frame(type="message", sender="shopper", text=frame["text"]))
                 await ws.send(_frame(type="typing", who="bot", on=True))
                 replies = await asking

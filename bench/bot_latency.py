@@ -20,6 +20,13 @@ shopper websocket through :mod:`bench.bare_relay`, which relays to Rasa and
 back and stores nothing. It is the floor of the ratio (the hop and the
 streamed request every websocket gateway makes); the gateway's distance from
 it is what storing the messages and the rest of its work cost.
+
+At one conversation each websocket side also says how long it waited for
+Rasa's answers (the gateway's ``kara_bot_turn_seconds`` on ``/metrics``, the
+bare relay's ``stats`` frame): a side's mean turn minus that is what it adds
+around Rasa's turn, and the two sides' Rasa parts, side by side in one run,
+say whether Rasa itself answers slower for one of them (on two cores, the
+gateway's writes run beside Rasa's turn).
 """
 from __future__ import annotations
 
@@ -38,6 +45,9 @@ from .system import System
 TEXTS = ["hi", "what is your support email", "how long does a refund take",
          "what are your opening hours", "what is your phone number", "thanks"]
 TARGET_RATIO = 1.10
+METRICS_TOKEN = "bench-metrics"
+#: seconds a side spent waiting for Rasa, and how many answers: (sum, count)
+Asked = Tuple[float, int]
 #: A-B-B-A rounds per level: four, not two, since p95s on this shared machine
 #: moved by a tenth between runs of two (the ratio crossed the target both ways)
 ROUNDS = 4
@@ -140,9 +150,63 @@ async def alternating_round(rasa_url: str, ws_urls: Dict[str, str], turns: int) 
     return got
 
 
-async def measure(rasa_url: str, ws_url: str, quick: bool,
-                  bare_url: Optional[str] = None) -> Dict[int, Dict[str, List[float]]]:
+async def gateway_asked(http_url: str) -> Optional[Asked]:
+    """The gateway's ``kara_bot_turn_seconds`` sum and count (None: no /metrics, an older gateway)."""
+    try:
+        async with _session() as session, session.get(
+                http_url + "/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}) as response:
+            if response.status != 200:
+                return None
+            text = await response.text()
+    except aiohttp.ClientError:
+        return None
+    found: Dict[str, float] = {}
+    for line in text.splitlines():
+        name, _, value = line.partition(" ")
+        if name in ("kara_bot_turn_seconds_sum", "kara_bot_turn_seconds_count"):
+            found[name] = float(value)
+    if len(found) < 2:
+        return None
+    return found["kara_bot_turn_seconds_sum"], int(found["kara_bot_turn_seconds_count"])
+
+
+async def bare_asked(ws_url: str) -> Optional[Asked]:
+    """The bare relay's ``stats`` (None: an older bare relay, which does not answer it)."""
+    client = await shopper(ws_url)
+    try:
+        await client.send(type="stats")
+        seconds, count = (await client.expect("stats", 3))["rasa_s"]
+        return float(seconds), int(count)
+    except (TimeoutError, asyncio.TimeoutError):
+        return None
+    finally:
+        await client.close()
+
+
+async def asked_now(sides: Dict[str, Tuple[str, str]]) -> Dict[str, Optional[Asked]]:
+    """(sum, count) of each side: gateway -> its HTTP URL, bare -> its websocket URL."""
+    return {name: await (gateway_asked(url) if kind == "gateway" else bare_asked(url))
+            for name, (kind, url) in sides.items()}
+
+
+def split(before: Dict[str, Optional[Asked]], after: Dict[str, Optional[Asked]],
+          turns: Dict[str, List[float]]) -> Dict[str, Tuple[float, float]]:
+    """Per side: (mean wait for Rasa, mean of the rest of the turn), over the turns between the two readings."""
+    parts: Dict[str, Tuple[float, float]] = {}
+    for name, end in after.items():
+        start = before.get(name)
+        if end is None or start is None or end[1] <= start[1] or not turns.get(name):
+            continue
+        rasa = (end[0] - start[0]) / (end[1] - start[1])
+        parts[name] = (rasa, sum(turns[name]) / len(turns[name]) - rasa)
+    return parts
+
+
+async def measure(rasa_url: str, ws_url: str, quick: bool, bare_url: Optional[str] = None,
+                  http_url: Optional[str] = None,
+                  ) -> Tuple[Dict[int, Dict[str, List[float]]], Dict[str, Tuple[float, float]]]:
     results: Dict[int, Dict[str, List[float]]] = {}
+    parts: Dict[str, Tuple[float, float]] = {}
     # warm up both paths (first TF call, connection pools)
     await direct_round(rasa_url, 2, 2)
     await gateway_round(ws_url, 2, 2)
@@ -150,9 +214,13 @@ async def measure(rasa_url: str, ws_url: str, quick: bool,
         got: Dict[str, List[float]] = {"direct": [], "gateway": []}
         if conversations == 1:
             ws_urls = {"gateway": ws_url, **({"bare": bare_url} if bare_url else {})}
+            counted = {**({"gateway": ("gateway", http_url)} if http_url else {}),
+                       **({"bare": ("bare", bare_url)} if bare_url else {})}
+            before = await asked_now(counted)
             for _ in range(2 * ROUNDS):
                 for side, took in (await alternating_round(rasa_url, ws_urls, turns)).items():
                     got.setdefault(side, []).extend(took)
+            parts = split(before, await asked_now(counted), got)
         else:
             for side in ("direct", "gateway", "gateway", "direct") * ROUNDS:
                 if side == "direct":
@@ -163,17 +231,18 @@ async def measure(rasa_url: str, ws_url: str, quick: bool,
         d, g = summary(got["direct"]), summary(got["gateway"])
         print(f"  {conversations:>2} conversations: direct p95 {ms(d['p95'])}, gateway p95 {ms(g['p95'])} "
               f"({g['n']} turns each)", flush=True)
-    return results
+    return results, parts
 
 
 def run(system: System, quick: bool) -> List[Row]:
     rasa_url = system.rasa_url
-    gw = system.gateway("bot-latency", db_url=system.database(), rasa_url=rasa_url)
+    gw = system.gateway("bot-latency", db_url=system.database(), rasa_url=rasa_url,
+                        extra=["--metrics-token", METRICS_TOKEN])
     bare, bare_port = system.yardstick("bare_relay", "--rasa-url", rasa_url)
     bare_url = f"ws://127.0.0.1:{bare_port}"
     try:
         with system.profiled([gw], "bot-latency"):
-            results = asyncio.run(measure(rasa_url, gw.ws_url, quick, bare_url))
+            results, parts = asyncio.run(measure(rasa_url, gw.ws_url, quick, bare_url, gw.url))
     finally:
         bare.terminate()
         bare.wait(10)
@@ -204,4 +273,14 @@ def run(system: System, quick: bool) -> List[Row]:
             rows.append(Row(f"Overhead in time, p50 / p95 minus direct: gateway; bare relay, {label}",
                             f"{ms(g['p50'] - d['p50'])} / {ms(g['p95'] - d['p95'])}; "
                             f"{ms(b['p50'] - d['p50'])} / {ms(b['p95'] - d['p95'])}"))
+        if conversations == 1 and len(parts) == 2:
+            (g_rasa, g_own), (b_rasa, b_own) = parts["gateway"], parts["bare"]
+            rows.append(Row(f"Waiting for Rasa, mean, as each side saw it: gateway; bare relay, {label}",
+                            f"{ms(g_rasa)}; {ms(b_rasa)}", note=(
+                                "From the gateway's kara_bot_turn_seconds and the bare relay's own count, over "
+                                "the same interleaved turns: how long Rasa took to answer each side. A longer "
+                                "wait on the gateway's side is Rasa slowed by what runs beside its turn (the "
+                                "gateway stores the shopper's message meanwhile), not the gateway's own time.")))
+            rows.append(Row(f"The rest of a turn, mean (client's turn minus that wait): gateway; bare relay, {label}",
+                            f"{ms(g_own)}; {ms(b_own)}"))
     return rows

@@ -246,3 +246,36 @@ def test_on_sqlite_turns_reuse_the_open_database(tmp_path: Path) -> None:
     rasas = SQLTrackerStore(DOMAIN, **_store_args(url))
     assert _events(asyncio.run(rasas.retrieve("s"))) == _events(tracker)
     assert (tmp_path / "tracker.db-wal").exists()  # the WAL stays while the store is up
+
+
+def test_a_dropped_database_connection_costs_no_turn(pg_url: str) -> None:
+    """The look-up made at the start of every turn runs on a pooled connection
+    the server may have dropped meanwhile (a restart, an idle timeout): it is
+    made once more on a new one, and the conversation goes on."""
+    import sqlalchemy as sa
+
+    rasa_speedups.install()
+    store = CachedSQLTrackerStore(DOMAIN, **_store_args(pg_url))
+    rng, clock = random.Random(3), [1_700_000_000.0]
+    database = make_url(pg_url).database
+    admin = sa.create_engine(pg_url, isolation_level="AUTOCOMMIT")
+
+    async def play() -> None:
+        assert await store.retrieve("s") is None  # as Rasa starts a conversation: looked for, then created
+        tracker = await store.create_tracker("s")
+        for event in _turn(rng, clock):
+            tracker.update(event)
+        await store.save(tracker)
+        expected = _events(tracker)
+        with admin.connect() as connection:  # every other connection to the database ends
+            ended = connection.exec_driver_sql(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE datname = %s AND pid <> pg_backend_pid()", (database,)).scalar()
+        assert ended >= 1
+        again = await store.retrieve("s")
+        assert again is not None and _events(again) == expected
+
+    try:
+        asyncio.run(play())
+    finally:
+        admin.dispose()
