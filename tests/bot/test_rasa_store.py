@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Dict, List
 
 import pytest
+import sqlalchemy as sa
 from rasa.core.tracker_store import SQLTrackerStore
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import (
@@ -249,11 +250,10 @@ def test_on_sqlite_turns_reuse_the_open_database(tmp_path: Path) -> None:
 
 
 def test_a_dropped_database_connection_costs_no_turn(pg_url: str) -> None:
-    """The look-up made at the start of every turn runs on a pooled connection
-    the server may have dropped meanwhile (a restart, an idle timeout): it is
-    made once more on a new one, and the conversation goes on."""
-    import sqlalchemy as sa
-
+    """The look-up made at the start of every turn runs on a connection the
+    store holds, which the server may have dropped meanwhile (a restart, an
+    idle timeout): it is made once more on a new one, and the conversation
+    goes on."""
     rasa_speedups.install()
     store = CachedSQLTrackerStore(DOMAIN, **_store_args(pg_url))
     rng, clock = random.Random(3), [1_700_000_000.0]
