@@ -182,13 +182,13 @@ class MessageWrites:
         retried (it may have been written): the senders get an error and
         resend with their ``client_id``, which is stored once.
 
-        On PostgreSQL the batch is written by one ``COPY`` (after the client
-        id look-up), atomic by itself: the writer runs in autocommit, with no
+        On PostgreSQL a burst is written by one ``COPY`` (see :meth:`_copied`),
+        atomic by itself: the writer runs in autocommit, with no
         ``BEGIN`` and ``COMMIT`` round trips (about 0.3 of a batch's 1.1 ms
         with one message, what a bot turn waits for). There, the end of the
         ``COPY`` is the commit: a failure from then on is not retried. A
         small batch is one ``INSERT`` that may be sent again (see
-        :meth:`_prepare_fast_insert`): retried on a lost connection."""
+        :meth:`_prepare_insert_new`): retried on a lost connection."""
         for attempt in (1, 2):
             if self._writer is None:
                 writer = await self.engine.connect()
@@ -234,13 +234,16 @@ class MessageWrites:
 
     async def _write_messages(self, connection: AsyncConnection, batch: List[MessageRecord]) -> List[Stored]:
         """Find earlier messages with the same client ids, then insert the
-        rest with one statement (not the ORM: this is the hot path; on
-        PostgreSQL a ``COPY``, see :meth:`_prepare_fast_insert`). A small
-        batch on PostgreSQL looks for them in its ``INSERT`` instead (see
-        :meth:`_prepare_insert_new`)."""
+        rest with one statement (not the ORM: this is the hot path). On
+        PostgreSQL the unique client ids do the finding: a small batch is one
+        ``INSERT`` that skips a resend (:meth:`_prepare_insert_new`), a burst
+        one ``COPY`` that fails on one (:meth:`_copied`), and only then is it
+        looked up."""
         if self._insert_new is not None and len(batch) <= SMALL_BATCH:
             return await self._insert_new(connection, batch)
         firsts = _firsts(batch)
+        if await self._copied(connection, firsts):
+            return _results(batch, {})
         earlier = await self._earlier(connection, _client_ids(firsts))
         fresh = [m for m in firsts if m.client_id is None or (m.conversation_id, m.client_id) not in earlier]
         if fresh and self._fast_insert is not None:
@@ -251,6 +254,25 @@ class MessageWrites:
                 [{name: getattr(message, name) for name in _COLUMNS} for message in fresh],
             )
         return _results(batch, earlier)
+
+    async def _copied(self, connection: AsyncConnection, firsts: List[MessageRecord]) -> bool:
+        """On PostgreSQL, a burst written by its ``COPY`` with no look-up of
+        its client ids first (the look-up was a third of PostgreSQL's and a
+        fifth of the gateway's work per message in the relay benchmark). A
+        client id is unique within its conversation (migration 0007): a
+        resend among them fails the whole ``COPY``, which writes nothing, and
+        the burst is written again after the look-up (False). That is rare: a
+        resend follows a reconnect."""
+        if self._fast_insert is None:
+            return False
+        from psycopg.errors import UniqueViolation
+
+        try:
+            await self._fast_insert(connection, firsts)
+        except UniqueViolation:
+            self._committing = False  # the COPY failed as a whole: nothing was written
+            return False
+        return True
 
     async def _earlier(self, connection: AsyncConnection,
                        wanted: Dict[str, List[str]]) -> Dict[ClientKey, MessageRecord]:
@@ -267,44 +289,22 @@ class MessageWrites:
                 earlier.setdefault((conversation_id, row.client_id), _message(row))
         return earlier
 
-    def _prepare_fast_insert(self) -> Optional[Callable[[AsyncConnection, List[MessageRecord]], Awaitable[None]]]:
-        """On PostgreSQL (psycopg 3), the message insert of the hot path on the
-        transaction's driver connection. A batch of more than
-        :data:`SMALL_BATCH` messages is one ``COPY ... FROM STDIN``: the same
-        rows, constraints and transaction as an INSERT, with no SQL to parse
-        per row and no per-value adaptation in Python (measured with
+    def _prepare_fast_insert(self) -> Optional[FastInsert]:
+        """On PostgreSQL (psycopg 3), the burst insert of the hot path: one
+        ``COPY ... FROM STDIN`` on the transaction's driver connection, the
+        same rows, constraints and transaction as an INSERT, with no SQL to
+        parse per row and no per-value adaptation in Python (measured with
         psycopg2: about 70% of the server's and half of the driver's CPU per
         row of a multi-row INSERT). A small batch (a lone message, a bot
-        turn's replies: what a turn waits for) is one ``INSERT ... ON
-        CONFLICT (id) DO NOTHING`` instead: one round trip where a ``COPY``
-        takes two (the statement, then the data), and less driver work
-        (0.5 against 0.6 ms and 210 against 270 µs of CPU for one message
-        here). Its autocommit is its commit, and it may be sent again: a
-        message already stored by an attempt whose answer was lost (same
-        ``id``) is not stored twice, so a lost connection is retried like
-        one that failed before its statement. Other databases keep the Core
+        turn's replies: what a turn waits for) is one ``INSERT`` instead (see
+        :meth:`_prepare_insert_new`): one round trip where a ``COPY`` takes
+        two (the statement, then the data). Other databases keep the Core
         insert."""
         if self.engine.dialect.driver != "psycopg":
             return None
-        columns = _COLUMNS
-        table = models.Message.__tablename__
-        sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN"
-        row = "(" + ", ".join(["%s"] * len(columns)) + ")"
-        inserts = {count: f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([row] * count)} "
-                          "ON CONFLICT (id) DO NOTHING"
-                   for count in range(1, SMALL_BATCH + 1)}
+        sql = f"COPY {models.Message.__tablename__} ({', '.join(_COLUMNS)}) FROM STDIN"
 
         async def insert(connection: AsyncConnection, messages: List[MessageRecord]) -> None:
-            if len(messages) <= SMALL_BATCH:
-                values: List[Any] = []
-                for m in messages:
-                    values += (m.id, m.conversation_id, m.sender, m.text,
-                               None if m.extra is None else json.dumps(m.extra), m.agent_id, m.agent_name,
-                               m.client_id, m.created_at)
-                raw = await connection.get_raw_connection()
-                driver: Any = raw.driver_connection
-                await driver.execute(inserts[len(messages)], values)
-                return
             stamps: Dict[dt.datetime, str] = {}  # a burst shares its timestamp: formatted once
             rows = "".join([
                 f"{m.id}\t{m.conversation_id}\t{m.sender}\t{_copy_text(m.text)}\t"
@@ -315,7 +315,7 @@ class MessageWrites:
                 for m in messages
             ])
             raw = await connection.get_raw_connection()  # the driver connection of this transaction
-            driver = raw.driver_connection
+            driver: Any = raw.driver_connection
             async with driver.cursor() as cursor:
                 async with cursor.copy(sql) as copy:
                     await copy.write(rows)
@@ -325,28 +325,21 @@ class MessageWrites:
 
     def _prepare_insert_new(self) -> Optional[InsertNew]:
         """On PostgreSQL (psycopg 3), a small batch (a lone message, a bot
-        turn's replies) with its client-id look-up in the same statement:
-        ``INSERT ... SELECT`` of the rows no earlier message of the
-        conversation has the ``client_id`` of, ``ON CONFLICT (id) DO NOTHING
-        RETURNING id``. One round trip where the look-up and the insert took
-        two: the widget sends a ``client_id`` with every message. A row not
-        returned is a resend (its earlier message is then read, as before)
-        or this very message, stored by an attempt whose answer was lost
-        (same ``id``; see :meth:`_insert_messages`): both rare."""
+        turn's replies) written by one ``INSERT ... ON CONFLICT DO NOTHING
+        RETURNING id``, with no look-up of its client ids first: one round
+        trip, where a look-up and the insert took two (the widget sends a
+        ``client_id`` with every message). A client id is unique within its
+        conversation (migration 0007), so a row not returned is a resend (its
+        earlier message is then read, as before) or this very message, stored
+        by an attempt whose answer was lost (same ``id``; see
+        :meth:`_insert_messages`): both rare."""
         if self.engine.dialect.driver != "psycopg":
             return None
-        table = models.table_of(models.Message)
-        columns = _COLUMNS
-        # typed, as a VALUES list's parameters would otherwise be text; without a length (a cast
-        # to VARCHAR(n) would cut a longer value, which the column refuses)
-        casts = [f"%s::{table.c[name].type.compile(dialect=self.engine.dialect).split('(')[0]}" for name in columns]
-        row = "(" + ", ".join(casts) + ")"
-        names = ", ".join(columns)
+        names = ", ".join(_COLUMNS)
+        row = "(" + ", ".join(["%s"] * len(_COLUMNS)) + ")"
         statements = {
-            count: f"INSERT INTO {table.name} ({names}) SELECT {names} FROM (VALUES {', '.join([row] * count)}) "
-                   f"AS v ({names}) WHERE v.client_id IS NULL OR NOT EXISTS (SELECT 1 FROM {table.name} m "
-                   "WHERE m.conversation_id = v.conversation_id AND m.client_id = v.client_id) "
-                   "ON CONFLICT (id) DO NOTHING RETURNING id"
+            count: f"INSERT INTO {models.Message.__tablename__} ({names}) VALUES {', '.join([row] * count)} "
+                   "ON CONFLICT DO NOTHING RETURNING id"
             for count in range(1, SMALL_BATCH + 1)
         }
 

@@ -73,7 +73,8 @@ class Message(Base):
 
     __table_args__ = (
         Index("ix_messages_conversation_seq", "conversation_id", "seq"),
-        Index("ix_messages_conversation_client", "conversation_id", "client_id"),
+        # unique: the database keeps a resend from being stored twice (handoff/message_writes.py)
+        Index("uq_messages_conversation_client", "conversation_id", "client_id", unique=True),
     )
 
 

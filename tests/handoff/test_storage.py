@@ -196,11 +196,68 @@ async def test_a_client_id_twice_in_one_batch_answers_the_second_as_the_first(db
         await storage.close()
 
 
+@pytest.mark.parametrize("size", [1, SMALL_BATCH + 2], ids=["small batch", "burst"])
+async def test_two_gateways_storing_the_same_resend_at_once_store_it_once(fresh_pg, size: int) -> None:
+    """Two gateway processes (two writers) get the same client ids at the same
+    moment (a shopper's resend after a reconnect landed on the other one while
+    the first attempt was still being written): each is stored once, one
+    writer answers it as new, the other with that same stored message."""
+    migrate(fresh_pg)
+    one, two = Storage(fresh_pg), Storage(fresh_pg)
+    try:
+        await one.create_conversation("c1", "shopper", "chat")
+        def burst(attempt: int) -> list:
+            return [MessageRecord("c1", "shopper", f"m{attempt}.{i}", client_id=f"k{attempt}.{i}") for i in range(size)]
+
+        for attempt in range(10):
+            a, b = await asyncio.gather(one.submit_messages(burst(attempt)), two.submit_messages(burst(attempt)))
+            for (first, first_new), (second, second_new) in zip(a, b):
+                assert first.id == second.id and {first_new, second_new} == {True, False}
+        history = await one.history("c1", limit=1000)
+        assert sorted(m.client_id for m in history) == sorted(f"k{a}.{i}" for a in range(10) for i in range(size))
+    finally:
+        await one.close()
+        await two.close()
+
+
+async def test_messages_stored_twice_before_unique_client_ids_are_all_kept(db_url) -> None:
+    """A resend stored twice by two gateways before client ids were unique
+    (migration 0007): the migration keeps every row, in order; the first of
+    them keeps its client id, so a later resend still finds it."""
+    from sqlalchemy import create_engine, text
+
+    migrate(db_url, "0006")
+    admin = create_engine(db_url, future=True)
+    try:
+        with admin.begin() as connection:
+            connection.execute(text("INSERT INTO conversations (id, role, line, created_at) "
+                                    "VALUES ('c1', 'shopper', 'chat', CURRENT_TIMESTAMP)"))
+            for n, (mid, client_id) in enumerate([("a", "k"), ("b", "k"), ("c", None), ("d", "k"), ("e", "j")]):
+                connection.execute(text("INSERT INTO messages (id, conversation_id, sender, text, client_id, "
+                                        "created_at) VALUES (:id, 'c1', 'shopper', :text, :client_id, "
+                                        "CURRENT_TIMESTAMP)"),
+                                   {"id": mid, "text": f"text {n}", "client_id": client_id})
+        migrate(db_url)
+    finally:
+        admin.dispose()
+    storage = Storage(db_url)
+    try:
+        history = await storage.history("c1")
+        assert [(m.id, m.text, m.client_id) for m in history] == [
+            ("a", "text 0", "k"), ("b", "text 1", None), ("c", "text 2", None), ("d", "text 3", None),
+            ("e", "text 4", "j")]
+        again, new = await storage.add_message(MessageRecord("c1", "shopper", "text 0", client_id="k"))
+        assert (again.id, new) == ("a", False)
+    finally:
+        await storage.close()
+
+
 async def test_a_bursts_client_id_look_up_reads_no_more_of_the_chat_as_it_grows(fresh_pg) -> None:
-    """PostgreSQL: the writer looks up a burst's client ids many times while the
-    chat is short, then the chat grows to 20,000 messages (the table not analyzed,
-    as before autovacuum comes round): a burst's look-up still reads only the
-    rows of its own client ids, not every message of the chat."""
+    """PostgreSQL: the writer looks up a resent burst's client ids many times
+    while the chat is short, then the chat grows to 20,000 messages (the table
+    not analyzed, as before autovacuum comes round): a resent burst's look-up
+    still reads only the rows of its own client ids, not every message of the
+    chat."""
     from sqlalchemy import create_engine, text
 
     migrate(fresh_pg)
@@ -214,24 +271,31 @@ async def test_a_bursts_client_id_look_up_reads_no_more_of_the_chat_as_it_grows(
                 "SELECT coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0) FROM pg_stat_user_tables "
                 "WHERE relname = 'messages'")).scalar())
 
+    async def rows_read_by_now() -> int:
+        # A backend reports its reads when a transaction ends a second or more after its last
+        # report (else up to 10 s later, once idle): a second, then one more write, then read them.
+        await asyncio.sleep(1.1)
+        await storage.add_message(MessageRecord("c1", "bot", "x"))
+        return rows_read()
+
     def burst(n: int) -> list:
         return [MessageRecord("c1", "shopper", "x", client_id=f"b{n}-{i}") for i in range(SMALL_BATCH + 2)]
 
     try:
         await storage.create_conversation("c1", "shopper", "chat")
-        for n in range(20):  # the chat short
+        for n in range(20):  # the chat short: each burst, then its resend (looked up)
+            await storage.submit_messages(burst(n))
             await storage.submit_messages(burst(n))
         with admin.begin() as connection:
             connection.execute(text(
                 "INSERT INTO messages (id, conversation_id, sender, text, client_id, created_at) "
                 "SELECT md5(g::text), 'c1', 'shopper', 'x', 'g' || g, now() FROM generate_series(1, 20000) g"))
-        await asyncio.sleep(1.2)  # (statistics reach pg_stat_user_tables within a second)
-        before = rows_read()
+        before = await rows_read_by_now()
         results = [await storage.submit_messages(burst(100 + n)) for n in range(5)]
-        resent = await storage.submit_messages(burst(100))  # found again, one row each
-        assert all(new for stored in results for _, new in stored) and not any(new for _, new in resent)
-        await asyncio.sleep(1.2)
-        assert rows_read() - before < 100  # a scan of the chat would read 20,000 a burst
+        resent = [await storage.submit_messages(burst(100 + n)) for n in range(5)]  # found again, one row each
+        assert all(new for stored in results for _, new in stored)
+        assert not any(new for stored in resent for _, new in stored)
+        assert 5 * len(burst(0)) <= await rows_read_by_now() - before < 100  # a scan would read 20,000 a burst
     finally:
         admin.dispose()
         await storage.close()
