@@ -152,7 +152,7 @@
     this.view.clearMessages();
     this.view.setQueue(null);
     this.notice = notice ? { text: notice, conversation_id: null } : null;
-    if (notice) this.view.addMessage({ sender: "system", text: notice });
+    if (notice) this.view.addMessage({ sender: "system", text: notice }, { notice: true });
   };
 
   Chat.prototype.newConversation = function () {
@@ -209,7 +209,7 @@
     this.view.clearMessages();
     if (this.notice && this.notice.conversation_id === null) this.notice.conversation_id = frame.conversation_id;
     if (this.notice && this.notice.conversation_id === frame.conversation_id) {
-      this.view.addMessage({ sender: "system", text: this.notice.text });
+      this.view.addMessage({ sender: "system", text: this.notice.text }, { notice: true });
     }
     var history = Array.isArray(frame.history) ? frame.history : [];
     var seen = {};

@@ -260,7 +260,8 @@
   };
 
   View.prototype._updateEmpty = function () {
-    this.emptyState.hidden = this.list.children.length > 0;
+    // A notice about the chat (not a message of it) keeps the greeting above it.
+    this.emptyState.hidden = this.list.querySelector(":scope > :not(.kw-notice)") !== null;
   };
 
   /** Who a message is from, in words, for the hidden prefix and the live region. */
@@ -273,14 +274,15 @@
 
   /**
    * Append one message. opts: {live: announce it, pending: shown as sending,
-   * display: text to show instead of msg.text (a quick reply's title)}.
+   * display: text to show instead of msg.text (a quick reply's title),
+   * notice: a system line about the chat, not one of its messages: the greeting stays}.
    */
   View.prototype.addMessage = function (msg, opts) {
     opts = opts || {};
     var sender = ["shopper", "bot", "agent", "system"].indexOf(msg.sender) >= 0 ? msg.sender : "system";
     var li;
     if (sender === "system") {
-      li = el("li", { class: "kw-msg kw-from-system" }, [
+      li = el("li", { class: "kw-msg kw-from-system" + (opts.notice ? " kw-notice" : "") }, [
         el("span", { class: "kw-sr", text: "Notice: " }),
         T.appendText(el("span", { class: "kw-system" }), opts.display || msg.text),
       ]);

@@ -143,9 +143,13 @@ def test_an_unknown_token_starts_a_new_conversation(gateway, new_context):
                            " { const id = JSON.parse(localStorage.getItem(k)).conversation_id;"
                            " return id && id !== 'x'; } return false; }", timeout=15_000)
     expect(w.from_("system")).to_contain_text("could not be resumed")
+    # a new chat all the same: the greeting and its suggestions above the notice, as in any new chat
+    expect(page.get_by_text("Hi! How can we help?")).to_be_visible()
+    expect(w.quick_replies.get_by_role("button", name="Track an order")).to_be_visible()
     w.send("What is your email?")
     w.expect_message("bot", FACTS["support_email"], timeout=BOT)
     expect(w.from_("system")).to_contain_text("could not be resumed")  # still atop the new chat
+    expect(page.get_by_text("Hi! How can we help?")).to_be_hidden()  # the chat has begun
     assert w.conversation_id() not in (None, "x")
 
 
