@@ -107,6 +107,8 @@ class Figures:
     conversations: int = 0
     no_ack: int = 0
     errors: Counter = field(default_factory=Counter)
+    #: the first error frame of each code a shopper got: its message, and the chat's state as the shopper saw it
+    error_examples: Dict[str, str] = field(default_factory=dict)
     agent_errors: Counter = field(default_factory=Counter)  # "frame type:code"
     echo_ms: List[float] = field(default_factory=list)
     agent_to_shopper_ms: List[float] = field(default_factory=list)
@@ -180,6 +182,8 @@ class Shopper:
                     self.rated.set()
                 elif kind == "error":
                     self.f.errors[frame.get("code")] += 1
+                    self.f.error_examples.setdefault(str(frame.get("code")),
+                                                     f"{frame.get('message')} (state {self.state})")
                     if frame.get("code") == "unavailable":
                         self.bot_done.set()
         except websockets.ConnectionClosed:
@@ -630,6 +634,7 @@ async def soak(args: argparse.Namespace, system: System) -> Dict[str, Any]:
         "resends": figures.resends,
         "reconnects": figures.reconnects,
         "error_frames": dict(figures.errors),
+        "error_examples": dict(figures.error_examples),
         "agent_error_frames": dict(figures.agent_errors),
         "crashes": int(not gateway_alive) + int(not rasa_alive) + int(actions_alive is False) + crashed_clients,
         "gateway_alive": gateway_alive,
@@ -678,7 +683,8 @@ def report(result: Dict[str, Any]) -> str:
         f"handoffs {result['handoffs']}, "
         f"claims {result['claims']}, closes {result['closes']}, ratings {result['ratings']}, "
         f"resends {result['resends']}, reconnects {result['reconnects']}",
-        f"  error frames {result['error_frames']} (agents' by frame: {result['agent_error_frames']})",
+        f"  error frames {result['error_frames']} (agents' by frame: {result['agent_error_frames']})"
+        + "".join(f"\n    {code}: {example}" for code, example in result["error_examples"].items()),
         f"  crashes {result['crashes']} (gateway alive {result['gateway_alive']}, rasa alive {result['rasa_alive']}, "
         f"actions alive {result['actions_alive']}), tracebacks in gateway log {result['gateway_tracebacks']}",
         f"  gateway RSS MiB: launch {rss['launch']}, start {rss['start']}, middle {rss['middle']}, end {rss['end']}, "
