@@ -42,11 +42,11 @@ def _copy_value(value: Optional[str]) -> str:
     return _NULL if value is None else _copy_text(value)
 
 
-#: a message row's columns, in the order of the fast statements' values (see MessageWrites._prepare_fast_insert)
+#: a message row's columns, in the order of the PostgreSQL statements' values (the COPY's and the small INSERT's)
 _COLUMNS = ("id", "conversation_id", "sender", "text", "extra", "agent_id", "agent_name", "client_id", "created_at")
 
 #: batches up to this many messages are written by one INSERT on PostgreSQL, larger ones by COPY
-#: (see MessageWrites._prepare_fast_insert)
+#: (see MessageWrites._prepare_insert_new and MessageWrites._copied)
 SMALL_BATCH = 4
 
 #: a submission waiting for the group commit: its messages, its future, and
